@@ -1,0 +1,135 @@
+"""Local solar time, local days and seasons for hourly UTC series.
+
+Everything in smlib keeps time in UTC on an hourly axis. Diurnal statistics, however, are
+defined on *local* days (the paper's "complete 24-hour records") and composites are drawn in
+local solar time. Both are derived here from the station longitude:
+
+.. math::
+
+    t_\\mathrm{solar} = t_\\mathrm{UTC} + \\frac{\\lambda}{15^\\circ\\,\\mathrm{h}^{-1}}
+
+The equation of time (at most about 16 minutes) is neglected: at hourly resolution it never
+moves a sample by more than one step, and ignoring it keeps every station's day a block of 24
+consecutive hourly samples. Local days start at local solar midnight rounded to the whole hour,
+``offset = round(lon / 15)`` hours east of UTC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "solar_offset_hours",
+    "local_solar_hour",
+    "local_day_view",
+    "local_day_start",
+    "warm_season_mask",
+]
+
+
+def solar_offset_hours(lon: float | np.ndarray) -> np.ndarray:
+    """Whole-hour offset of local solar time from UTC.
+
+    Parameters
+    ----------
+    lon : float or array_like
+        Longitude in degrees east, in [-180, 360).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        ``round(lon / 15)`` wrapped to [-12, 12], hours to add to UTC.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lon = ((lon + 180.0) % 360.0) - 180.0
+    return np.clip(np.rint(lon / 15.0), -12, 12).astype(int)
+
+
+def local_solar_hour(time: np.ndarray | pd.DatetimeIndex, lon: float) -> np.ndarray:
+    """Local solar hour of day (0-23, whole hours) of UTC time stamps at longitude ``lon``."""
+    hours = pd.DatetimeIndex(time).hour.to_numpy()
+    return (hours + int(solar_offset_hours(lon))) % 24
+
+
+def local_day_start(time0: np.datetime64, lon: float) -> int:
+    """Index of the first local midnight on an hourly UTC axis starting at ``time0``.
+
+    Parameters
+    ----------
+    time0 : numpy.datetime64
+        First time stamp of the hourly UTC axis.
+    lon : float
+        Station longitude, degrees east.
+
+    Returns
+    -------
+    int
+        Smallest index ``i >= 0`` such that ``time0 + i h`` is local solar midnight.
+    """
+    hour0 = pd.Timestamp(time0).hour
+    return int((-(hour0 + int(solar_offset_hours(lon)))) % 24)
+
+
+def local_day_view(
+    x: np.ndarray, offsets: np.ndarray | int, hour0: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut hourly series into complete local days.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_station, n_time)
+        Hourly values on a common UTC axis whose first sample is at UTC hour ``hour0``.
+    offsets : int or array_like of int, shape (n_station,)
+        Local solar offsets in hours (:func:`solar_offset_hours`).
+    hour0 : int
+        UTC hour of day of the first sample.
+
+    Returns
+    -------
+    days : numpy.ndarray, shape (n_station, n_day, 24)
+        ``days[s, d, h]`` is the value at local hour ``h`` of local day ``d``; local day 0 is the
+        first local day that starts on or after the first sample. Partial days at either end
+        are padded with NaN, so a day is complete only if all 24 values are finite.
+    first_index : numpy.ndarray of int, shape (n_station,)
+        Index into the time axis of ``days[s, 0, 0]``.
+
+    Notes
+    -----
+    Stations with different offsets are realigned by one copy of the array; the result for one
+    station is a reshaped view of its (shifted) series.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"expected (station, time) array, got shape {x.shape}")
+    n_st, n_t = x.shape
+    offs = np.broadcast_to(np.asarray(offsets, dtype=int), (n_st,))
+    first = (-(hour0 + offs)) % 24
+    n_day = max((n_t - int(first.min())) // 24, 0)
+    out = np.full((n_st, n_day, 24), np.nan, dtype=np.result_type(x.dtype, np.float32))
+    for f in np.unique(first):
+        rows = np.flatnonzero(first == f)
+        nd = (n_t - f) // 24
+        out[rows, :nd, :] = x[rows, f : f + nd * 24].reshape(len(rows), nd, 24)
+    return out, first
+
+
+def warm_season_mask(time: np.ndarray | pd.DatetimeIndex, lat: float) -> np.ndarray:
+    """Hemispheric warm season: May-September north of the equator, November-March south.
+
+    Parameters
+    ----------
+    time : array_like of datetime64
+        Time stamps (UTC).
+    lat : float
+        Latitude in degrees north.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the time stamp falls in the warm season (MJJAS or NDJFM).
+    """
+    month = pd.DatetimeIndex(time).month.to_numpy()
+    if lat >= 0:
+        return (month >= 5) & (month <= 9)
+    return (month >= 11) | (month <= 3)
