@@ -1,0 +1,330 @@
+"""The study as a chain of cached stages: twin -> cube -> model -> corrected -> report.
+
+Every notebook of the book starts with :func:`run_pipeline` and reads what it needs from the
+returned :class:`Products`. A stage runs only when its output is missing or when anything it
+depends on changed (its parameters, the stamps of its inputs, the smlib version); otherwise the
+existing output is reused. The first notebook therefore does the work and the others start in
+seconds, while each notebook still runs on its own under papermill.
+
+The stamp of a stage is a SHA-256 over a JSON document of its parameters and its inputs' stamps,
+stored next to the output as ``<output>.stamp.json`` together with the wall time it took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smlib import __version__
+
+__all__ = ["Products", "run_pipeline", "data_layout", "stage_timings"]
+
+log = logging.getLogger(__name__)
+
+#: Sub-folders of a data folder, as the twin writes them and data_manifest.yml documents them.
+LAYOUT = {
+    "ismn": "ismn",
+    "era5": "era5land",
+    "merra2": "merra2",
+    "fluxnet": "fluxnet",
+    "truth": "truth.nc",
+}
+
+
+@dataclass(frozen=True)
+class Products:
+    """Paths of everything a study run produced.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Folder of raw inputs (real archives or the twin).
+    work_dir : Path
+        Folder of derived products of this profile.
+    cube : Path
+        Harmonised station cube (NetCDF).
+    run_dir : Path
+        Training run directory (config, scaler, checkpoints, metrics).
+    corrected : Path
+        Corrected series (``sm``, ``ts``, ``sm_lstm``, ``sm_fft``).
+    report_dir : Path
+        Output of :func:`smlib.evaluate.evaluate` (figures, tables, ``summary.json``).
+    truth : Path or None
+        ``truth.nc`` of the twin; None for real data.
+    profile : str
+        Training profile used.
+    timings : dict
+        Wall time in seconds of each stage that ran in this call (0 for reused stages).
+    """
+
+    data_dir: Path
+    work_dir: Path
+    cube: Path
+    run_dir: Path
+    corrected: Path
+    report_dir: Path
+    truth: Path | None
+    profile: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def data_layout(data_dir: str | os.PathLike) -> dict[str, Path | None]:
+    """Locate the inputs in a data folder.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder with ``ismn/`` and optionally ``era5land/``, ``merra2/``, ``fluxnet/`` and
+        ``truth.nc`` (the layout of :func:`smlib.synth.write_twin` and ``data_manifest.yml``).
+
+    Returns
+    -------
+    dict
+        Key -> existing path or None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or its ``ismn/`` sub-folder does not exist.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {root} does not exist")
+    found = {key: (root / name if (root / name).exists() else None) for key, name in LAYOUT.items()}
+    if found["ismn"] is None:
+        raise FileNotFoundError(
+            f"{root} has no ismn/ folder; see data_manifest.yml for the expected layout"
+        )
+    return found
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stamp_path(output: Path) -> Path:
+    return output.with_name(output.name + ".stamp.json")
+
+
+def _tree_signature(path: Path | None) -> str | None:
+    """Cheap signature of an input file or folder: names, sizes and modification times."""
+    if path is None:
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(path.parent)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _stage(
+    name: str,
+    output: Path,
+    params: dict[str, Any],
+    action: Callable[[], object],
+    force: bool,
+    timings: dict[str, float],
+) -> str:
+    """Run ``action`` unless ``output`` is up to date for ``params``; return the stage stamp."""
+    doc = {"stage": name, "smlib": __version__, **params}
+    digest = _digest(doc)
+    stamp_file = _stamp_path(output)
+    if not force and output.exists() and stamp_file.exists():
+        try:
+            old = json.loads(stamp_file.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("digest") == digest:
+            log.info("%s: up to date (%s)", name, output)
+            timings[name] = 0.0
+            return digest
+    log.info("%s: running -> %s", name, output)
+    t0 = time.perf_counter()
+    action()
+    elapsed = time.perf_counter() - t0
+    timings[name] = elapsed
+    tmp = stamp_file.with_name(stamp_file.name + ".tmp")
+    tmp.write_text(json.dumps({"digest": digest, "seconds": elapsed, "params": doc}, indent=1))
+    os.replace(tmp, stamp_file)
+    return digest
+
+
+def run_pipeline(
+    data_dir: str | os.PathLike | None = None,
+    work_dir: str | os.PathLike = "build/quick",
+    profile: str = "quick",
+    overrides: Sequence[str] = (),
+    twin: dict[str, Any] | None = None,
+    methods: Sequence[str] = ("lstm", "fft"),
+    fft_product: str = "mean",
+    force: bool = False,
+) -> Products:
+    """Produce (or reuse) every product of one study run.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        Raw inputs. None: the embedded twin, generated into ``work_dir/twin`` with ``twin``.
+    work_dir : path
+        Folder for derived products.
+    profile : {"quick", "paper"}
+        Training profile (:mod:`smlib.config`).
+    overrides : sequence of str
+        ``key=value`` overrides of the training configuration (strict keys).
+    twin : dict, optional
+        Keyword arguments of :func:`smlib.synth.write_twin` (``n_stations``, ``n_days``,
+        ``seed``); ignored when ``data_dir`` is given.
+    methods : sequence of str
+        Correction methods (``lstm``, ``fft``).
+    fft_product : {"era5", "merra2", "mean"}
+        Reanalysis whose diurnal shape the Fourier baseline adopts.
+    force : bool
+        Re-run every stage.
+
+    Returns
+    -------
+    Products
+        Paths of the products and the time each stage took.
+    """
+    work = Path(work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    if data_dir is None:
+        from smlib.synth import write_twin
+
+        twin_kw = dict(twin or {})
+        data = work / "twin"
+        twin_stamp = _stage(
+            "synth",
+            data / "truth.nc",
+            {"twin": twin_kw},
+            lambda: write_twin(data, **twin_kw),
+            force,
+            timings,
+        )
+    else:
+        data = Path(data_dir).resolve()
+        twin_stamp = None
+    layout = data_layout(data)
+
+    cube = work / "cube.nc"
+    cube_stamp = _stage(
+        "ingest",
+        cube,
+        {
+            "twin": twin_stamp,
+            "inputs": {
+                k: _tree_signature(v) if twin_stamp is None else str(v)
+                for k, v in layout.items()
+                if k != "truth"
+            },
+        },
+        lambda: _ingest(layout, cube),
+        force,
+        timings,
+    )
+
+    run_dir = work / "runs" / profile
+    model_stamp = _stage(
+        "train",
+        run_dir / "best.pt",
+        {"cube": cube_stamp, "profile": profile, "overrides": list(overrides)},
+        lambda: _train(cube, run_dir, profile, overrides),
+        force,
+        timings,
+    )
+
+    corrected = work / f"corrected_{profile}.nc"
+    corr_stamp = _stage(
+        "correct",
+        corrected,
+        {"cube": cube_stamp, "model": model_stamp, "methods": list(methods), "fft": fft_product},
+        lambda: _correct(cube, run_dir, corrected, methods, fft_product),
+        force,
+        timings,
+    )
+
+    report = work / f"report_{profile}"
+    _stage(
+        "evaluate",
+        report / "summary.json",
+        {"corrected": corr_stamp},
+        lambda: _evaluate(corrected, report, layout["truth"], run_dir, cube),
+        force,
+        timings,
+    )
+    _write_timings(work, timings)
+    return Products(
+        data_dir=data,
+        work_dir=work,
+        cube=cube,
+        run_dir=run_dir,
+        corrected=corrected,
+        report_dir=report,
+        truth=layout["truth"],
+        profile=profile,
+        timings=timings,
+    )
+
+
+def _ingest(layout: dict[str, Path | None], out: Path) -> None:
+    from smlib.cube import ingest
+
+    ingest(
+        ismn=layout["ismn"],
+        era5=layout["era5"],
+        merra2=layout["merra2"],
+        fluxnet=[layout["fluxnet"]] if layout["fluxnet"] else [],
+        out=out,
+    )
+
+
+def _train(cube: Path, run_dir: Path, profile: str, overrides: Sequence[str]) -> None:
+    from smlib.train import train
+
+    train(cube, run_dir, profile=profile, overrides=list(overrides), resume=False)
+
+
+def _correct(
+    cube: Path, run_dir: Path, out: Path, methods: Sequence[str], fft_product: str
+) -> None:
+    from smlib.correct import correct_file
+
+    correct_file(cube, model_dir=run_dir, out=out, methods=list(methods), fft_product=fft_product)
+
+
+def _evaluate(
+    corrected: Path, out: Path, truth: Path | None, run_dir: Path, cube: Path
+) -> None:
+    from smlib.evaluate import evaluate
+
+    evaluate(corrected, out=out, truth=truth, model_dir=run_dir, cube=cube)
+
+
+def _write_timings(work: Path, timings: dict[str, float]) -> None:
+    """Record the latest *non-zero* time of every stage in ``work/timings.json``."""
+    path = work / "timings.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update({k: v for k, v in timings.items() if v > 0 or k not in old})
+    tmp = path.with_name("timings.json.tmp")
+    tmp.write_text(json.dumps(old, indent=1))
+    os.replace(tmp, path)
+
+
+def stage_timings(work_dir: str | os.PathLike) -> dict[str, float]:
+    """Seconds each stage took when it last ran in ``work_dir`` (read from its stamps)."""
+    path = Path(work_dir) / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _as_dict(p: Products) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(p).items()}
