@@ -39,6 +39,7 @@ def _cmd_ingest(a: argparse.Namespace) -> int:
         fluxnet=a.fluxnet or [],
         out=a.out,
         reference=a.reference,
+        min_days=a.min_days,
     )
     return 0
 
@@ -101,15 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ismn", required=True, help="ISMN download: extracted folder or zip")
     s.add_argument("--era5", default=None, help="ERA5-Land NetCDF file or folder")
     s.add_argument("--merra2", default=None, help="MERRA-2 M2T1NXLND NetCDF file or folder")
-    s.add_argument("--fluxnet", action="append", default=None,
-                   help="FLUXNET2015/AmeriFlux/ICOS folder (repeatable)")
-    s.add_argument("--reference", default=None,
-                   help="text file of NETWORK/STATION ids to use as references "
-                   "(default: by sensor physics)")
+    s.add_argument(
+        "--fluxnet",
+        action="append",
+        default=None,
+        help="FLUXNET2015/AmeriFlux/ICOS folder (repeatable)",
+    )
+    s.add_argument(
+        "--reference",
+        default=None,
+        help="text file of NETWORK/STATION ids to use as references (default: by sensor physics)",
+    )
+    s.add_argument(
+        "--min-days",
+        type=int,
+        default=92,
+        help="minimum number of complete local days with SM and TS (paper: 92)",
+    )
     s.add_argument("--out", required=True, help="output cube (NetCDF)")
     s.set_defaults(func=_cmd_ingest)
 
-    s = sub.add_parser("data", help="validate data_manifest.yml and show which datasets are present")
+    s = sub.add_parser(
+        "data", help="validate data_manifest.yml and show which datasets are present"
+    )
     s.add_argument("data_dir", nargs="?", default=None)
     s.add_argument("--manifest", default=None)
     s.set_defaults(func=_cmd_data)
@@ -118,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cube")
     s.add_argument("--out", required=True, help="run directory")
     s.add_argument("--profile", default="quick", choices=["quick", "paper"])
-    s.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a configuration key (strict)")
+    s.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a configuration key (strict)"
+    )
     s.add_argument("--resume", action="store_true", help="continue an interrupted run")
     s.set_defaults(func=_cmd_train)
 
@@ -128,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=None, help="run directory of a trained model")
     s.add_argument("--out", required=True)
     s.add_argument("--methods", default="lstm,fft")
-    s.add_argument("--fft-product", default="mean", choices=["era5", "merra2", "mean"],
-                   help="reanalysis whose diurnal shape the Fourier baseline adopts")
+    s.add_argument(
+        "--fft-product",
+        default="mean",
+        choices=["era5", "merra2", "mean"],
+        help="reanalysis whose diurnal shape the Fourier baseline adopts",
+    )
     s.set_defaults(func=_cmd_correct)
 
     s = sub.add_parser("evaluate", help="metrics, figures and summary.json of a corrected file")

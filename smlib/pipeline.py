@@ -165,6 +165,7 @@ def run_pipeline(
     twin: dict[str, Any] | None = None,
     methods: Sequence[str] = ("lstm", "fft"),
     fft_product: str = "mean",
+    min_days: int = 92,
     force: bool = False,
 ) -> Products:
     """Produce (or reuse) every product of one study run.
@@ -186,6 +187,8 @@ def run_pipeline(
         Correction methods (``lstm``, ``fft``).
     fft_product : {"era5", "merra2", "mean"}
         Reanalysis whose diurnal shape the Fourier baseline adopts.
+    min_days : int
+        Station selection: minimum complete local days with SM and TS (paper: 92).
     force : bool
         Re-run every stage.
 
@@ -222,13 +225,14 @@ def run_pipeline(
         cube,
         {
             "twin": twin_stamp,
+            "min_days": min_days,
             "inputs": {
                 k: _tree_signature(v) if twin_stamp is None else str(v)
                 for k, v in layout.items()
                 if k != "truth"
             },
         },
-        lambda: _ingest(layout, cube),
+        lambda: _ingest(layout, cube, min_days),
         force,
         timings,
     )
@@ -276,10 +280,11 @@ def run_pipeline(
     )
 
 
-def _ingest(layout: dict[str, Path | None], out: Path) -> None:
+def _ingest(layout: dict[str, Path | None], out: Path, min_days: int) -> None:
     from smlib.cube import ingest
 
     ingest(
+        min_days=min_days,
         ismn=layout["ismn"],
         era5=layout["era5"],
         merra2=layout["merra2"],
@@ -302,9 +307,7 @@ def _correct(
     correct_file(cube, model_dir=run_dir, out=out, methods=list(methods), fft_product=fft_product)
 
 
-def _evaluate(
-    corrected: Path, out: Path, truth: Path | None, run_dir: Path, cube: Path
-) -> None:
+def _evaluate(corrected: Path, out: Path, truth: Path | None, run_dir: Path, cube: Path) -> None:
     from smlib.evaluate import evaluate
 
     evaluate(corrected, out=out, truth=truth, model_dir=run_dir, cube=cube)

@@ -1,0 +1,324 @@
+"""Flux-tower files -> hourly UTC series: FLUXNET2015, AmeriFlux BASE and ICOS (FLUXNET layout).
+
+Recognised files (by name):
+
+* ``FLX_<SITE>_FLUXNET2015_FULLSET_HH_<y1>-<y2>_<v>.csv`` (or ``_HR_``): ``TIMESTAMP_START``,
+  ``LE_F_MDS`` (W m-2), ``SWC_F_MDS_1`` (%), ``TS_F_MDS_1`` (degC), ``P_F`` (mm per step).
+* ``AMF_<SITE>_BASE_HH_<v>.csv`` (or ``_HR_``): two ``#`` lines, then ``TIMESTAMP_START``,
+  ``LE``, ``SWC_1_1_1`` or ``SWC`` (%), ``TS_1_1_1`` or ``TS``, ``P``.
+* ``ICOSETC_<SITE>_FLUXNET_HH_<v>.csv`` (or ``_HR_``): ICOS in the FLUXNET layout.
+
+``-9999`` is missing everywhere. Time stamps are local *standard* time; UTC = local - offset,
+with the offset from the site list (``UTC_OFFSET``) or, where absent, ``round(lon / 15)``.
+Half-hourly records become hourly: the two half-hours starting at ``hh:00`` and ``hh:30`` are
+averaged (LE, SWC, TS) or summed (P); an hour with either half missing is NaN. Each hour is
+stamped at its end (UTC), matching the reanalysis fluxes in :mod:`smlib.io.reanalysis`.
+
+Sources are merged per site by priority: FLUXNET2015 wins wherever it has records; AmeriFlux
+and ICOS only extend it before its first or after its last time stamp.
+
+Local solar time and the hemispheric warm season for composites are in
+:mod:`smlib.timeutils` (:func:`~smlib.timeutils.local_solar_hour`,
+:func:`~smlib.timeutils.warm_season_mask`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = [
+    "TowerSeries",
+    "read_site_list",
+    "read_tower_file",
+    "read_fluxnet",
+    "SOURCE_PRIORITY",
+]
+
+logger = logging.getLogger(__name__)
+
+_MISSING = -9999.0
+_UNITS = {"sm": "m3 m-3", "ts": "degC", "lh": "W m-2", "precip": "mm h-1"}
+_FILE = re.compile(
+    r"^(?P<src>FLX|AMF|ICOSETC)_(?P<site>[A-Za-z]{2}-[A-Za-z0-9]{3})_.*?_(?P<res>HH|HR)_.*\.csv$"
+)
+#: Lower number = higher priority when sources overlap.
+SOURCE_PRIORITY: dict[str, int] = {"FLX": 0, "AMF": 1, "ICOSETC": 1}
+_SOURCE_NAME = {"FLX": "FLUXNET2015", "AMF": "AmeriFlux BASE", "ICOSETC": "ICOS"}
+
+# cube quantity -> candidate columns in order of preference, per source family
+_COLUMNS = {
+    "fluxnet": {
+        "lh": ["LE_F_MDS"],
+        "sm": ["SWC_F_MDS_1"],
+        "ts": ["TS_F_MDS_1"],
+        "precip": ["P_F", "P"],
+    },
+    "ameriflux": {
+        "lh": ["LE", "LE_1_1_1", "LE_PI_F"],
+        "sm": ["SWC_1_1_1", "SWC_1", "SWC"],
+        "ts": ["TS_1_1_1", "TS_1", "TS"],
+        "precip": ["P", "P_1_1_1", "P_PI_F"],
+    },
+}
+
+
+@dataclass
+class TowerSeries:
+    """Hourly UTC series of one tower site.
+
+    Attributes
+    ----------
+    site : str
+        FLUXNET site id (``US-CRT``); the cube id is ``FLUXNET/<site>``.
+    lat, lon, elevation : float
+        Degrees north, degrees east, metres (NaN when the site list has none).
+    data : pandas.DataFrame
+        Hourly UTC index (end of hour); columns ``sm`` (m3 m-3), ``ts`` (degC), ``lh``
+        (W m-2, positive upward), ``precip`` (mm h-1).
+    sm_column : str
+        Source column of soil moisture (recorded as the cube's ``sensor``).
+    sources : list of str
+        Files merged, highest priority first.
+    """
+
+    site: str
+    lat: float
+    lon: float
+    elevation: float
+    data: pd.DataFrame
+    sm_column: str
+    sources: list[str]
+
+    def to_xarray(self) -> xr.Dataset:
+        """The hourly series as a ``Dataset`` on ``time`` with units and site attributes."""
+        ds = xr.Dataset.from_dataframe(self.data.rename_axis("time"))
+        for v, u in _UNITS.items():
+            if v in ds:
+                ds[v].attrs["units"] = u
+        ds.attrs.update(site=self.site, lat=self.lat, lon=self.lon, sources=", ".join(self.sources))
+        return ds
+
+
+def read_site_list(path: str | Path) -> pd.DataFrame:
+    """Read a site-list CSV (``SITE_ID``, ``LOCATION_LAT``, ``LOCATION_LONG``, [``UTC_OFFSET``]).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``SITE_ID`` with ``lat``, ``lon``, ``elevation`` (NaN if absent) and
+        ``utc_offset`` (hours; from ``round(lon / 15)`` where missing).
+    """
+    df = pd.read_csv(path, comment="#")
+    need = {"SITE_ID", "LOCATION_LAT", "LOCATION_LONG"}
+    if not need <= set(df.columns):
+        raise ValueError(f"{path}: site list needs columns {sorted(need)}, has {list(df.columns)}")
+    out = pd.DataFrame(
+        {
+            "lat": pd.to_numeric(df["LOCATION_LAT"], errors="coerce").to_numpy(),
+            "lon": pd.to_numeric(df["LOCATION_LONG"], errors="coerce").to_numpy(),
+            "elevation": np.asarray(
+                pd.to_numeric(df.get("LOCATION_ELEV", np.nan), errors="coerce"), dtype=float
+            )
+            * np.ones(len(df)),
+        },
+        index=pd.Index(df["SITE_ID"].astype(str).str.strip(), name="SITE_ID"),
+    )
+    bad = out.index[out["lat"].isna() | out["lon"].isna()]
+    if len(bad):
+        raise ValueError(f"{path}: sites without numeric coordinates: {list(bad)}")
+    offset = pd.to_numeric(df.get("UTC_OFFSET", np.nan), errors="coerce")
+    offset = np.asarray(offset, dtype=float) * np.ones(len(df))
+    fallback = np.rint(out["lon"].to_numpy() / 15.0)
+    out["utc_offset"] = np.where(np.isnan(offset), fallback, offset)
+    if out.index.duplicated().any():
+        raise ValueError(f"{path}: duplicated SITE_ID {list(out.index[out.index.duplicated()])}")
+    return out
+
+
+def _find_site_list(folder: Path) -> Path | None:
+    for f in sorted(folder.rglob("*.csv")):
+        if _FILE.match(f.name):
+            continue
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            head = fh.readline()
+        if "SITE_ID" in head and "LOCATION_LAT" in head:
+            return f
+    return None
+
+
+def _pick(columns: Iterable[str], candidates: list[str]) -> str | None:
+    cols = set(columns)
+    return next((c for c in candidates if c in cols), None)
+
+
+def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, str]:
+    """Read one tower CSV into hourly UTC series.
+
+    Parameters
+    ----------
+    path : str or Path
+        A FLUXNET2015, AmeriFlux BASE or ICOS file (recognised by name, see module docs).
+    utc_offset : float
+        Hours of local standard time ahead of UTC.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Hourly, indexed by the UTC end of each hour; ``sm`` (m3 m-3), ``ts`` (degC),
+        ``lh`` (W m-2), ``precip`` (mm h-1); NaN where missing.
+    str
+        Source column of soil moisture.
+    """
+    path = Path(path)
+    m = _FILE.match(path.name)
+    if m is None:
+        raise ValueError(f"{path}: not a FLUXNET2015/AmeriFlux/ICOS file name")
+    family = "ameriflux" if m["src"] == "AMF" else "fluxnet"
+    df = pd.read_csv(path, comment="#", na_values=[_MISSING, "-9999"], low_memory=False)
+    if "TIMESTAMP_START" not in df.columns:
+        raise ValueError(f"{path}: no TIMESTAMP_START column")
+    cols = {q: _pick(df.columns, c) for q, c in _COLUMNS[family].items()}
+    if cols["sm"] is None or cols["lh"] is None:
+        raise ValueError(
+            f"{path}: needs soil moisture ({_COLUMNS[family]['sm']}) and latent heat "
+            f"({_COLUMNS[family]['lh']}) columns"
+        )
+    stamp = pd.to_datetime(
+        df["TIMESTAMP_START"].astype("string"), format="%Y%m%d%H%M", errors="coerce"
+    )
+    bad = np.flatnonzero(stamp.isna().to_numpy())
+    if bad.size:
+        n_comment = sum(1 for _ in _leading_comments(path))
+        raise ValueError(
+            f"{path}:{bad[0] + n_comment + 2}: cannot parse TIMESTAMP_START "
+            f"{df['TIMESTAMP_START'].iloc[bad[0]]!r}"
+        )
+    t = stamp.to_numpy(dtype="datetime64[ns]")
+    step = np.diff(t)
+    if (step <= np.timedelta64(0, "ns")).any():
+        k = int(np.flatnonzero(step <= np.timedelta64(0, "ns"))[0]) + 1
+        n_comment = sum(1 for _ in _leading_comments(path))
+        raise ValueError(f"{path}:{k + n_comment + 2}: duplicated or unordered TIMESTAMP_START")
+    expected = np.timedelta64(30 if m["res"] == "HH" else 60, "m")
+    if t.size > 1 and (step != expected).any():
+        k = int(np.flatnonzero(step != expected)[0]) + 1
+        n_comment = sum(1 for _ in _leading_comments(path))
+        raise ValueError(
+            f"{path}:{k + n_comment + 2}: step of {step[k - 1].astype('timedelta64[m]')} in a "
+            f"{m['res']} file (expected {expected})"
+        )
+    values = pd.DataFrame(
+        {q: pd.to_numeric(df[c], errors="coerce") if c else np.nan for q, c in cols.items()}
+    )
+    values.index = pd.DatetimeIndex(t)
+    values["sm"] = values["sm"] / 100.0  # SWC is in percent in every family
+    too_high = values["sm"] > 1.0
+    if too_high.any():
+        raise ValueError(f"{path}: SWC above 100 % at {values.index[too_high][0]}")
+    if m["res"] == "HH":
+        hour = values.index.floor("h")
+        grouped = values.groupby(hour)
+        count = grouped.count()
+        means = grouped.mean()
+        means["precip"] = grouped["precip"].sum(min_count=2)
+        values = means.where(count == 2)
+    end_utc = values.index + pd.Timedelta(hours=1) - pd.Timedelta(hours=float(utc_offset))
+    values.index = pd.DatetimeIndex(end_utc, name="time")
+    return values.astype("float64"), str(cols["sm"])
+
+
+def _leading_comments(path: Path):
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                return
+            yield line
+
+
+def read_fluxnet(
+    paths: str | Path | Iterable[str | Path], site_list: str | Path | None = None
+) -> list[TowerSeries]:
+    """Read and merge every tower file under one or more folders.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        Folders (searched recursively) or single files.
+    site_list : path, optional
+        Site-list CSV; by default the first CSV with ``SITE_ID`` and ``LOCATION_LAT`` columns
+        found in the given folders.
+
+    Returns
+    -------
+    list of TowerSeries
+        One per site, sorted by site id; FLUXNET2015 wins over AmeriFlux and ICOS where they
+        overlap, and those only extend it in time.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files: list[Path] = []
+    sites_path = Path(site_list) if site_list else None
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*.csv") if _FILE.match(f.name))
+            if sites_path is None:
+                sites_path = _find_site_list(p)
+        elif p.is_file():
+            files.append(p)
+            if sites_path is None:
+                sites_path = _find_site_list(p.parent)
+        else:
+            raise FileNotFoundError(f"flux-tower path {p} does not exist")
+    if not files:
+        raise ValueError(f"no FLUXNET2015/AmeriFlux/ICOS files under {[str(p) for p in paths]}")
+    if sites_path is None:
+        raise ValueError("no site-list CSV (SITE_ID, LOCATION_LAT, LOCATION_LONG) found or given")
+    sites = read_site_list(sites_path)
+    by_site: dict[str, list[tuple[int, Path]]] = {}
+    for f in files:
+        m = _FILE.match(f.name)
+        by_site.setdefault(m["site"], []).append((SOURCE_PRIORITY[m["src"]], f))
+    out = []
+    for site in sorted(by_site):
+        if site not in sites.index:
+            logger.warning("tower %s skipped: not in site list %s", site, sites_path)
+            continue
+        info = sites.loc[site]
+        merged: pd.DataFrame | None = None
+        sm_col = ""
+        used = []
+        for _, f in sorted(by_site[site], key=lambda x: (x[0], str(x[1]))):
+            df, col = read_tower_file(f, info["utc_offset"])
+            if merged is None:
+                merged, sm_col = df, col
+            else:
+                extend = df[(df.index < merged.index[0]) | (df.index > merged.index[-1])]
+                if len(extend) < len(df):
+                    logger.info(
+                        "%s: %d overlapping hours of %s ignored (higher-priority source wins)",
+                        site,
+                        len(df) - len(extend),
+                        f.name,
+                    )
+                merged = pd.concat([merged, extend]).sort_index()
+            used.append(str(f))
+        out.append(
+            TowerSeries(
+                site=site,
+                lat=float(info["lat"]),
+                lon=float(info["lon"]),
+                elevation=float(info["elevation"]),
+                data=merged,
+                sm_column=sm_col,
+                sources=used,
+            )
+        )
+    return out

@@ -1,0 +1,288 @@
+"""Station cube: every QC rule on a tiny ISMN tree with known answers, schema, I/O, references."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from smlib.cube import complete_day_mask, ingest, open_cube, select_sensor_pair, write_atomic
+from smlib.io.ismn import IsmnSeries
+
+START = "2021-06-01"
+N_DAYS = 5
+MIN_DAYS = 3
+
+
+def _sm(t):
+    return 0.25 + 0.02 * np.sin(2 * np.pi * t.hour / 24)
+
+
+def _ts(t):
+    return 20.0 + 5 * np.sin(2 * np.pi * (t.hour - 8) / 24)
+
+
+@pytest.fixture
+def tree(tmp_path, stm_writer):
+    """Tiny ISMN download; the comment of each station states what QC must do with it."""
+    root = tmp_path / "ismn"
+    t = pd.date_range(START, periods=24 * N_DAYS, freq="h")
+
+    def station(name, sm_sensor="EC5", sm_depth=(0.0, 0.05), lon=0.0, sm_flags="G",
+                ts_flags="G", times=t, sm_values=None):  # fmt: skip
+        stm_writer(root, "NET", name, "sm", *sm_depth, sm_sensor, times,
+                   _sm(times) if sm_values is None else sm_values, sm_flags, lon=lon)  # fmt: skip
+        stm_writer(root, "NET", name, "ts", 0.05, 0.05, "T-sensor", times, _ts(times), ts_flags,
+                   lon=lon)  # fmt: skip
+
+    # full: kept, 5 days; a deeper SM sensor (depth rule) and a redundant twin probe _B
+    station("full", sm_sensor="EC5_A")
+    stm_writer(root, "NET", "full", "sm", 0.0, 0.05, "EC5_B", t, _sm(t) + 0.1)
+    stm_writer(root, "NET", "full", "sm", 0.20, 0.20, "EC5", t, _sm(t))
+    # gap: one SM hour missing on day 2 -> that day removed, 4 days kept
+    station("gap", times=t.delete(24 * 2 + 5))
+    # flagged: one SM value of day 3 flagged D03 -> day 3 removed, 4 kept
+    flags = ["G"] * t.size
+    flags[24 * 3 + 7] = "D03"
+    station("flagged", sm_flags=flags)
+    # short: only 2 complete days -> removed by min_days
+    station("short", times=t[: 24 * 2])
+    # deep: SM only at 0.20 m -> removed by the depth rule
+    station("deep", sm_depth=(0.2, 0.2))
+    # bad: TS never flagged G -> removed by the flag rule
+    station("bad", ts_flags="D03")
+    # east: lon 30 E (local = UTC+2): 4 complete local days (22 UTC to 22 UTC)
+    station("east", lon=30.0)
+    # crns: cosmic-ray 0-0.19 m is kept (footprint depth) and is a reference by physics
+    station("crns", sm_sensor="Cosmic-ray-Probe", sm_depth=(0.0, 0.19))
+    return root
+
+
+@pytest.fixture
+def cube(tree):
+    return ingest(tree, min_days=MIN_DAYS)
+
+
+def test_stations_kept_and_removed_by_rule(cube):
+    assert list(cube.station.values) == [
+        "NET/crns",
+        "NET/east",
+        "NET/flagged",
+        "NET/full",
+        "NET/gap",
+    ]
+    qc = json.loads(cube.attrs["qc_summary"])
+    assert list(qc) == ["depth", "flag_good", "one_sensor", "complete_local_days", "min_days"]
+    assert qc["depth"]["reasons"] == {"NET/deep": "no SM sensor within 0.1 m"}
+    assert qc["depth"]["detail"]["sensors"] == 2  # full's 0.20 m probe and deep's probe
+    assert qc["flag_good"]["reasons"] == {"NET/bad": "no TS value flagged G"}
+    assert qc["flag_good"]["detail"]["D03"] == 1 + 24 * N_DAYS
+    assert qc["one_sensor"]["detail"]["sensors"] == 1  # full's redundant EC5_B
+    assert qc["min_days"]["reasons"] == {"NET/short": f"2 complete local days < {MIN_DAYS} (ismn)"}
+    assert qc["min_days"]["days_removed"] == 2
+    assert qc["complete_local_days"]["stations_removed"] == 0
+
+
+def test_complete_local_days_rule(cube):
+    sm, ts = cube["sm"], cube["ts"]
+    assert cube.time.values[0] == np.datetime64(f"{START}T00:00")
+    days = {s: int(np.isfinite(sm.sel(station=s)).sum()) // 24 for s in cube.station.values}
+    assert days == {"NET/crns": 5, "NET/east": 4, "NET/flagged": 4, "NET/full": 5, "NET/gap": 4}
+    # values on removed days are NaN in SM *and* TS; kept days are untouched
+    gap_day = slice(f"{START}T00:00", None)
+    g = cube.sel(station="NET/gap", time=gap_day)
+    assert np.isnan(g["sm"].values[48:72]).all() and np.isnan(g["ts"].values[48:72]).all()
+    t = pd.DatetimeIndex(cube.time.values)
+    np.testing.assert_allclose(g["sm"].values[:48], _sm(t[:48]), atol=6e-5)
+    # east: local days run 22 UTC -> 22 UTC, so the first 22 and the last 2 hours go
+    e = sm.sel(station="NET/east").values
+    assert np.isnan(e[:22]).all() and np.isfinite(e[22 : 22 + 96]).all()
+    assert np.isnan(e[22 + 96 :]).all()
+    assert np.array_equal(np.isfinite(sm.values), np.isfinite(ts.values))
+    qc = json.loads(cube.attrs["qc_summary"])["complete_local_days"]
+    # gap day 2 + flagged day 3 + east's two partial days
+    assert qc["days_removed"] == 4
+    # gap lacks that hour in SM and TS; flagged lacks it in SM only
+    assert qc["values_removed"] == (23 + 23) + (23 + 24) + 2 * (22 + 2)
+
+
+def test_sensor_choice_and_coordinates(cube):
+    full = cube.sel(station="NET/full")
+    assert str(full.sensor.values) == "EC5_A"  # redundant tie -> name order
+    np.testing.assert_allclose(
+        full["sm"].values[:24], _sm(pd.DatetimeIndex(cube.time.values[:24])), atol=6e-5
+    )
+    crns = cube.sel(station="NET/crns")
+    assert str(crns.sensor_type.values) == "cosmic-ray" and float(crns.depth_to) == pytest.approx(
+        0.19
+    )
+    assert cube["is_reference"].values.tolist() == [True, False, False, False, False]
+    assert set(cube["kind"].values) == {"ismn"} and set(cube["network"].values) == {"NET"}
+    assert str(full.sensor_type.values) == "capacitance"
+
+
+def test_schema_and_cf_attributes(cube):
+    assert cube["sm"].dims == ("station", "time") and cube["sm"].dtype == np.float32
+    assert cube["sm"].attrs["standard_name"] == "volume_fraction_of_condensed_water_in_soil"
+    assert cube["ts"].attrs["units"] == "degC"
+    assert "era5_sm" not in cube and "lh" not in cube  # absent without reanalysis / towers
+    assert cube.attrs["Conventions"] == "CF-1.8"
+    assert (np.diff(cube.time.values) == np.timedelta64(1, "h")).all()
+    for c in ("lat", "lon", "elevation", "depth_from", "depth_to"):
+        assert "units" in cube[c].attrs
+
+
+def test_select_sensor_pair_prefers_nearest_depth_then_deterministic():
+    t = np.arange("2021-01-01T00", "2021-01-02T00", dtype="datetime64[h]").astype("datetime64[ns]")
+
+    def s(var, d0, d1, sensor, n=24):
+        return IsmnSeries("N", "S", var, d0, d1, sensor, 0, 0, 0, t[:n], np.ones(n), n)
+
+    sm5, sm10 = s("sm", 0.05, 0.05, "A"), s("sm", 0.10, 0.10, "A")
+    ts10, ts5 = s("ts", 0.10, 0.10, "T"), s("ts", 0.05, 0.05, "T")
+    assert select_sensor_pair([sm10, sm5], [ts10]) == (sm10, ts10)  # nearest depth
+    assert select_sensor_pair([sm10, sm5], [ts10, ts5]) == (sm5, ts5)  # tie -> shallower
+    a, b = s("sm", 0.05, 0.05, "P_B"), s("sm", 0.05, 0.05, "P_A")
+    short = s("sm", 0.05, 0.05, "P_0", n=5)
+    assert select_sensor_pair([a, b, short], [ts5])[0] is b  # more common hours, then name
+    assert select_sensor_pair([b, a], [ts5]) == select_sensor_pair([a, b], [ts5])
+
+
+def test_complete_day_mask_known_answer():
+    x = np.ones((2, 72))
+    x[0, 30] = np.nan
+    keep = complete_day_mask(x, x, lon=np.array([0.0, -90.0]))  # 2nd: local = UTC-6
+    assert keep[0].tolist() == [True] * 24 + [False] * 24 + [True] * 24
+    assert not keep[1, :6].any() and keep[1, 6:54].all() and not keep[1, 54:].any()
+
+
+def test_reference_from_list(tree, tmp_path, caplog):
+    ref = tmp_path / "refs.txt"
+    ref.write_text("# my references\nNET/gap\nX/missing\n")
+    with caplog.at_level(logging.WARNING, logger="smlib.cube"):
+        ds = ingest(tree, reference=ref, min_days=MIN_DAYS)
+    assert ds.station.values[ds.is_reference.values].tolist() == ["NET/gap"]
+    assert "X/missing" in caplog.text
+
+
+def test_no_station_left_is_a_clear_error(tree):
+    with pytest.raises(ValueError, match="no station passes QC"):
+        ingest(tree, min_days=50)
+
+
+def test_write_open_round_trip_and_dask_chunks(cube, tree, tmp_path):
+    out = tmp_path / "sub" / "cube.nc"
+    ds = ingest(tree, out=out, min_days=MIN_DAYS)
+    back = open_cube(out)
+    xr.testing.assert_identical(back["sm"].load(), ds["sm"])
+    assert back["is_reference"].dtype == bool
+    assert back.attrs["qc_summary"] == ds.attrs["qc_summary"]
+    assert [p.name for p in out.parent.iterdir()] == ["cube.nc"]  # no temporary left
+    pytest.importorskip("dask")
+    lazy = open_cube(out, chunks=2)
+    assert lazy["sm"].chunks[0] == (2, 2, 1) and len(lazy["sm"].chunks[1]) == 1
+
+
+def test_interrupted_write_leaves_nothing(cube, tmp_path, monkeypatch):
+    def boom(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(cube, tmp_path / "out" / "cube.nc")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_open_cube_rejects_foreign_files(tmp_path):
+    xr.Dataset({"x": ("t", [1.0])}).to_netcdf(tmp_path / "foreign.nc")
+    with pytest.raises(ValueError, match="foreign.nc is not an smlib station cube"):
+        open_cube(tmp_path / "foreign.nc")
+    (tmp_path / "text.nc").write_text("hello")
+    with pytest.raises(ValueError, match="text.nc is not a readable NetCDF"):
+        open_cube(tmp_path / "text.nc")
+    with pytest.raises(FileNotFoundError):
+        open_cube(tmp_path / "absent.nc")
+
+
+def test_ingest_with_reanalysis_and_towers(tree, tmp_path):
+    # ERA5-Land box around the stations (lon 0 and 30 E), constant fields
+    time = pd.date_range(START, periods=24 * N_DAYS, freq="h")
+    lat, lon = np.array([45.5, 45.0, 44.5]), np.array([-0.5, 0.0, 0.5])
+    shape = (time.size, lat.size, lon.size)
+    hours_since_reset = ((time.hour - 1) % 24 + 1).to_numpy()[:, None, None]
+    dims = ("valid_time", "latitude", "longitude")
+    era = xr.Dataset(
+        {
+            "swvl1": (dims, np.full(shape, 0.3, "f4"), {"units": "m**3 m**-3"}),
+            "stl1": (dims, np.full(shape, 300.0, "f4"), {"units": "K"}),
+            "slhf": (
+                dims,
+                -hours_since_reset * 3600.0 * 50 + np.zeros(shape),
+                {"units": "J m**-2"},
+            ),
+            "tp": (dims, hours_since_reset * 0.0 + np.zeros(shape), {"units": "m"}),
+        },
+        coords={"valid_time": time, "latitude": lat, "longitude": lon},
+    )
+    era.to_netcdf(tmp_path / "era5.nc")
+    # FLUXNET2015 tower, 4 days HH, UTC+0
+    fl = tmp_path / "flux"
+    fl.mkdir()
+    (fl / "sites.csv").write_text("SITE_ID,LOCATION_LAT,LOCATION_LONG,UTC_OFFSET\nFR-Tst,45,0,0\n")
+    th = pd.date_range(START, periods=48 * 4, freq="30min")
+    pd.DataFrame(
+        {
+            "TIMESTAMP_START": th.strftime("%Y%m%d%H%M"),
+            "LE_F_MDS": 80.0,
+            "SWC_F_MDS_1": 25.0,
+            "TS_F_MDS_1": 18.0,
+            "P_F": 0.0,
+        }
+    ).to_csv(fl / "FLX_FR-Tst_FLUXNET2015_FULLSET_HH_2021-2021_1-4.csv", index=False)
+    ds = ingest(tree, era5=tmp_path / "era5.nc", fluxnet=[fl], min_days=MIN_DAYS)
+    assert "FLUXNET/FR-Tst" in ds.station.values
+    tw = ds.sel(station="FLUXNET/FR-Tst")
+    assert str(tw.kind.values) == "tower" and not bool(tw.is_reference)
+    # hours end at 01 .. 00 UTC: 4 days minus the last hour of the last day -> 3 complete days
+    assert int(np.isfinite(tw["lh"]).sum()) == 72 and float(tw["sm"].max()) == pytest.approx(0.25)
+    full = ds.sel(station="NET/full")
+    assert float(full["era5_ts"].max()) == pytest.approx(26.85, abs=1e-4)
+    assert float(full["era5_lh"].sel(time=f"{START}T05:00")) == pytest.approx(50.0)
+    east = ds.sel(station="NET/east")
+    assert np.isnan(east["era5_sm"]).all()  # 30 E is in no box
+    assert json.loads(ds.attrs["reanalysis_uncovered_stations"])["era5"] == ["NET/east"]
+    for v in ("era5_sm", "era5_ts", "era5_lh", "era5_precip", "lh", "precip"):
+        assert ds[v].dtype == np.float32 and "units" in ds[v].attrs
+
+
+@pytest.mark.slow
+def test_ingest_reads_the_embedded_twin(tmp_path):
+    """The twin (smlib.synth) and these readers target the same real formats: check each other."""
+    synth = pytest.importorskip("smlib.synth")
+    root = synth.write_twin(tmp_path / "twin", n_stations=6, n_days=30, seed=3)
+    ds = ingest(root / "ismn", era5=root / "era5land", merra2=root / "merra2",
+                fluxnet=[root / "fluxnet"], min_days=5)  # fmt: skip
+    truth = xr.open_dataset(root / "truth.nc")
+    common = [s for s in ds.station.values if s in truth.station.values]
+    assert len(common) == ds.sizes["station"] >= 6
+    t = truth.sel(station=common)
+    c = ds.sel(station=common)
+    for coord in ("kind", "network"):
+        assert c[coord].values.astype(str).tolist() == t[coord].values.astype(str).tolist()
+    # tower files do not name their soil-moisture instrument: the cube says "unknown"
+    ism = c["kind"].values == "ismn"
+    assert (
+        c["sensor_type"].values[ism].tolist() == t["sensor_type"].values[ism].astype(str).tolist()
+    )
+    assert set(c["sensor_type"].values[~ism]) == {"unknown"}
+    assert c["is_reference"].values.tolist() == t["is_reference"].values.astype(bool).tolist()
+    np.testing.assert_allclose(c["lat"].values, t["lat"].values, atol=1e-4)
+    np.testing.assert_allclose(c["lon"].values, t["lon"].values, atol=1e-4)
+    assert json.loads(ds.attrs["reanalysis_uncovered_stations"]) == {"era5": [], "merra2": []}
+    # reanalysis soil temperature near the true one (same days, same hours, degC)
+    both = np.isfinite(c["era5_ts"].values) & np.isfinite(t["ts"].values)
+    assert np.nanmean(np.abs(c["era5_ts"].values[both] - t["ts"].values[both])) < 8.0
