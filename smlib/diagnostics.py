@@ -1,0 +1,687 @@
+"""Diagnostics of corrected soil moisture: diurnal correlations, skill and land coupling.
+
+Every metric is a NumPy kernel acting on the last (time) axis, wrapped for xarray with
+:func:`xarray.apply_ufunc` (``dask="parallelized"``), so a station-chunked, dask-backed cube is
+evaluated chunk by chunk. Time is hourly UTC; diurnal statistics use local solar days and hours
+from :mod:`smlib.timeutils`.
+
+Anomalies
+    The high-frequency (diurnal) anomaly of a series is the series minus its 24-hour centred
+    moving average (the paper's LF/HF split), defined only where all 24 values of the window
+    are present:
+
+    .. math::
+
+        x^\\mathrm{HF}_t = x_t - \\frac{1}{24} \\sum_{k=-12}^{11} x_{t+k}
+
+Methods
+    The corrected file holds one variable per method; :data:`METHOD_VARIABLES` maps method keys
+    (``raw``, ``fft``, ``lstm``) to variable names (``sm``, ``sm_fft``, ``sm_lstm``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from smlib.preprocess import daily_correlation, moving_average
+from smlib.timeutils import solar_offset_hours, warm_season_mask
+
+__all__ = [
+    "METHOD_VARIABLES",
+    "EARTH_RADIUS_KM",
+    "pearson_r",
+    "hf_anomaly",
+    "haversine_km",
+    "nearest_reference",
+    "doy_window_mean",
+    "diurnal_composite_kernel",
+    "land_coupling_kernel",
+    "minimum_phase_hours",
+    "circular_hour_difference",
+    "hf_correlation",
+    "daily_r_sm_ts",
+    "r_sm_ts_climatology",
+    "reference_pairs",
+    "hf_correlation_vs_reference",
+    "diurnal_composite",
+    "land_coupling",
+    "skill_vs_truth",
+]
+
+log = logging.getLogger(__name__)
+
+#: Method key -> variable of the corrected file (DESIGN.md, "Corrected output").
+METHOD_VARIABLES: dict[str, str] = {"raw": "sm", "fft": "sm_fft", "lstm": "sm_lstm"}
+
+#: Mean Earth radius (km) used by :func:`haversine_km`.
+EARTH_RADIUS_KM = 6371.0088
+
+_MA_WINDOW = 24
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy kernels
+# --------------------------------------------------------------------------------------------
+def pearson_r(x: np.ndarray, y: np.ndarray, min_count: int = 3) -> np.ndarray:
+    """Pearson correlation along the last axis over pairs where both values are finite.
+
+    .. math::
+
+        R = \\frac{\\sum (x-\\bar x)(y-\\bar y)}{\\sqrt{\\sum (x-\\bar x)^2 \\sum (y-\\bar y)^2}}
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (..., n)
+        Broadcastable arrays; NaN marks a missing value.
+    min_count : int
+        Fewest complete pairs for a defined correlation.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+        R in [-1, 1]; NaN with fewer than ``min_count`` pairs or a constant series.
+    """
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    valid = np.isfinite(x) & np.isfinite(y)
+    n = valid.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.where(valid, x, 0.0).sum(axis=-1) / n
+        my = np.where(valid, y, 0.0).sum(axis=-1) / n
+        dx = np.where(valid, x - mx[..., None], 0.0)
+        dy = np.where(valid, y - my[..., None], 0.0)
+        sxx = (dx * dx).sum(axis=-1)
+        syy = (dy * dy).sum(axis=-1)
+        r = (dx * dy).sum(axis=-1) / np.sqrt(sxx * syy)
+    # a numerically constant series has no defined correlation
+    tiny = 1e-24 * np.maximum(n, 1)
+    bad = (n < min_count) | (sxx <= tiny) | (syy <= tiny)
+    return np.where(bad, np.nan, np.clip(r, -1.0, 1.0))
+
+
+def hf_anomaly(x: np.ndarray) -> np.ndarray:
+    """High-frequency anomaly: ``x`` minus its 24-hour centred moving average.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., n_time)
+        Hourly values; NaN = missing.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_time)
+        :math:`x_t - \\overline{x}_{t-12 \\ldots t+11}`, NaN where the window is incomplete
+        (including the first 12 and last 11 hours).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return x - moving_average(x, window=_MA_WINDOW, centering="centred")
+
+
+def haversine_km(
+    lat1: np.ndarray | float,
+    lon1: np.ndarray | float,
+    lat2: np.ndarray | float,
+    lon2: np.ndarray | float,
+) -> np.ndarray:
+    """Great-circle distance (km) between points given in degrees (broadcasting)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def nearest_reference(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    is_reference: np.ndarray,
+    max_km: float = 50.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest reference station of every station, within ``max_km``.
+
+    Parameters
+    ----------
+    lat, lon : numpy.ndarray, shape (n_station,)
+        Coordinates in degrees north / east.
+    is_reference : numpy.ndarray of bool, shape (n_station,)
+        Reference flag; a station is never paired with itself.
+    max_km : float
+        Largest great-circle distance (km) of a pair.
+
+    Returns
+    -------
+    index : numpy.ndarray of int, shape (n_station,)
+        Index of the nearest reference station, -1 if none lies within ``max_km``.
+    distance_km : numpy.ndarray, shape (n_station,)
+        Distance to it (km), NaN where ``index == -1``.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    refs = np.flatnonzero(np.asarray(is_reference, dtype=bool))
+    n = lat.size
+    index = np.full(n, -1, dtype=int)
+    dist = np.full(n, np.nan)
+    if refs.size == 0:
+        return index, dist
+    d = haversine_km(lat[:, None], lon[:, None], lat[refs][None, :], lon[refs][None, :])
+    d[refs[None, :] == np.arange(n)[:, None]] = np.inf  # never pair a station with itself
+    j = np.argmin(d, axis=1)
+    dmin = d[np.arange(n), j]
+    ok = dmin <= max_km
+    index[ok] = refs[j[ok]]
+    dist[ok] = dmin[ok]
+    return index, dist
+
+
+def doy_window_mean(r: np.ndarray, doy: np.ndarray, window_days: int = 5) -> np.ndarray:
+    """Multi-year mean of daily values in day-of-year windows.
+
+    Parameters
+    ----------
+    r : numpy.ndarray, shape (n_station, n_day)
+        Daily values (NaN = undefined).
+    doy : numpy.ndarray of int, shape (n_day,) or (n_station, n_day)
+        Day of year (1-366) of each day.
+    window_days : int
+        Window length; day 366 joins the last window.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_station, 365 // window_days)
+        Mean over all years of the defined values in each window; NaN where none.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    n_win = 365 // window_days
+    win = np.minimum((np.broadcast_to(doy, r.shape) - 1) // window_days, n_win - 1)
+    ok = np.isfinite(r)
+    flat = np.arange(r.shape[0])[:, None] * n_win + win
+    total = np.bincount(flat[ok], weights=r[ok], minlength=r.shape[0] * n_win)
+    count = np.bincount(flat[ok], minlength=r.shape[0] * n_win)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = total / count
+    return out.reshape(r.shape[0], n_win)
+
+
+def diurnal_composite_kernel(
+    x: np.ndarray, hour_utc: np.ndarray, offsets: np.ndarray | int
+) -> np.ndarray:
+    """Composite diurnal cycle of the HF anomaly by local solar hour.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., n_time)
+        Hourly values (anomalies are taken here with :func:`hf_anomaly`).
+    hour_utc : numpy.ndarray of int, shape (n_time,)
+        UTC hour of day of each sample.
+    offsets : int or numpy.ndarray of int, shape (...)
+        Local solar offsets (h).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 24)
+        Mean HF anomaly at each local solar hour 0-23; NaN for an hour without data.
+    """
+    return _composite_of_anomaly(hf_anomaly(x), hour_utc, offsets)
+
+
+def land_coupling_kernel(
+    sm: np.ndarray, lh: np.ndarray, mask: np.ndarray | None = None, min_count: int = 48
+) -> np.ndarray:
+    """R(SM, LH), sigma(LH) and TCI on hourly HF anomalies (Seo and Dirmeyer, 2022).
+
+    .. math::
+
+        \\mathrm{TCI}(\\mathrm{SM}, \\mathrm{LH}) = R(\\mathrm{SM}^\\mathrm{HF},
+        \\mathrm{LH}^\\mathrm{HF})\\; \\sigma(\\mathrm{LH}^\\mathrm{HF})
+
+    Parameters
+    ----------
+    sm : numpy.ndarray, shape (..., n_time)
+        Soil moisture (m3 m-3).
+    lh : numpy.ndarray, shape (..., n_time)
+        Latent heat flux (W m-2).
+    mask : numpy.ndarray of bool, shape (..., n_time), optional
+        Samples to use (e.g. the warm season); anomalies are taken on the full series first.
+    min_count : int
+        Fewest common hourly samples for a defined value.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 3)
+        ``[R, sigma_LH (W m-2), TCI (W m-2)]`` over the hours where both anomalies exist;
+        sigma uses the population standard deviation (``ddof=0``).
+    """
+    a = hf_anomaly(sm)
+    b = hf_anomaly(lh)
+    use = np.isfinite(a) & np.isfinite(b)
+    if mask is not None:
+        use &= np.asarray(mask, dtype=bool)
+    a = np.where(use, a, np.nan)
+    b = np.where(use, b, np.nan)
+    r = pearson_r(a, b, min_count=min_count)
+    n = use.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mb = np.nansum(b, axis=-1) / n
+        sigma = np.sqrt(np.nansum((b - mb[..., None]) ** 2, axis=-1) / n)
+    sigma = np.where(n >= min_count, sigma, np.nan)
+    return np.stack([r, sigma, r * sigma], axis=-1)
+
+
+def minimum_phase_hours(composite: np.ndarray) -> np.ndarray:
+    """Local solar hour (0-23) of the minimum of a composite cycle (..., 24); NaN if undefined."""
+    comp = np.asarray(composite, dtype=np.float64)
+    defined = np.isfinite(comp).any(axis=-1)
+    idx = np.argmin(np.where(np.isfinite(comp), comp, np.inf), axis=-1).astype(float)
+    return np.where(defined, idx, np.nan)
+
+
+def circular_hour_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a - b`` in hours on the 24-h circle, wrapped to [-12, 12)."""
+    return (np.asarray(a, dtype=float) - np.asarray(b, dtype=float) + 12.0) % 24.0 - 12.0
+
+
+def _has_anomaly(x: np.ndarray) -> np.ndarray:
+    return np.isfinite(hf_anomaly(x))
+
+
+def _hf_r_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return pearson_r(hf_anomaly(x), hf_anomaly(y), min_count=48)
+
+
+# --------------------------------------------------------------------------------------------
+# xarray wrappers
+# --------------------------------------------------------------------------------------------
+def _check_hourly(da: xr.DataArray) -> None:
+    step = np.diff(np.asarray(da["time"].values, dtype="datetime64[s]")).astype(np.int64)
+    if step.size and not (step == 3600).all():
+        raise ValueError(f"{da.name or 'series'}: time axis must be hourly and gap-free (UTC)")
+
+
+def hf_correlation(x: xr.DataArray, y: xr.DataArray) -> xr.DataArray:
+    """Correlation of the HF (diurnal) anomalies of two hourly series along ``time``.
+
+    Parameters
+    ----------
+    x, y : xarray.DataArray, dims (..., time)
+        Aligned hourly series (e.g. a corrected series and its reference or the truth).
+
+    Returns
+    -------
+    xarray.DataArray, dims (...)
+        R of the 24-h moving-average anomalies over their common hours (>= 48 h, else NaN).
+    """
+    _check_hourly(x)
+    x, y = xr.align(x, y, join="inner")
+    out = xr.apply_ufunc(
+        _hf_r_kernel,
+        x,
+        y,
+        input_core_dims=[["time"], ["time"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    )
+    return out.assign_attrs(units="1", long_name="correlation of diurnal (HF) anomalies")
+
+
+def _offsets(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
+    return xr.DataArray(solar_offset_hours(ds["lon"].values), dims=["station"])
+
+
+def daily_r_sm_ts(ds: xr.Dataset, sm_var: str = "sm", ts_var: str = "ts") -> xr.DataArray:
+    """Daily diurnal R(SM, TS) over complete local solar days.
+
+    A thin wrapper of :func:`smlib.preprocess.daily_correlation` (the kernel the training
+    filter uses) that adds the day of year of each local date.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Dims (station, time), hourly UTC, with ``lon`` on ``station``.
+    sm_var, ts_var : str
+        Soil moisture and soil temperature variables.
+
+    Returns
+    -------
+    xarray.DataArray, dims (station, day)
+        R per station and local date ``day``, with coordinate ``doy`` (day of year, 1-366);
+        NaN unless both series have all 24 hours of the day.
+    """
+    _check_hourly(ds[sm_var])
+    r = daily_correlation(ds[sm_var], ds[ts_var], ds["lon"]).transpose("station", "day")
+    doy = pd.DatetimeIndex(r["day"].values).day_of_year.to_numpy()
+    r = r.assign_coords(doy=("day", doy))
+    return r.assign_attrs(units="1", long_name=f"daily diurnal correlation R({sm_var}, {ts_var})")
+
+
+def r_sm_ts_climatology(r_daily: xr.DataArray, window_days: int = 5) -> xr.DataArray:
+    """Multi-year mean of daily R(SM, TS) per station in day-of-year windows (paper Figs. 1, 3).
+
+    Returns
+    -------
+    xarray.DataArray, dims (station, doy_window)
+        ``doy_window`` coordinate holds the first day of year of each window.
+    """
+    vals = doy_window_mean(np.asarray(r_daily.values), r_daily["doy"].values, window_days)
+    n_win = vals.shape[1]
+    return xr.DataArray(
+        vals,
+        dims=["station", "doy_window"],
+        coords={"station": r_daily["station"], "doy_window": 1 + window_days * np.arange(n_win)},
+        attrs={"units": "1", "long_name": f"mean daily R in {window_days}-day windows"},
+    )
+
+
+def reference_pairs(ds: xr.Dataset, max_km: float = 50.0) -> pd.DataFrame:
+    """Non-reference ISMN stations paired with their nearest reference within ``max_km``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``station``, ``reference``, ``distance_km``, ``sensor_type``,
+        ``reference_sensor_type``, sorted by distance.
+    """
+    lat, lon = ds["lat"].values, ds["lon"].values
+    is_ref = ds["is_reference"].values.astype(bool)
+    kind = _coord(ds, "kind", "ismn").astype(str)
+    # towers neither serve as references nor are evaluated against them
+    idx, dist = nearest_reference(lat, lon, is_ref & (kind == "ismn"), max_km)
+    target = ~is_ref & (kind == "ismn") & (idx >= 0)
+    stations = ds["station"].values.astype(str)
+    sensor = ds["sensor_type"].values.astype(str)
+    rows = np.flatnonzero(target)
+    df = pd.DataFrame(
+        {
+            "station": stations[rows],
+            "reference": stations[idx[rows]],
+            "distance_km": dist[rows],
+            "sensor_type": sensor[rows],
+            "reference_sensor_type": sensor[idx[rows]],
+        }
+    )
+    n_skip = int((~is_ref & (kind == "ismn")).sum()) - len(df)
+    log.info(
+        "%d stations paired with a reference within %.0f km (%d non-reference ISMN stations without one)",
+        len(df),
+        max_km,
+        n_skip,
+    )
+    return df.sort_values("distance_km", kind="stable").reset_index(drop=True)
+
+
+def _reference_series(ds: xr.Dataset, pairs: pd.DataFrame, var: str = "sm") -> xr.DataArray:
+    ref = ds[var].sel(station=pairs["reference"].to_numpy())
+    return ref.assign_coords(station=pairs["station"].to_numpy())
+
+
+def hf_correlation_vs_reference(
+    ds: xr.Dataset, pairs: pd.DataFrame, methods: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """HF correlation of each method against the raw series of the paired reference station.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Corrected output (``sm``, ``sm_fft``, ``sm_lstm``...).
+    pairs : pandas.DataFrame
+        From :func:`reference_pairs`.
+    methods : dict, optional
+        Method key -> variable; default: the :data:`METHOD_VARIABLES` present in ``ds``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pairs`` plus one column of R per method.
+    """
+    methods = _present_methods(ds, methods)
+    out = pairs.copy()
+    if pairs.empty:
+        for m in methods:
+            out[m] = np.array([], dtype=float)
+        return out
+    ref = _reference_series(ds, pairs)
+    for m, var in methods.items():
+        x = ds[var].sel(station=pairs["station"].to_numpy())
+        out[m] = np.asarray(hf_correlation(x, ref).values)
+    return out
+
+
+def diurnal_composite(da: xr.DataArray, mask: xr.DataArray | None = None) -> xr.DataArray:
+    """Composite diurnal cycle of the HF anomaly in local solar time.
+
+    Parameters
+    ----------
+    da : xarray.DataArray, dims (station, time)
+        Hourly series with ``lon`` on ``station``.
+    mask : xarray.DataArray of bool, optional
+        Hours to use (applied after the anomaly is taken), e.g. common valid hours.
+
+    Returns
+    -------
+    xarray.DataArray, dims (station, local_hour)
+        Mean anomaly (units of ``da``) at local solar hours 0-23.
+    """
+    _check_hourly(da)
+    hour_utc = xr.DataArray(pd.DatetimeIndex(da["time"].values).hour.to_numpy(), dims=["time"])
+    x = da
+    if mask is not None:
+        # mask after the anomaly: take anomalies first, then average only where allowed
+        anom = xr.apply_ufunc(
+            hf_anomaly,
+            da,
+            input_core_dims=[["time"]],
+            output_core_dims=[["time"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+        )
+        x = anom.where(mask)
+        kernel = _composite_of_anomaly
+    else:
+        kernel = diurnal_composite_kernel
+    out = xr.apply_ufunc(
+        kernel,
+        x,
+        hour_utc,
+        _offsets(da),
+        input_core_dims=[["time"], ["time"], []],
+        output_core_dims=[["local_hour"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"local_hour": 24}},
+    )
+    return out.assign_coords(local_hour=np.arange(24)).assign_attrs(
+        units=da.attrs.get("units", ""), long_name="composite diurnal anomaly (local solar time)"
+    )
+
+
+def _composite_of_anomaly(
+    anom: np.ndarray, hour_utc: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Composite of an already-computed anomaly (NaN = excluded)."""
+    a = np.asarray(anom, dtype=np.float64)
+    lead = a.shape[:-1]
+    a2 = a.reshape(-1, a.shape[-1])
+    offs = np.broadcast_to(np.asarray(offsets, dtype=int), lead).reshape(-1)
+    hours = (np.asarray(hour_utc, dtype=int)[None, :] + offs[:, None]) % 24
+    flat = np.arange(a2.shape[0])[:, None] * 24 + hours
+    ok = np.isfinite(a2)
+    total = np.bincount(flat[ok], weights=a2[ok], minlength=a2.shape[0] * 24)
+    count = np.bincount(flat[ok], minlength=a2.shape[0] * 24)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total / count).reshape(*lead, 24)
+
+
+def land_coupling(
+    ds: xr.Dataset,
+    methods: dict[str, str] | None = None,
+    lh_var: str = "lh",
+    warm_season: bool = True,
+    common_hours: bool = True,
+) -> xr.Dataset:
+    """R(SM, LH), sigma(LH) and TCI at towers for each method, on warm-season HF anomalies.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Corrected output with ``lh`` (W m-2); only stations with ``kind == "tower"`` (or, without
+        ``kind``, with any finite ``lh``) are used.
+    methods : dict, optional
+        Method key -> SM variable; default: the :data:`METHOD_VARIABLES` present.
+    lh_var : str
+        Latent heat flux variable.
+    warm_season : bool
+        Restrict to MJJAS (north) / NDJFM (south), :func:`smlib.timeutils.warm_season_mask`.
+    common_hours : bool
+        Use, at each tower, only the hours where the anomalies of every method and of LH exist,
+        so that sigma(LH) is the same for all methods and differences in TCI come from R alone.
+
+    Returns
+    -------
+    xarray.Dataset, dims (station, product)
+        ``product`` holds the method keys; ``r_sm_lh`` (1), ``sigma_lh`` (W m-2), ``tci`` (W m-2).
+    """
+    if lh_var not in ds:
+        raise KeyError(f"land coupling needs '{lh_var}' in the corrected dataset")
+    methods = _present_methods(ds, methods)
+    if "kind" in ds.coords or "kind" in ds:
+        towers = ds["kind"].values.astype(str) == "tower"
+    else:
+        towers = np.asarray(np.isfinite(ds[lh_var]).any("time"))
+    sub = ds.isel(station=np.flatnonzero(towers))
+    time = sub["time"].values
+    if warm_season:
+        mask = np.stack([warm_season_mask(time, float(la)) for la in sub["lat"].values])
+    else:
+        mask = np.ones((sub.sizes["station"], sub.sizes["time"]), dtype=bool)
+    mask_da = xr.DataArray(mask, dims=["station", "time"], coords={"station": sub["station"]})
+    if common_hours:
+        for var in [*methods.values(), lh_var]:
+            mask_da = mask_da & xr.apply_ufunc(
+                _has_anomaly,
+                sub[var],
+                input_core_dims=[["time"]],
+                output_core_dims=[["time"]],
+                dask="parallelized",
+                output_dtypes=[bool],
+            )
+    results = []
+    for var in methods.values():
+        res = xr.apply_ufunc(
+            land_coupling_kernel,
+            sub[var],
+            sub[lh_var],
+            mask_da,
+            input_core_dims=[["time"], ["time"], ["time"]],
+            output_core_dims=[["stat"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+            dask_gufunc_kwargs={"output_sizes": {"stat": 3}},
+        )
+        results.append(res)
+    # not "method": that name would clash with the ``method`` keyword of ``.sel``
+    stacked = xr.concat(results, dim="product").assign_coords(product=np.array(list(methods)))
+    out = xr.Dataset(
+        {
+            "r_sm_lh": stacked.isel(stat=0, drop=True).assign_attrs(
+                units="1", long_name="correlation of hourly SM and LH anomalies"
+            ),
+            "sigma_lh": stacked.isel(stat=1, drop=True).assign_attrs(
+                units="W m-2", long_name="standard deviation of hourly LH anomalies"
+            ),
+            "tci": stacked.isel(stat=2, drop=True).assign_attrs(
+                units="W m-2", long_name="terrestrial coupling index TCI(SM, LH)"
+            ),
+        }
+    )
+    return out.transpose("station", "product")
+
+
+def skill_vs_truth(
+    corrected: xr.Dataset,
+    truth: xr.Dataset,
+    methods: dict[str, str] | None = None,
+    truth_var: str = "sm",
+) -> pd.DataFrame:
+    """Skill of each method against the true soil moisture of the twin.
+
+    Per station and method: HF correlation with the truth, RMSE (m3 m-3) between the composite
+    diurnal cycles of method and truth (both over their common hours), the local solar hour of
+    each composite's minimum and the circular phase error (h, method minus truth).
+
+    Parameters
+    ----------
+    corrected : xarray.Dataset
+        Corrected output, dims (station, time).
+    truth : xarray.Dataset
+        ``truth.nc`` of the twin, same station ids; only stations and hours in both are used.
+    methods : dict, optional
+        Method key -> variable; default: the :data:`METHOD_VARIABLES` present.
+    truth_var : str
+        True soil moisture variable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long form: ``station``, ``sensor_type``, ``is_reference``, ``kind``, ``method``,
+        ``hf_r``, ``composite_rmse``, ``min_hour``, ``min_hour_truth``, ``phase_error_h``.
+    """
+    methods = _present_methods(corrected, methods)
+    common = np.intersect1d(corrected["station"].values, truth["station"].values)
+    missing = corrected.sizes["station"] - common.size
+    if common.size == 0:
+        raise ValueError("truth and corrected data share no station id")
+    if missing:
+        log.warning("%d corrected stations have no truth and are skipped", missing)
+    c = corrected.sel(station=common)
+    # station metadata come from the corrected file; the truth's copies may differ in dtype
+    t = truth[truth_var].reset_coords(drop=True).sel(station=common)
+    c, t = xr.align(c, t, join="inner", exclude=["station"])
+    if c.sizes["time"] == 0:
+        raise ValueError("truth and corrected data share no time step")
+    t = t.assign_coords({k: c[k] for k in ("lon", "lat") if k in c.coords})
+    frames = []
+    for m, var in methods.items():
+        x = c[var]
+        both = np.isfinite(x) & np.isfinite(t)
+        r = hf_correlation(x, t)
+        comp_x = diurnal_composite(x, mask=both)
+        comp_t = diurnal_composite(t, mask=both)
+        rmse = np.sqrt(((comp_x - comp_t) ** 2).mean("local_hour", skipna=False))
+        hx = minimum_phase_hours(comp_x.values)
+        ht = minimum_phase_hours(comp_t.values)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "station": common.astype(str),
+                    "sensor_type": _coord(c, "sensor_type", "unknown"),
+                    "is_reference": _coord(c, "is_reference", False).astype(bool),
+                    "kind": _coord(c, "kind", "ismn"),
+                    "method": m,
+                    "hf_r": np.asarray(r.values),
+                    "composite_rmse": np.asarray(rmse.values),
+                    "min_hour": hx,
+                    "min_hour_truth": ht,
+                    "phase_error_h": circular_hour_difference(hx, ht),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _coord(ds: xr.Dataset, name: str, default: object) -> np.ndarray:
+    if name in ds.coords or name in ds:
+        return np.asarray(ds[name].values)
+    return np.full(ds.sizes["station"], default)
+
+
+def _present_methods(ds: xr.Dataset, methods: dict[str, str] | None) -> dict[str, str]:
+    methods = dict(METHOD_VARIABLES if methods is None else methods)
+    present = {m: v for m, v in methods.items() if v in ds}
+    for m, v in methods.items():
+        if v not in ds:
+            log.warning("method %s skipped: variable '%s' not in the dataset", m, v)
+    if not present:
+        raise KeyError(f"none of the variables {sorted(methods.values())} is in the dataset")
+    return present
