@@ -74,9 +74,13 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_book(a: argparse.Namespace) -> int:
-    from smlib.book import build_book
+    from smlib.book import NotebookFailed, build_book
 
-    build_book(profile=a.profile, data=a.data, force=a.force, skip_html=a.no_html)
+    try:
+        build_book(profile=a.profile, data=a.data, force=a.force, skip_html=a.no_html)
+    except NotebookFailed as err:  # the failing cell's traceback, without the runner's own
+        logging.getLogger("smlib.book").error("%s", err)
+        return 1
     return 0
 
 

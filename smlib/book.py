@@ -1,0 +1,691 @@
+"""Build the book: execute every notebook of a profile with papermill, then render the HTML.
+
+One YAML file per profile (``params/quick.yml``, ``params/paper.yml``) drives both the
+execution and the table of contents (NCAR CUPiD's pattern)::
+
+    profile: quick
+    description: ...
+    twin: {n_stations: 12, n_days: 240, seed: 0}   # keyword arguments of smlib.synth.write_twin
+    defaults: {}                                   # parameters given to every notebook
+    notebooks:                                     # in book order
+      - notebook: 00_overview.ipynb
+        title: Overview                            # optional, else the notebook's own title
+        parameters: {map_extent: null}
+
+:func:`build_book` then
+
+1. writes the embedded synthetic twin when no data folder is given (once per profile; reused
+   while its parameters and ``smlib.synth`` are unchanged);
+2. executes each notebook with papermill into ``book/sections/NAME.ipynb`` (never in place),
+   adding the parameters ``data_dir``, ``work_dir`` (a folder shared by the notebooks of one
+   build) and ``profile``. A notebook is skipped when its *execution key* -- a sha256 of the
+   notebook, its parameters, the data folder's listing (names, sizes, modification times),
+   the smlib version and source, and the keys of the notebooks before it -- equals the one
+   stored next to its executed copy (``NAME.key.json``). A failing notebook stops the build
+   with :class:`NotebookFailed`, which carries the failing cell's traceback; the executed copies
+   before it are kept and the failed copy is left as ``NAME.failed.ipynb`` for inspection;
+3. writes ``book/_toc.yml`` from the notebook list (only if it changed), the profile notice
+   included by the introduction and the generated part of the reproducibility page;
+4. builds ``book/_build/html`` with ``jupyter-book build`` (``execute_notebooks: off``).
+
+Stage timings go to ``book/sections/_timings.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm.auto import tqdm
+
+from smlib import __version__
+
+__all__ = [
+    "BookPlan",
+    "NotebookFailed",
+    "NotebookSpec",
+    "build_book",
+    "execution_key",
+    "load_plan",
+    "toc_yaml",
+]
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Parameters the runner adds to every notebook; each notebook's parameters cell declares them.
+RUNNER_PARAMETERS = ("data_dir", "work_dir", "profile")
+#: Bump when the meaning of an execution key changes, so that every notebook re-runs.
+_KEY_SCHEMA = 1
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PLAN_KEYS = {"profile", "description", "twin", "defaults", "notebooks"}
+_NOTEBOOK_KEYS = {"notebook", "title", "parameters"}
+_REFERENCE_PAGES = ("methods", "reproducibility", "references")
+#: Distributions whose versions the reproducibility page lists.
+_REPORTED_PACKAGES = (
+    "numpy",
+    "pandas",
+    "xarray",
+    "scipy",
+    "torch",
+    "dask",
+    "matplotlib",
+    "cartopy",
+    "shapely",
+    "pyshp",
+    "netCDF4",
+    "h5netcdf",
+    "ismn",
+    "papermill",
+    "nbclient",
+    "ipykernel",
+    "ipywidgets",
+    "jupyter-book",
+    "sphinx",
+    "myst-nb",
+    "sphinx-book-theme",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# the plan (params YAML)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One notebook of the book: its file in ``notebooks/`` and its parameters."""
+
+    notebook: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """File name without ``.ipynb``; also the name of the book page."""
+        return Path(self.notebook).stem
+
+
+@dataclass(frozen=True)
+class BookPlan:
+    """A parsed ``params/<profile>.yml``."""
+
+    profile: str
+    description: str
+    twin: dict[str, Any]
+    defaults: dict[str, Any]
+    notebooks: tuple[NotebookSpec, ...]
+    source: Path
+
+
+def _unknown(keys: Any, allowed: set[str], where: str) -> None:
+    extra = sorted(set(keys) - allowed)
+    if extra:
+        raise ValueError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def load_plan(path: str | os.PathLike[str]) -> BookPlan:
+    """Read and validate a params YAML (strict: unknown keys raise ``ValueError``).
+
+    Parameters
+    ----------
+    path
+        ``params/<profile>.yml`` or any file of the same layout.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: params file not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    _unknown(raw, _PLAN_KEYS, str(path))
+    for key in ("profile", "notebooks"):
+        if key not in raw:
+            raise ValueError(f"{path}: missing required key '{key}'")
+    entries = raw["notebooks"]
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: 'notebooks' must be a non-empty list")
+    specs = []
+    for k, entry in enumerate(entries):
+        where = f"{path}: notebooks[{k}]"
+        if not isinstance(entry, dict) or "notebook" not in entry:
+            raise ValueError(f"{where}: expected a mapping with a 'notebook' key")
+        _unknown(entry, _NOTEBOOK_KEYS, where)
+        params = entry.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise ValueError(f"{where}: 'parameters' must be a mapping")
+        clash = sorted(set(params) & set(RUNNER_PARAMETERS))
+        if clash:
+            raise ValueError(f"{where}: {clash} are set by the runner, not in the params file")
+        specs.append(NotebookSpec(str(entry["notebook"]), dict(params), entry.get("title")))
+    stems = [s.stem for s in specs]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{path}: a notebook is listed twice: {stems}")
+    defaults = raw.get("defaults") or {}
+    twin = raw.get("twin") or {}
+    if not isinstance(defaults, dict) or not isinstance(twin, dict):
+        raise ValueError(f"{path}: 'defaults' and 'twin' must be mappings")
+    return BookPlan(
+        profile=str(raw["profile"]),
+        description=str(raw.get("description", "")).strip(),
+        twin=dict(twin),
+        defaults=dict(defaults),
+        notebooks=tuple(specs),
+        source=path,
+    )
+
+
+def toc_yaml(plan: BookPlan) -> str:
+    """Return the Jupyter Book ``_toc.yml`` text for a plan (sections, then reference pages)."""
+    lines = [
+        "# Generated by smlib.book from the `notebooks` list of params/*.yml -- edit that list,",
+        "# not this file. Sections are the executed copies that `smlib book` writes.",
+        "format: jb-book",
+        "root: intro",
+        "parts:",
+        "  - caption: Sections",
+        "    chapters:",
+    ]
+    for spec in plan.notebooks:
+        lines.append(f"      - file: sections/{spec.stem}")
+        if spec.title:
+            lines.append(f"        title: {json.dumps(spec.title)}")
+    lines += ["  - caption: Reference", "    chapters:"]
+    lines += [f"      - file: {page}" for page in _REFERENCE_PAGES]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# execution keys
+# --------------------------------------------------------------------------------------------
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _library_digest(pattern: str = "**/*.py") -> str:
+    """sha256 over the smlib version and the source files matching ``pattern``."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    files: set[Path] = set()
+    for match in package.glob(pattern):
+        if match.is_dir():
+            files.update(match.rglob("*.py"))
+        elif match.suffix == ".py":
+            files.add(match)
+    for path in sorted(files):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _tree_listing(folder: Path) -> str:
+    """sha256 of a folder's file names, sizes and modification times (contents not read)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def execution_key(
+    notebook: Path,
+    parameters: Mapping[str, Any],
+    data_listing: str,
+    library: str,
+    upstream: str,
+) -> str:
+    """sha256 that changes whenever a notebook's result could change.
+
+    Parameters
+    ----------
+    notebook
+        The source notebook (its bytes are hashed).
+    parameters
+        All parameters papermill injects (JSON-serialisable).
+    data_listing, library, upstream
+        Digests of the data folder, of smlib, and the key of the previous notebook.
+    """
+    payload = {
+        "schema": _KEY_SCHEMA,
+        "notebook": _sha256(notebook.read_bytes()),
+        "parameters": parameters,
+        "data": data_listing,
+        "library": library,
+        "upstream": upstream,
+    }
+    return _sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------
+class NotebookFailed(RuntimeError):
+    """A notebook raised during execution; the message holds the failing cell's traceback."""
+
+    def __init__(
+        self, notebook: str, cell: int | None, ename: str, evalue: str, traceback: str, copy: Path
+    ) -> None:
+        self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
+        self.traceback_text, self.copy = traceback, copy
+        super().__init__(
+            f"notebook {notebook} failed in cell [{cell}] with {ename}: {evalue}\n"
+            f"{traceback}\n"
+            f"The executed copy up to the failure is {copy}; earlier notebooks' copies are kept."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary sibling, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    _atomic_write(path, text)
+    return True
+
+
+def _kernel_name() -> str:
+    """A kernel that runs this interpreter: ``python3`` if it does, else a venv-local spec."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    # jupyter_client replaces a bare "python"/"python3"/"python3.X" by the running interpreter
+    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+    manager = KernelSpecManager()
+    for name in ("python3", "smlib"):
+        try:
+            argv0 = manager.get_kernel_spec(name).argv[0]
+        except (NoSuchKernel, IndexError):
+            continue
+        if argv0 in bare or os.path.abspath(argv0) == os.path.abspath(sys.executable):
+            return name
+    from ipykernel.kernelspec import install
+
+    install(kernel_name="smlib", display_name="Python (smlib)", prefix=sys.prefix)
+    log.info("installed kernel spec 'smlib' for %s", sys.executable)
+    return "smlib"
+
+
+def _declared_parameters(notebook: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def _ensure_twin(plan: BookPlan, folder: Path) -> tuple[Path, float]:
+    """Write the synthetic twin for ``plan`` into ``folder`` unless it is up to date."""
+    stamp_name = ".smlib-twin.json"
+    want = json.dumps(
+        {"twin": plan.twin, "synth": _library_digest("synth*")}, sort_keys=True, default=str
+    )
+    stamp = folder / stamp_name
+    if stamp.is_file() and stamp.read_text() == want:
+        log.info("synthetic twin up to date in %s", folder)
+        return folder, 0.0
+    try:
+        from smlib.synth import write_twin
+    except ImportError as err:  # pragma: no cover - depends on the checkout
+        raise RuntimeError(
+            "the embedded twin needs smlib.synth.write_twin, which is not available "
+            f"({err}); pass --data DIR to build the book on existing data"
+        ) from err
+    start = time.perf_counter()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        log.info("writing the synthetic twin (%s) into %s", plan.twin, folder)
+        write_twin(tmp, **plan.twin)
+        (tmp / stamp_name).write_text(want)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder, time.perf_counter() - start
+
+
+def _execute(
+    spec: NotebookSpec,
+    source: Path,
+    out: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    cwd: Path,
+) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    running = out.with_name(f".{out.stem}.running.ipynb")
+    failed = out.with_name(f"{out.stem}.failed.ipynb")
+    failed.unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(running),
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=str(cwd),
+            progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
+            log_output=False,
+            request_save_on_cell_execute=False,
+        )
+    except PapermillExecutionError as err:
+        if running.exists():
+            os.replace(running, failed)
+        raise NotebookFailed(
+            notebook=spec.notebook,
+            cell=err.exec_count,
+            ename=err.ename,
+            evalue=err.evalue,
+            traceback=_ANSI.sub("", "\n".join(err.traceback)),
+            copy=failed,
+        ) from None
+    except BaseException:
+        running.unlink(missing_ok=True)
+        raise
+    os.replace(running, out)
+
+
+def _notebook_path(path: Path, cwd: Path) -> str:
+    """``path`` as the notebook (run in ``cwd``) should see it: relative when both lie in one
+    project folder, so that no machine path ends up in the book; absolute otherwise."""
+    path, cwd = path.resolve(), cwd.resolve()
+    common = Path(os.path.commonpath([path, cwd]))
+    return os.path.relpath(path, cwd) if common in (cwd.parent, cwd) else str(path)
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "smlib": __version__}
+    for dist in _REPORTED_PACKAGES:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _fence(text: str, lang: str = "") -> str:
+    return f"````{lang}\n{text.rstrip()}\n````\n"
+
+
+def _build_info_md(plan: BookPlan, data_label: str, built_at: str) -> str:
+    return (
+        ":::{admonition} How this book was built\n"
+        ":class: note\n"
+        f"Built on {built_at} with the **{plan.profile}** profile "
+        f"(`params/{plan.source.name}`) on {data_label}, smlib {__version__}. "
+        f"{plan.description}\n"
+        "See [reproducibility](reproducibility.md) for versions and timings.\n"
+        ":::\n"
+    )
+
+
+def _reproducibility_md(
+    plan: BookPlan,
+    data_label: str,
+    built_at: str,
+    timings: dict[str, Any],
+    previous_html_s: float | None,
+    book_dir: Path,
+    root: Path,
+) -> str:
+    out = [
+        "## Build",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| profile | **{plan.profile}** (`{plan.source.name}`) |",
+        f"| data | {data_label} |",
+        f"| built | {built_at} |",
+        f"| machine | {platform.platform()}, {os.cpu_count()} CPU cores |",
+        "",
+        "### Parameters",
+        "",
+        _fence(plan.source.read_text(encoding="utf-8"), "yaml"),
+        "## Timings",
+        "",
+        "| stage | status | seconds |",
+        "| --- | --- | ---: |",
+    ]
+    if timings.get("twin") is not None:
+        out.append(f"| synthetic twin | {timings['twin']['status']} | {timings['twin']['s']:.1f} |")
+    for name, t in timings["notebooks"].items():
+        out.append(f"| `{name}` | {t['status']} | {t['s']:.1f} |")
+    if previous_html_s is not None:
+        out.append(f"| HTML (previous build) | | {previous_html_s:.1f} |")
+    out += ["", "## Versions", "", "| package | version |", "| --- | --- |"]
+    out += [f"| {k} | {v} |" for k, v in _versions().items()]
+    vendor = _read_json(book_dir / "_assets" / "vendor" / "VERSIONS.json") or {}
+    out += [f"| {k} (npm, served from the book) | {v} |" for k, v in sorted(vendor.items())]
+    from smlib.naturalearth import natural_earth_dir
+
+    ne = _read_json(natural_earth_dir() / "SOURCE.json")
+    if ne:
+        out.append(
+            f"| Natural Earth {ne['resolution']} (from world-atlas) | `{ne['sha256'][:12]}` |"
+        )
+    manifest = root / "data_manifest.yml"
+    if manifest.is_file():
+        out += ["", "## Data manifest", "", f"`{manifest.name}`:", ""]
+        out.append(_fence(manifest.read_text(encoding="utf-8"), "yaml"))
+    results = sorted((root / "benchmarks" / "results").glob("*.json"))
+    if results:
+        out += ["", "## Benchmarks", ""]
+        for path in results:
+            payload = _read_json(path)
+            text = json.dumps(payload, indent=2) if payload is not None else "(unreadable JSON)"
+            out += [f"`benchmarks/results/{path.name}`:", "", _fence(text, "json")]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------
+def build_book(
+    profile: str = "quick",
+    data: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    skip_html: bool = False,
+    *,
+    params: str | os.PathLike[str] | None = None,
+    book_dir: str | os.PathLike[str] | None = None,
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    work_root: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Execute the notebooks of a profile and build the HTML book.
+
+    Parameters
+    ----------
+    profile
+        ``quick`` (default) or ``paper``; selects ``params/<profile>.yml``.
+    data
+        Data folder given to every notebook as ``data_dir``; ``None`` writes (or reuses) the
+        embedded synthetic twin under ``work_root/twin/<profile>``.
+    force
+        Re-execute every notebook even if its execution key is unchanged.
+    skip_html
+        Execute the notebooks only.
+    params, book_dir, notebooks_dir, work_root
+        Overrides (for tests and other layouts): the params YAML, the Jupyter Book source
+        folder (default ``book/``), the source notebooks (``notebooks/``) and the folder for
+        the twin and intermediate files (``build/``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<book_dir>/_build/html/index.html`` (or the sections folder with ``skip_html``).
+
+    Raises
+    ------
+    NotebookFailed
+        When a notebook raises; earlier executed copies are kept.
+    """
+    t_total = time.perf_counter()
+    root = REPO_ROOT
+    plan = load_plan(params if params is not None else root / "params" / f"{profile}.yml")
+    if params is None and plan.profile != profile:
+        raise ValueError(f"{plan.source}: declares profile {plan.profile!r}, not {profile!r}")
+    book = Path(book_dir) if book_dir is not None else root / "book"
+    nb_src = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"
+    work = Path(work_root) if work_root is not None else root / "build"
+    sections = book / "sections"
+    sections.mkdir(parents=True, exist_ok=True)
+
+    # validate everything cheap before spending time
+    sources = {}
+    for spec in plan.notebooks:
+        src = nb_src / spec.notebook
+        if not src.is_file():
+            raise FileNotFoundError(f"{plan.source}: notebook {src} not found")
+        declared = _declared_parameters(src)
+        wanted = set(RUNNER_PARAMETERS) | set(plan.defaults) | set(spec.parameters)
+        undeclared = sorted(wanted - declared)
+        if undeclared:
+            raise ValueError(
+                f"{src}: its parameters cell does not declare {undeclared} "
+                f"(given by the runner or {plan.source.name})"
+            )
+        sources[spec.stem] = src
+
+    timings: dict[str, Any] = {"profile": plan.profile, "twin": None, "notebooks": {}}
+    if data is None:
+        data_dir, seconds = _ensure_twin(plan, work / "twin" / plan.profile)
+        timings["twin"] = {"status": "written" if seconds else "up to date", "s": seconds}
+        twin_args = ", ".join(f"{k}={v}" for k, v in plan.twin.items())
+        data_label = f"the embedded synthetic twin ({twin_args})"
+    else:
+        data_dir = Path(data).resolve()
+        if not data_dir.is_dir():
+            raise FileNotFoundError(f"data folder {data_dir} not found")
+        data_label = f"the data in `{_display_path(data_dir, root)}`"
+    work_dir = (work / "book-work" / plan.profile).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    # executed copies of notebooks no longer in the plan would linger in the book
+    listed = set(sources)
+    for stale in sections.glob("*.ipynb"):
+        if stale.name.endswith(".failed.ipynb") or stale.stem in listed:
+            continue
+        log.info("removing executed copy %s (not in %s)", stale.name, plan.source.name)
+        stale.unlink()
+        stale.with_name(f"{stale.stem}.key.json").unlink(missing_ok=True)
+
+    library = _library_digest()
+    data_listing = _tree_listing(data_dir)
+    kernel = _kernel_name()
+    upstream = ""
+    progress = tqdm(plan.notebooks, desc="notebooks", unit="nb", file=sys.stdout, disable=None)
+    for spec in progress:
+        progress.set_postfix_str(spec.stem)
+        parameters = {
+            **plan.defaults,
+            **spec.parameters,
+            "data_dir": _notebook_path(data_dir, nb_src),
+            "work_dir": _notebook_path(work_dir, nb_src),
+            "profile": plan.profile,
+        }
+        key = execution_key(sources[spec.stem], parameters, data_listing, library, upstream)
+        upstream = key
+        out = sections / f"{spec.stem}.ipynb"
+        key_file = sections / f"{spec.stem}.key.json"
+        stored = _read_json(key_file) or {}
+        if not force and out.is_file() and stored.get("key") == key:
+            timings["notebooks"][spec.stem] = {"status": "up to date", "s": 0.0}
+            log.info("%s is up to date", spec.notebook)
+            continue
+        key_file.unlink(missing_ok=True)
+        start = time.perf_counter()
+        _execute(spec, sources[spec.stem], out, parameters, kernel, cwd=nb_src)
+        seconds = time.perf_counter() - start
+        _atomic_write(key_file, json.dumps({"key": key, "seconds": seconds}, indent=2) + "\n")
+        timings["notebooks"][spec.stem] = {"status": "executed", "s": seconds}
+        log.info("executed %s in %.1f s", spec.notebook, seconds)
+    progress.close()
+
+    built_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    timings_file = sections / "_timings.json"
+    previous = _read_json(timings_file) or {}
+    if _write_if_changed(book / "_toc.yml", toc_yaml(plan)):
+        log.info("wrote %s from %s", book / "_toc.yml", plan.source.name)
+    _atomic_write(sections / "_build_info.md", _build_info_md(plan, data_label, built_at))
+    _atomic_write(
+        sections / "_reproducibility.md",
+        _reproducibility_md(
+            plan, data_label, built_at, timings, previous.get("html_s"), book, root
+        ),
+    )
+    timings["built_at"] = built_at
+    if skip_html:
+        timings["total_s"] = time.perf_counter() - t_total
+        _atomic_write(timings_file, json.dumps(timings, indent=2) + "\n")
+        return sections
+
+    start = time.perf_counter()
+    _build_html(book)
+    timings["html_s"] = time.perf_counter() - start
+    timings["total_s"] = time.perf_counter() - t_total
+    _atomic_write(timings_file, json.dumps(timings, indent=2) + "\n")
+    index = book / "_build" / "html" / "index.html"
+    log.info("book built in %.1f s: %s", timings["total_s"], index)
+    return index
+
+
+def _build_html(book: Path, extra_args: Sequence[str] = ()) -> None:
+    """Run ``jupyter-book build`` on ``book`` with this interpreter."""
+    cmd = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(book),
+        "--builder",
+        "html",
+        *extra_args,
+    ]
+    log.info("building the HTML: jupyter-book build %s", book)
+    result = subprocess.run(cmd, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"jupyter-book build {book} failed with exit code {result.returncode} "
+            "(its output is above)"
+        )

@@ -1,0 +1,194 @@
+"""The whole offline book path: notebook -> papermill -> executed copy -> HTML -> browser.
+
+A tiny book (the real book sources and notebooks, with tiny parameters) is built once into a
+temporary folder; the built HTML is then opened in headless Chromium over the DevTools
+protocol, served from 127.0.0.1, with every non-local host name unresolvable. The browser test
+skips when no Chromium is installed (``./run test`` installs Debian's ``chromium``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from _browser import Chromium, find_chromium, is_local, serve
+
+import smlib.book
+from smlib.book import build_book, load_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_SOURCES = ("_config.yml", "references.bib", "_assets")
+#: Tiny parameters per notebook, on top of params/quick.yml (keep every notebook listed there).
+TINY_PARAMETERS: dict[str, dict] = {
+    "00_overview": {"map_extent": [-170.0, 20.0, 20.0, 75.0]},
+}
+PAGES = (
+    "intro.html",
+    "methods.html",
+    "reproducibility.html",
+    "references.html",
+)
+
+
+def test_npm_assets_are_pinned_and_vendored_from_the_lock() -> None:
+    """package.json pins exact versions; the vendored copies are those of package-lock.json."""
+    wanted = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in wanted.values()), wanted
+    assert wanted["mathjax"].startswith("3."), "Sphinx 7 loads MathJax 3 (tex-mml-chtml.js)"
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    for name, version in wanted.items():
+        assert locked[f"node_modules/{name}"]["version"] == version
+    vendored = json.loads((ROOT / "book" / "_assets" / "vendor" / "VERSIONS.json").read_text())
+    assert vendored == {k: v for k, v in wanted.items() if k != "world-atlas"}
+
+
+@pytest.fixture(scope="module")
+def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Build the book with tiny parameters into a temporary folder; return its paths."""
+    vendor = ROOT / "book" / "_assets" / "vendor" / "VERSIONS.json"
+    assert vendor.is_file(), "book assets missing: run `./run setup` (npm ci + install_assets)"
+    tmp = tmp_path_factory.mktemp("book")
+    book = tmp / "book"
+    book.mkdir()
+    for name in BOOK_SOURCES:
+        src = ROOT / "book" / name
+        if src.is_dir():
+            shutil.copytree(src, book / name)
+        else:
+            shutil.copy2(src, book / name)
+    for page in ROOT.joinpath("book").glob("*.md"):
+        shutil.copy2(page, book / page.name)
+
+    plan = yaml.safe_load((ROOT / "params" / "quick.yml").read_text())
+    for entry in plan["notebooks"]:
+        stem = Path(entry["notebook"]).stem
+        entry["parameters"] = {**(entry.get("parameters") or {}), **TINY_PARAMETERS.get(stem, {})}
+    plan["description"] = "Tiny parameters of the test suite."
+    params = tmp / "tiny.yml"
+    params.write_text(yaml.safe_dump(plan, sort_keys=False))
+    data = tmp / "data"
+    data.mkdir()
+
+    kwargs = dict(params=params, book_dir=book, work_root=tmp / "work", data=data)
+    with pytest.MonkeyPatch.context() as mp:
+        # other work on smlib must not make the "skip when unchanged" check flaky
+        mp.setattr(smlib.book, "_library_digest", lambda pattern="**/*.py": "fixed")
+        index = build_book("quick", **kwargs)
+        timings_first = json.loads((book / "sections" / "_timings.json").read_text())
+        build_book("quick", skip_html=True, **kwargs)
+        timings_second = json.loads((book / "sections" / "_timings.json").read_text())
+    return {
+        "book": book,
+        "html": book / "_build" / "html",
+        "index": index,
+        "plan": load_plan(params),
+        "first": timings_first,
+        "second": timings_second,
+    }
+
+
+@pytest.mark.slow
+def test_every_notebook_executed_into_a_copy_with_injected_parameters(tiny_book: dict) -> None:
+    sections = tiny_book["book"] / "sections"
+    for spec in tiny_book["plan"].notebooks:
+        copy = sections / f"{spec.stem}.ipynb"
+        nb = nbformat.read(copy, as_version=4)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1, f"{copy}: papermill did not inject parameters"
+        for name, value in TINY_PARAMETERS.get(spec.stem, {}).items():
+            assert f"{name} = {value!r}" in injected[0].source
+        assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+        assert (sections / f"{spec.stem}.key.json").is_file()
+        assert (tiny_book["html"] / "sections" / f"{spec.stem}.html").is_file()
+    assert tiny_book["index"] == tiny_book["html"] / "index.html"
+    assert tiny_book["index"].is_file()
+
+
+@pytest.mark.slow
+def test_second_run_reuses_unchanged_notebooks(tiny_book: dict) -> None:
+    first = tiny_book["first"]["notebooks"]
+    second = tiny_book["second"]["notebooks"]
+    assert {t["status"] for t in first.values()} == {"executed"}
+    assert {t["status"] for t in second.values()} == {"up to date"}
+    assert tiny_book["first"]["html_s"] > 0
+
+
+@pytest.mark.slow
+def test_book_states_its_profile_and_timings(tiny_book: dict) -> None:
+    intro = (tiny_book["html"] / "intro.html").read_text()
+    assert "<strong>quick</strong> profile" in intro
+    repro = (tiny_book["html"] / "reproducibility.html").read_text()
+    for spec in tiny_book["plan"].notebooks:
+        assert spec.stem in repro
+    assert "mathjax" in repro and "3.2.2" in repro
+
+
+@pytest.mark.slow
+def test_html_references_no_remote_scripts_or_styles(tiny_book: dict) -> None:
+    """Static check (no browser): every script, stylesheet and image is served locally."""
+    pattern = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"', re.I)
+    offenders = []
+    for page in tiny_book["html"].rglob("*.html"):
+        for tag_url in pattern.findall(page.read_text()):
+            if tag_url.startswith(("http:", "https:", "//")) and not is_local(tag_url):
+                offenders.append(f"{page.name}: {tag_url}")
+    assert not offenders
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed (./run test installs it)")
+    html = tiny_book["html"]
+    sections = [f"sections/{s.stem}.html" for s in tiny_book["plan"].notebooks]
+    with serve(html) as server, Chromium(chromium) as browser:
+        loads = {}
+        loads["index.html"] = browser.open(f"{server.url}/index.html")
+        browser.wait_for("location.pathname.endsWith('/intro.html')")
+        for page in (*PAGES, *sections):
+            loads[page] = browser.open(f"{server.url}/{page}")
+            browser.wait_for(
+                "document.readyState === 'complete' && (window.MathJax === undefined"
+                " || MathJax.startup.promise.then(() => true))"
+            )
+            dom = browser.evaluate(
+                "({math: document.querySelectorAll('mjx-container').length,"
+                " mathErrors: document.querySelectorAll('mjx-merror').length,"
+                " rawTex: document.body.innerText.includes('\\\\frac'),"
+                " images: [...document.images].map(i => [i.getAttribute('src'),"
+                "   i.complete && i.naturalWidth > 0])})"
+            )
+            assert dom["mathErrors"] == 0, page
+            assert all(ok for _, ok in dom["images"]), f"{page}: images not loaded {dom}"
+            if page == "methods.html":
+                assert dom["math"] >= 10, "MathJax did not render the methods' equations"
+                assert not dom["rawTex"], "unrendered TeX left on the methods page"
+            if page == "sections/00_overview.html":
+                maps = [src for src, _ in dom["images"] if "_images/" in src]
+                assert maps, "the station map image is missing"
+                assert dom["math"] >= 1
+                # the saved widget state renders: tabs per sensor type, switching works
+                browser.wait_for("document.querySelectorAll('.lm-TabBar-tab').length >= 2")
+                browser.click("[...document.querySelectorAll('.lm-TabBar-tab')].pop()")
+                shown = browser.wait_for(
+                    "[...document.querySelectorAll('.widget-html-content')]"
+                    ".filter(e => e.offsetParent !== null && e.textContent.includes('Narbonne'))"
+                    ".map(e => e.textContent)"
+                )
+                assert not any("ARM-1" in text for text in shown), shown
+        served = {path.split("?")[0] for path, status in server.requests if status == 200}
+
+    for page, load in loads.items():
+        assert load.non_local_requests() == [], f"{page} requested remote resources"
+        failed = [u for u in load.failed_requests() if "/favicon.ico" not in u]
+        assert failed == [], f"{page}: failed requests {failed}"
+        assert load.exceptions() == [], f"{page}: JavaScript errors {load.exceptions()}"
+    assert any(p.startswith("/_images/") and p.endswith(".png") for p in served)
+    assert any("/vendor/mathjax/output/chtml/fonts/" in p for p in served), "MathJax fonts"
