@@ -13,7 +13,56 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # data layer
+    "read_ismn": "io.ismn",
+    "sensor_technique": "io.sensors",
+    "open_era5_land": "io.reanalysis",
+    "open_merra2": "io.reanalysis",
+    "deaccumulate": "io.reanalysis",
+    "read_fluxnet": "io.fluxnet",
+    "ingest": "cube",
+    "open_cube": "cube",
+    "validate_cube": "cube",
+    "data_status": "manifest",
+    "dataset_status": "manifest",
+    "load_manifest": "manifest",
+    # embedded twin
+    "write_twin": "synth",
+    "simulate_twin": "synth",
+    # diagnostics and figures
+    "evaluate": "evaluate",
+    "lag_sensitivity": "sensitivity",
+    "lag_sensitivity_from_run": "sensitivity",
+    "daily_r_sm_ts": "diagnostics",
+    "r_sm_ts_climatology": "diagnostics",
+    "hf_correlation": "diagnostics",
+    "hf_correlation_vs_reference": "diagnostics",
+    "reference_pairs": "diagnostics",
+    "diurnal_composite": "diagnostics",
+    "land_coupling": "diagnostics",
+    "skill_vs_truth": "diagnostics",
+    "hf_anomaly": "diagnostics",
+    "pearson_r": "diagnostics",
+    "save_figure": "plots",
+    "plot_r_sm_ts_heatmap": "plots",
+    "plot_r_by_sensor_type": "plots",
+    "plot_station_pair": "plots",
+    "plot_composite_cycles": "plots",
+    "plot_hf_r_distribution": "plots",
+    "plot_lag_sensitivity": "plots",
+    "plot_coupling_violins": "plots",
+    "plot_station_map": "plots",
+    "plot_skill_vs_truth": "plots",
+    # study orchestration and the book
+    "run_pipeline": "pipeline",
+    "Products": "pipeline",
+    "build_book": "book",
+    "load_plan": "book",
+    "NotebookFailed": "book",
+    "configure_cartopy": "naturalearth",
+    "block_cartopy_downloads": "naturalearth",
+}
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
