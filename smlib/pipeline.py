@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -294,9 +295,22 @@ def _ingest(layout: dict[str, Path | None], out: Path, min_days: int) -> None:
 
 
 def _train(cube: Path, run_dir: Path, profile: str, overrides: Sequence[str]) -> None:
+    """Train into a fresh sibling folder, then swap it in: an out-of-date run is replaced whole
+    and an interrupted training never leaves a half-written run where the old one was."""
     from smlib.train import train
 
-    train(cube, run_dir, profile=profile, overrides=list(overrides), resume=False)
+    fresh = run_dir.with_name(run_dir.name + ".new")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    train(cube, fresh, profile=profile, overrides=list(overrides), resume=False)
+    old = run_dir.with_name(run_dir.name + ".old")
+    if run_dir.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(run_dir, old)
+    os.replace(fresh, run_dir)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def _correct(
