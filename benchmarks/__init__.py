@@ -1,0 +1,1 @@
+"""Benchmarks of smlib; run them all with ``python -m benchmarks`` (results in benchmarks/results/)."""

@@ -1,0 +1,118 @@
+"""Correction: batch output schema, streaming == batch, end-to-end skill on a held-out twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from test_preprocess import make_tiny_cube
+
+from smlib.config import PreprocessConfig
+from smlib.correct import StreamingCorrector, correct, correct_file, load_model
+from smlib.preprocess import moving_average, rain_flags
+from smlib.train import CheckpointError, train
+
+torch.set_num_threads(1)
+
+SMALL = (
+    "train.batch_size=64",
+    "train.max_epochs=25",
+    "train.patience=6",
+    "train.max_samples_per_epoch=2048",
+    "train.num_threads=1",
+    "train.device=cpu",
+)
+RAIN = (9, 37, 65, 93)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    ds, _ = make_tiny_cube(n_ismn=8, n_days=110, seed=0, rain_days=RAIN)
+    return train(ds, tmp_path_factory.mktemp("runs") / "small", profile="quick", overrides=SMALL)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return make_tiny_cube(n_ismn=5, n_days=60, seed=1, rain_days=RAIN[:2])
+
+
+def _hf_corr(a: np.ndarray, b: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    a, b = a - moving_average(a), b - moving_average(b)
+    r = []
+    for i in range(a.shape[0]):
+        ok = np.isfinite(a[i]) & np.isfinite(b[i]) & ~skip[i]
+        r.append(np.corrcoef(a[i, ok], b[i, ok])[0, 1])
+    return np.array(r)
+
+
+@pytest.mark.slow
+def test_lstm_beats_raw_and_fourier_on_held_out_dielectric_stations(run_dir, held_out):
+    cube, truth = held_out
+    out = correct(cube, run_dir, methods=("lstm", "fft"))
+    # diurnal skill on rain-free days (every screen united), as in the paper's evaluation
+    wet = rain_flags(cube, PreprocessConfig(rain_screen="strict"))["insitu"]
+    dielectric = ~cube.is_reference.values & (cube.kind.values == "ismn")
+    r = {
+        v: _hf_corr(out[v].values, truth.values, wet)[dielectric]
+        for v in ("sm", "sm_lstm", "sm_fft")
+    }
+    assert np.median(r["sm_lstm"]) > np.median(r["sm"]) + 0.3
+    assert np.median(r["sm_lstm"]) > np.median(r["sm_fft"])
+
+
+def test_output_schema_nan_margins_and_file(run_dir, held_out, tmp_path):
+    cube, _ = held_out
+    path = tmp_path / "corrected.nc"
+    res = correct_file(cube, run_dir, out=path, methods=("lstm", "fft"), fft_product="era5")
+    assert {"sm", "ts", "sm_lstm", "sm_fft"} <= set(res.data_vars)
+    for v in ("sm", "sm_lstm", "sm_fft"):
+        assert res[v].attrs["units"] == "m3 m-3"
+        assert res[v].attrs["standard_name"] == "volume_fraction_of_condensed_water_in_soil"
+    lstm = res.sm_lstm.values
+    assert np.isnan(lstm[:, : 12 + 17]).all()  # no complete window yet (LF 12 h + 17 h)
+    assert (
+        np.isfinite(lstm[:, 12 + 17 : -11]).mean() > 0.95
+    )  # all stations, towers and references too
+    assert np.nanmin(lstm) >= 0
+    with xr.open_dataset(path) as back:
+        np.testing.assert_array_equal(back.sm_lstm.values, lstm)
+        assert list(back.station.values) == list(cube.station.values)
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(ValueError, match="needs a trained model"):
+        correct(cube, None, methods=("lstm",))
+
+
+def test_streaming_equals_batch(run_dir, held_out):
+    cube, _ = held_out
+    cube = cube.isel(time=slice(0, 24 * 6))
+    batch = correct(cube, run_dir, methods=("lstm",)).sm_lstm
+    sc = StreamingCorrector(run_dir, cube)
+    assert sc.latency_h == 11
+    pieces, start = [], 0
+    for size in (5, 30, 1, 1, 40, 17, 200):
+        chunk = cube.isel(time=slice(start, start + size))
+        start += chunk.sizes["time"]
+        if chunk.sizes["time"]:
+            pieces.append(sc.update(chunk))
+    streamed = xr.concat(pieces, dim="time")
+    # every hour up to the last one minus the latency is released exactly once
+    assert streamed.sizes["time"] == cube.sizes["time"] - 11
+    np.testing.assert_array_equal(streamed.time.values, cube.time.values[:-11])
+    np.testing.assert_allclose(
+        streamed.values, batch.values[:, :-11], rtol=1e-5, atol=1e-7, equal_nan=True
+    )
+    assert np.isfinite(streamed.values).sum() > 0.5 * streamed.size
+
+
+def test_load_model_refuses_damaged_checkpoint(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    lm = load_model(copy)
+    assert len(lm.scaler.features) == 14 and not lm.model.training
+    data = (copy / "best.pt").read_bytes()
+    (copy / "best.pt").write_bytes(data[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_model(copy)
