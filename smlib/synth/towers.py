@@ -15,7 +15,8 @@ measured by a dielectric SWC probe with the temperature artefact
 * TA is the hour's air temperature.
 
 Logger outages of the ISMN model (:func:`smlib.synth.sensors.outage_mask`) blank SWC and TS
-(-9999 in the files); 2 % of LE half-hours are missing (-9999).
+(-9999 in the files). ``LE_F_MDS`` is gap-filled by marginal distribution sampling in
+FLUXNET2015, so only 0.02 % of its half-hours stay missing (-9999), where gap-filling failed.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def tower_halfhourly(
     scale = 0.1 * np.abs(le_mean) + 8.0
     le = le_mean + rng.laplace(0.0, 1.0, le_mean.shape) * scale
     le_qc = np.where(rng.uniform(size=le.shape) < 0.15, rng.integers(1, 3, le.shape), 0)
-    le = np.where(rng.uniform(size=le.shape) < 0.02, np.nan, le)
+    le = np.where(rng.uniform(size=le.shape) < 2e-4, np.nan, le)
     ok = twice(logger_ok)
     swc = np.where(ok, 100.0 * hourly_to_halfhourly_state(swc_reading), np.nan)
     ts = np.where(ok, hourly_to_halfhourly_state(ts_reading), np.nan)
