@@ -50,6 +50,7 @@ __all__ = [
     "diurnal_composite",
     "land_coupling",
     "skill_vs_truth",
+    "rain_free_hours",
 ]
 
 log = logging.getLogger(__name__)
@@ -287,8 +288,11 @@ def _has_anomaly(x: np.ndarray) -> np.ndarray:
     return np.isfinite(hf_anomaly(x))
 
 
-def _hf_r_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return pearson_r(hf_anomaly(x), hf_anomaly(y), min_count=48)
+def _hf_r_kernel(x: np.ndarray, y: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    a, b = hf_anomaly(x), hf_anomaly(y)
+    if keep is not None:  # mask after the anomaly: the moving average still sees every hour
+        a = np.where(keep, a, np.nan)
+    return pearson_r(a, b, min_count=48)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,26 +304,34 @@ def _check_hourly(da: xr.DataArray) -> None:
         raise ValueError(f"{da.name or 'series'}: time axis must be hourly and gap-free (UTC)")
 
 
-def hf_correlation(x: xr.DataArray, y: xr.DataArray) -> xr.DataArray:
+def hf_correlation(
+    x: xr.DataArray, y: xr.DataArray, keep: xr.DataArray | None = None
+) -> xr.DataArray:
     """Correlation of the HF (diurnal) anomalies of two hourly series along ``time``.
 
     Parameters
     ----------
     x, y : xarray.DataArray, dims (..., time)
         Aligned hourly series (e.g. a corrected series and its reference or the truth).
+    keep : xarray.DataArray of bool, dims (..., time), optional
+        Hours that enter the correlation, e.g. :func:`rain_free_hours`. The anomalies are
+        taken on the whole series first, so the moving average is unaffected by the mask.
 
     Returns
     -------
     xarray.DataArray, dims (...)
-        R of the 24-h moving-average anomalies over their common hours (>= 48 h, else NaN).
+        R of the 24-h moving-average anomalies over their common kept hours (>= 48 h, else
+        NaN).
     """
     _check_hourly(x)
     x, y = xr.align(x, y, join="inner")
+    args = [x, y]
+    if keep is not None:
+        args.append(keep.reindex_like(x, fill_value=False).astype(bool))
     out = xr.apply_ufunc(
         _hf_r_kernel,
-        x,
-        y,
-        input_core_dims=[["time"], ["time"]],
+        *args,
+        input_core_dims=[["time"]] * len(args),
         dask="parallelized",
         output_dtypes=[np.float64],
     )
@@ -417,7 +429,10 @@ def _reference_series(ds: xr.Dataset, pairs: pd.DataFrame, var: str = "sm") -> x
 
 
 def hf_correlation_vs_reference(
-    ds: xr.Dataset, pairs: pd.DataFrame, methods: dict[str, str] | None = None
+    ds: xr.Dataset,
+    pairs: pd.DataFrame,
+    methods: dict[str, str] | None = None,
+    keep: xr.DataArray | None = None,
 ) -> pd.DataFrame:
     """HF correlation of each method against the raw series of the paired reference station.
 
@@ -429,6 +444,8 @@ def hf_correlation_vs_reference(
         From :func:`reference_pairs`.
     methods : dict, optional
         Method key -> variable; default: the :data:`METHOD_VARIABLES` present in ``ds``.
+    keep : xarray.DataArray of bool, dims (station, time), optional
+        Hours to correlate, per (non-reference) station; see :func:`rain_free_hours`.
 
     Returns
     -------
@@ -444,7 +461,8 @@ def hf_correlation_vs_reference(
     ref = _reference_series(ds, pairs)
     for m, var in methods.items():
         x = ds[var].sel(station=pairs["station"].to_numpy())
-        out[m] = np.asarray(hf_correlation(x, ref).values)
+        k = None if keep is None else keep.sel(station=pairs["station"].to_numpy())
+        out[m] = np.asarray(hf_correlation(x, ref, keep=k).values)
     return out
 
 
@@ -603,6 +621,7 @@ def skill_vs_truth(
     truth: xr.Dataset,
     methods: dict[str, str] | None = None,
     truth_var: str = "sm",
+    keep: xr.DataArray | None = None,
 ) -> pd.DataFrame:
     """Skill of each method against the true soil moisture of the twin.
 
@@ -620,6 +639,8 @@ def skill_vs_truth(
         Method key -> variable; default: the :data:`METHOD_VARIABLES` present.
     truth_var : str
         True soil moisture variable.
+    keep : xarray.DataArray of bool, dims (station, time), optional
+        Hours that enter the HF correlation and the composites (:func:`rain_free_hours`).
 
     Returns
     -------
@@ -641,11 +662,16 @@ def skill_vs_truth(
     if c.sizes["time"] == 0:
         raise ValueError("truth and corrected data share no time step")
     t = t.assign_coords({k: c[k] for k in ("lon", "lat") if k in c.coords})
+    k = None
+    if keep is not None:
+        k = keep.reindex(station=common, time=c["time"], fill_value=False).astype(bool)
     frames = []
     for m, var in methods.items():
         x = c[var]
         both = np.isfinite(x) & np.isfinite(t)
-        r = hf_correlation(x, t)
+        if k is not None:
+            both = both & k
+        r = hf_correlation(x, t, keep=k)
         comp_x = diurnal_composite(x, mask=both)
         comp_t = diurnal_composite(t, mask=both)
         rmse = np.sqrt(((comp_x - comp_t) ** 2).mean("local_hour", skipna=False))
@@ -685,3 +711,40 @@ def _present_methods(ds: xr.Dataset, methods: dict[str, str] | None) -> dict[str
     if not present:
         raise KeyError(f"none of the variables {sorted(methods.values())} is in the dataset")
     return present
+
+
+def rain_free_hours(cube: xr.Dataset, screen: str = "strict") -> xr.DataArray:
+    """Hours on days that no rain screen flags: where the diurnal cycle can be judged.
+
+    The paper evaluates "at the diurnal scale". A rain step moves SM by far more than its
+    diurnal cycle, and the 24-h moving average smears it over the 12 hours on either side, so
+    HF correlations over all hours mostly measure whether two series saw the same storms. The
+    evaluation therefore keeps only hours of days that the rain screens of
+    :func:`smlib.preprocess.rain_flags` pass -- by default the ``strict`` screen: in-situ SM
+    tendency, ERA5-Land, MERRA-2 and gauge precipitation together, widened around rainy days.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        Station cube (dims (station, time)) with ``sm`` and, where available, ``era5_precip``,
+        ``merra2_precip`` and ``precip``.
+    screen : {"strict", "paper", "none"}
+        Rain screen (:class:`smlib.config.PreprocessConfig` ``rain_screen``).
+
+    Returns
+    -------
+    xarray.DataArray of bool, dims (station, time)
+        True on hours kept for diurnal-scale evaluation.
+    """
+    from smlib.config import PreprocessConfig
+    from smlib.preprocess import rain_flags
+
+    flags = rain_flags(cube, PreprocessConfig(rain_screen=screen))
+    wet = flags["insitu"] | flags["era5"] | flags["merra2"]
+    return xr.DataArray(
+        ~wet,
+        dims=("station", "time"),
+        coords={"station": cube["station"].values, "time": cube["time"].values},
+        name="rain_free",
+        attrs={"long_name": f"hour of a rain-free day ({screen} rain screen)", "units": "1"},
+    )

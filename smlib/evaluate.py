@@ -114,13 +114,14 @@ def evaluate(
     )
     kind = _kind(ds)
     ismn = ds.isel(station=np.flatnonzero(kind == "ismn"))
+    keep = _diurnal_hours(ds, cube, report)
 
     _r_sm_ts_part(ismn, methods, report)
-    _reference_part(ds, methods, report, max_pair_km)
+    _reference_part(ds, methods, report, max_pair_km, keep)
     _coupling_part(ds, methods, report, kind)
     _map_part(ds, report)
     if truth is not None:
-        _truth_part(ds, _open(truth, "truth file"), methods, report)
+        _truth_part(ds, _open(truth, "truth file"), methods, report, keep)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -175,8 +176,30 @@ def _r_sm_ts_part(ismn: xr.Dataset, methods: dict[str, str], report: _Report) ->
     report.figure(plots.plot_r_by_sensor_type(table, list(methods)), "fig4_r_sm_ts_by_sensor")
 
 
+def _diurnal_hours(
+    ds: xr.Dataset, cube: str | os.PathLike[str] | None, report: _Report
+) -> xr.DataArray | None:
+    """Rain-free hours for the diurnal-scale skill scores (:func:`dg.rain_free_hours`)."""
+    if cube is None:
+        report.summary["hf_hours"] = "all hours (no cube given to screen rain days)"
+        log.warning("evaluate: HF skill over all hours, rain steps included (no --cube given)")
+        return None
+    c = _open(cube, "station cube").sel(station=ds["station"].values).load()
+    keep = dg.rain_free_hours(c).reindex(time=ds["time"].values, fill_value=False)
+    report.summary["hf_hours"] = (
+        "hours of rain-free days (strict screen: in-situ SM tendency, ERA5-Land, MERRA-2 and "
+        "gauge rain, widened by a day)"
+    )
+    report.summary["hf_hours_fraction"] = float(keep.mean())
+    return keep
+
+
 def _reference_part(
-    ds: xr.Dataset, methods: dict[str, str], report: _Report, max_km: float
+    ds: xr.Dataset,
+    methods: dict[str, str],
+    report: _Report,
+    max_km: float,
+    keep: xr.DataArray | None = None,
 ) -> None:
     from smlib import plots
 
@@ -187,7 +210,7 @@ def _reference_part(
             "reference_pairs", f"no non-reference station within {max_km:g} km of a reference"
         )
         return
-    table = dg.hf_correlation_vs_reference(ds, pairs, methods)
+    table = dg.hf_correlation_vs_reference(ds, pairs, methods, keep=keep)
     report.table(table, "hf_r_reference")
     report.summary["median_hf_r_vs_reference"] = {m: _median(table[m]) for m in methods}
 
@@ -207,9 +230,10 @@ def _reference_part(
     ref = ref.assign_coords(
         station=stations, lon=("station", ds["lon"].sel(station=stations).values)
     )
-    composites = {"reference": dg.diurnal_composite(ref)}
+    mask = None if keep is None else keep.sel(station=stations)
+    composites = {"reference": dg.diurnal_composite(ref, mask=mask)}
     for m, var in methods.items():
-        composites[m] = dg.diurnal_composite(ds[var].sel(station=stations))
+        composites[m] = dg.diurnal_composite(ds[var].sel(station=stations), mask=mask)
     report.figure(
         plots.plot_composite_cycles(
             composites,
@@ -252,13 +276,17 @@ def _map_part(ds: xr.Dataset, report: _Report) -> None:
 
 
 def _truth_part(
-    ds: xr.Dataset, truth: xr.Dataset, methods: dict[str, str], report: _Report
+    ds: xr.Dataset,
+    truth: xr.Dataset,
+    methods: dict[str, str],
+    report: _Report,
+    keep: xr.DataArray | None = None,
 ) -> None:
     from smlib import plots
 
     if "sm" not in truth:
         raise KeyError("truth file has no variable 'sm'")
-    skill = dg.skill_vs_truth(ds, truth, methods)
+    skill = dg.skill_vs_truth(ds, truth, methods, keep=keep)
     report.table(skill, "skill_truth")
     grouped = (
         skill.groupby(["method", "sensor_type"])[["hf_r", "composite_rmse", "phase_error_h"]]

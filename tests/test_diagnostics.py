@@ -328,3 +328,41 @@ def test_land_coupling_common_hours_share_sigma_lh():
     b = dg.hf_anomaly(lh)
     ok = np.isfinite(b) & np.isfinite(dg.hf_anomaly(lstm))
     assert common[0] == pytest.approx(np.std(b[ok]), rel=1e-12)
+
+
+def test_hf_correlation_keep_mask_excludes_rain_steps():
+    """A rain step dominates HF anomalies; keeping only rain-free days recovers the diurnal R."""
+    n = 24 * 20
+    t = np.arange(n)
+    diurnal = np.sin(2 * np.pi * t / 24)
+    step = np.where(t >= 24 * 10 + 15, 0.2, 0.0)  # a storm on day 10
+    time = pd.date_range("2020-06-01", periods=n, freq="h")
+    x = xr.DataArray((diurnal * 0.01 + step)[None], dims=("station", "time"), coords={"time": time})
+    y = xr.DataArray((diurnal * 0.01)[None], dims=("station", "time"), coords={"time": time})
+    everything = float(dg.hf_correlation(x, y).values[0])
+    keep = xr.DataArray(
+        ((t < 24 * 9) | (t >= 24 * 12))[None], dims=("station", "time"), coords={"time": time}
+    )
+    screened = float(dg.hf_correlation(x, y, keep=keep).values[0])
+    assert everything < 0.5
+    assert screened == pytest.approx(1.0, abs=1e-6)
+
+
+def test_rain_free_hours_flags_rainy_days_and_neighbours():
+    n_day = 10
+    time = pd.date_range("2020-06-01", periods=24 * n_day, freq="h")
+    sm = np.full((1, time.size), 0.2, dtype=np.float32)
+    precip = np.zeros_like(sm)
+    precip[0, 24 * 5 + 14] = 5.0  # 5 mm at 14 UTC of day 5 (lon 0: local = UTC)
+    cube = xr.Dataset(
+        {
+            "sm": (("station", "time"), sm),
+            "era5_precip": (("station", "time"), precip),
+            "merra2_precip": (("station", "time"), np.zeros_like(sm)),
+        },
+        coords={"station": ["NET/A"], "time": time, "lon": ("station", [0.0])},
+    )
+    keep = dg.rain_free_hours(cube).values[0].reshape(n_day, 24)
+    # ERA5 day totals are stamped at the end of their hour, so day 5 is wet; widened by a day
+    assert not keep[4:7].any()
+    assert keep[:4].all() and keep[7:].all()
