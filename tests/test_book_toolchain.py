@@ -26,6 +26,19 @@ BOOK_SOURCES = ("_config.yml", "references.bib", "_assets")
 #: Tiny parameters per notebook, on top of params/quick.yml (keep every notebook listed there).
 TINY_PARAMETERS: dict[str, dict] = {
     "00_overview": {"map_extent": [-170.0, 20.0, 20.0, 75.0]},
+    "07_explorer": {"dpi": 30},
+}
+#: A tiny twin and a tiny model for every notebook (the same scale as tests/test_notebooks_run).
+TINY_TWIN = {"n_stations": 8, "n_days": 120, "seed": 0}
+TINY_DEFAULTS = {
+    "overrides": [
+        "train.max_epochs=1",
+        "model.hidden_size=8",
+        "train.max_samples_per_epoch=512",
+        "train.max_val_samples=512",
+        "train.num_threads=1",
+    ],
+    "min_days": 30,
 }
 PAGES = (
     "intro.html",
@@ -69,12 +82,12 @@ def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> dict:
         stem = Path(entry["notebook"]).stem
         entry["parameters"] = {**(entry.get("parameters") or {}), **TINY_PARAMETERS.get(stem, {})}
     plan["description"] = "Tiny parameters of the test suite."
+    plan["twin"] = TINY_TWIN
+    plan["defaults"] = TINY_DEFAULTS
     params = tmp / "tiny.yml"
     params.write_text(yaml.safe_dump(plan, sort_keys=False))
-    data = tmp / "data"
-    data.mkdir()
 
-    kwargs = dict(params=params, book_dir=book, work_root=tmp / "work", data=data)
+    kwargs = dict(params=params, book_dir=book, work_root=tmp / "work", data=None)
     with pytest.MonkeyPatch.context() as mp:
         # other work on smlib must not make the "skip when unchanged" check flaky
         mp.setattr(smlib.book, "_library_digest", lambda pattern="**/*.py": "fixed")
@@ -175,14 +188,38 @@ def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
                 assert maps, "the station map image is missing"
                 assert dom["math"] >= 1
                 # the saved widget state renders: tabs per sensor type, switching works
-                browser.wait_for("document.querySelectorAll('.lm-TabBar-tab').length >= 2")
-                browser.click("[...document.querySelectorAll('.lm-TabBar-tab')].pop()")
-                shown = browser.wait_for(
+                visible = (
                     "[...document.querySelectorAll('.widget-html-content')]"
-                    ".filter(e => e.offsetParent !== null && e.textContent.includes('Narbonne'))"
-                    ".map(e => e.textContent)"
+                    ".filter(e => e.offsetParent !== null).map(e => e.textContent).join('|')"
                 )
-                assert not any("ARM-1" in text for text in shown), shown
+                browser.wait_for("document.querySelectorAll('.lm-TabBar-tab').length >= 2")
+                before = browser.wait_for(visible)
+                browser.click("[...document.querySelectorAll('.lm-TabBar-tab')].pop()")
+                after = browser.wait_for(
+                    f"(() => {{ const v = {visible}; return v !== {json.dumps(before)} && v; }})()"
+                )
+                assert after and after != before
+            if page == "sections/07_explorer.html":
+                # kernel-free explorer: every station selectable, the image follows the choice
+                shown_src = (
+                    "[...document.querySelectorAll('.smlib-explorer-plots img')]"
+                    ".filter(i => i.offsetParent !== null).map(i => i.src.slice(-64)).join()"
+                )
+                browser.wait_for("document.querySelector('.smlib-explorer-station select')")
+                n_options = browser.evaluate(
+                    "document.querySelector('.smlib-explorer-station select').options.length"
+                )
+                assert n_options >= 2, "the explorer lists fewer than two stations"
+                first = browser.wait_for(shown_src)
+                browser.evaluate(
+                    "(() => { const s = document.querySelector('.smlib-explorer-station select');"
+                    " s.selectedIndex = s.options.length - 1;"
+                    " s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
+                )
+                second = browser.wait_for(
+                    f"(() => {{ const v = {shown_src}; return v !== {json.dumps(first)} && v; }})()"
+                )
+                assert second and second != first, "switching station did not change the plot"
         served = {path.split("?")[0] for path, status in server.requests if status == 200}
 
     for page, load in loads.items():
