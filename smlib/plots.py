@@ -690,6 +690,23 @@ def _add_land(ax: object) -> bool:
     return True
 
 
+def _map_extent(
+    lon: np.ndarray, lat: np.ndarray, margin: float = 3.0, max_aspect: float = 2.2
+) -> tuple[float, float, float, float]:
+    """Stations plus a margin, widened in latitude so the map is at most ``max_aspect`` wide
+    per unit height (a network spread along a parallel would otherwise give a thin strip)."""
+    x0, x1 = max(np.nanmin(lon) - margin, -180.0), min(np.nanmax(lon) + margin, 180.0)
+    y0, y1 = max(np.nanmin(lat) - margin, -90.0), min(np.nanmax(lat) + margin, 90.0)
+    short = (x1 - x0) / max_aspect - (y1 - y0)
+    if short > 0:
+        y0, y1 = y0 - short / 2, y1 + short / 2
+        if y0 < -90.0:
+            y0, y1 = -90.0, min(y1 + (-90.0 - y0), 90.0)
+        if y1 > 90.0:
+            y0, y1 = max(y0 - (y1 - 90.0), -90.0), 90.0
+    return (float(x0), float(x1), float(y0), float(y1))
+
+
 def plot_station_map(ds: xr.Dataset, extent: Sequence[float] | None = None) -> Figure:
     """Map of the stations by sensor type, with references and flux towers marked.
 
@@ -726,13 +743,7 @@ def plot_station_map(ds: xr.Dataset, extent: Sequence[float] | None = None) -> F
     fig = _new_figure((9.0, 5.0))
     ax = fig.add_subplot(1, 1, 1, projection=ccrs.PlateCarree())
     if extent is None:
-        margin = 3.0
-        extent = (
-            max(np.nanmin(lon) - margin, -180.0),
-            min(np.nanmax(lon) + margin, 180.0),
-            max(np.nanmin(lat) - margin, -90.0),
-            min(np.nanmax(lat) + margin, 90.0),
-        )
+        extent = _map_extent(lon, lat)
     ax.set_extent(extent, crs=ccrs.PlateCarree())
     has_land = _add_land(ax)
     gl = ax.gridlines(draw_labels=True, linewidth=0.3, color="0.6", linestyle=":")

@@ -224,3 +224,17 @@ def test_save_figure_writes_png_and_svg(tmp_path):
     assert [p.name for p in paths] == ["fig6b.png", "fig6b.svg"]
     assert all(p.stat().st_size > 0 for p in paths)
     assert sorted(x.name for x in (tmp_path / "sub").iterdir()) == ["fig6b.png", "fig6b.svg"]
+
+
+def test_map_extent_is_never_a_thin_strip():
+    from smlib.plots import _map_extent
+
+    lon = np.array([-100.0, 0.0, 115.0])
+    lat = np.array([35.0, 40.0, 50.0])
+    x0, x1, y0, y1 = _map_extent(lon, lat)
+    assert (x0, x1) == (-103.0, 118.0)
+    assert (x1 - x0) / (y1 - y0) == pytest.approx(2.2)
+    assert -90.0 <= y0 < 32.0 and 53.0 < y1 <= 90.0
+    # near a pole the widened box is shifted, not cut
+    x0, x1, y0, y1 = _map_extent(np.array([-170.0, 170.0]), np.array([80.0, 85.0]))
+    assert y1 == 90.0 and y0 >= -90.0
