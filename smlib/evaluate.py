@@ -118,10 +118,11 @@ def evaluate(
 
     _r_sm_ts_part(ismn, methods, report)
     _reference_part(ds, methods, report, max_pair_km, keep)
-    _coupling_part(ds, methods, report, kind)
+    truth_ds = _open(truth, "truth file") if truth is not None else None
+    _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
-    if truth is not None:
-        _truth_part(ds, _open(truth, "truth file"), methods, report, keep)
+    if truth_ds is not None:
+        _truth_part(ds, truth_ds, methods, report, keep)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -245,8 +246,13 @@ def _reference_part(
 
 
 def _coupling_part(
-    ds: xr.Dataset, methods: dict[str, str], report: _Report, kind: np.ndarray
+    ds: xr.Dataset,
+    methods: dict[str, str],
+    report: _Report,
+    kind: np.ndarray,
+    truth: xr.Dataset | None = None,
 ) -> None:
+    """Fig. 8; on the twin the towers' true SM is added as the benchmark (``truth``)."""
     from smlib import plots
 
     if "lh" not in ds:
@@ -255,6 +261,16 @@ def _coupling_part(
     if not (kind == "tower").any():
         report.skip("land_coupling", "no flux tower (kind == 'tower') in the corrected file")
         return
+    methods = dict(methods)
+    towers = ds["station"].values[kind == "tower"]
+    if truth is not None and "sm" in truth and np.isin(towers, truth["station"].values).all():
+        true_sm = (
+            truth["sm"]
+            .reset_coords(drop=True)
+            .reindex(station=ds["station"].values, time=ds["time"].values)
+        )
+        ds = ds.assign(sm_truth=true_sm)
+        methods["truth"] = "sm_truth"
     coupling = dg.land_coupling(ds, methods).compute()
     frame = coupling.to_dataframe().reset_index()
     frame = frame[["station", "product", "r_sm_lh", "sigma_lh", "tci"]]

@@ -74,6 +74,7 @@ TOWER_LABELS: dict[str, str] = {
     "raw": "Fluxtower",
     "fft": "Fluxtower$_\\mathrm{FFT}$",
     "lstm": "Fluxtower$_\\mathrm{LSTM}$",
+    "truth": "True SM (twin)",
 }
 
 #: Sensor types in display order, with label and colour.

@@ -138,6 +138,10 @@ def test_evaluate_writes_figures_tables_and_summary(tmp_path):
     assert r_ts["raw"]["cosmic-ray"] < -0.5
     truth_r = summary["median_hf_r_vs_truth"]
     assert truth_r["lstm"] > 0.9 > truth_r["raw"]
+    # on the twin, the towers' true SM joins Fig. 8 as the benchmark of the coupling
+    assert set(summary["median_r_sm_lh"]) == {"raw", "fft", "lstm", "truth"}
+    coupling = pd.read_csv(out / "land_coupling.csv")
+    assert np.isfinite(coupling.loc[coupling["method"] == "truth", "r_sm_lh"]).all()
     assert summary["median_abs_phase_error_h"]["lstm"] <= 1.0
     assert summary["median_r_sm_lh"]["raw"] > summary["median_r_sm_lh"]["lstm"]
     assert set(summary["skipped"]) == {"lag_sensitivity"}
