@@ -40,6 +40,7 @@ __all__ = [
     "doy_window_mean",
     "diurnal_composite_kernel",
     "land_coupling_kernel",
+    "composite_coupling_kernel",
     "minimum_phase_hours",
     "circular_hour_difference",
     "hf_correlation",
@@ -268,6 +269,52 @@ def land_coupling_kernel(
         mb = np.nansum(b, axis=-1) / n
         sigma = np.sqrt(np.nansum((b - mb[..., None]) ** 2, axis=-1) / n)
     sigma = np.where(n >= min_count, sigma, np.nan)
+    return np.stack([r, sigma, r * sigma], axis=-1)
+
+
+def composite_coupling_kernel(
+    sm: np.ndarray,
+    lh: np.ndarray,
+    mask: np.ndarray,
+    hour_utc: np.ndarray,
+    offsets: np.ndarray | int,
+) -> np.ndarray:
+    r"""R(SM, LH), sigma(LH) and TCI of the composite diurnal cycles (the paper's Sect. 3.3).
+
+    The hourly HF anomalies (24-h centred moving average removed) of SM and LH are averaged
+    over all kept days at each local solar hour, and the index is computed on the two
+    24-value composite cycles:
+
+    .. math::
+
+        \mathrm{TCI} = R\big(\overline{\mathrm{SM}^\mathrm{HF}}(h),
+        \overline{\mathrm{LH}^\mathrm{HF}}(h)\big)\;
+        \sigma\big(\overline{\mathrm{LH}^\mathrm{HF}}(h)\big), \quad h = 0 \dots 23
+
+    Parameters
+    ----------
+    sm, lh : numpy.ndarray, shape (..., n_time)
+        Soil moisture (m3 m-3) and latent heat flux (W m-2).
+    mask : numpy.ndarray of bool, shape (..., n_time)
+        Hours to use (warm season, common hours); anomalies are taken on the full series.
+    hour_utc : numpy.ndarray of int, shape (n_time,)
+        UTC hour of each sample.
+    offsets : int or numpy.ndarray of int, shape (...)
+        Local solar offsets (h).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 3)
+        ``[R, sigma_LH (W m-2), TCI (W m-2)]``; NaN unless all 24 local hours have data.
+    """
+    a, b = hf_anomaly(sm), hf_anomaly(lh)
+    use = np.isfinite(a) & np.isfinite(b) & np.asarray(mask, dtype=bool)
+    ca = _composite_of_anomaly(np.where(use, a, np.nan), hour_utc, offsets)
+    cb = _composite_of_anomaly(np.where(use, b, np.nan), hour_utc, offsets)
+    r = pearson_r(ca, cb, min_count=24)
+    full = np.isfinite(cb).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        sigma = np.where(full, np.nanstd(np.where(full[..., None], cb, 0.0), axis=-1), np.nan)
     return np.stack([r, sigma, r * sigma], axis=-1)
 
 
@@ -537,8 +584,16 @@ def land_coupling(
     lh_var: str = "lh",
     warm_season: bool = True,
     common_hours: bool = True,
+    composite: bool = True,
 ) -> xr.Dataset:
     """R(SM, LH), sigma(LH) and TCI at towers for each method, on warm-season HF anomalies.
+
+    The paper (Sect. 3.3) builds "hourly time series ... by averaging the values from multiple
+    days at each hour, following the removal of low-frequency variability using a 24-hour
+    centered moving average": by default the index is computed on those composite diurnal
+    cycles (:func:`composite_coupling_kernel`). ``composite=False`` computes it on all kept
+    hourly anomalies instead (:func:`land_coupling_kernel`), where day-to-day weather and rain
+    steps weigh in as well.
 
     Parameters
     ----------
@@ -554,6 +609,8 @@ def land_coupling(
     common_hours : bool
         Use, at each tower, only the hours where the anomalies of every method and of LH exist,
         so that sigma(LH) is the same for all methods and differences in TCI come from R alone.
+    composite : bool
+        Index of the composite diurnal cycles (default, the paper's reading) or of all hours.
 
     Returns
     -------
@@ -584,14 +641,29 @@ def land_coupling(
                 dask="parallelized",
                 output_dtypes=[bool],
             )
+    if composite:
+        if "lon" not in sub.coords and "lon" not in sub:
+            raise KeyError("composite land coupling needs 'lon' (local solar hours) on station")
+        hour_utc = xr.DataArray(pd.DatetimeIndex(time).hour.to_numpy(), dims=["time"])
+        kernel, extra, extra_dims = (
+            composite_coupling_kernel,
+            [hour_utc, _offsets(sub)],
+            [
+                ["time"],
+                [],
+            ],
+        )
+    else:
+        kernel, extra, extra_dims = land_coupling_kernel, [], []
     results = []
     for var in methods.values():
         res = xr.apply_ufunc(
-            land_coupling_kernel,
+            kernel,
             sub[var],
             sub[lh_var],
             mask_da,
-            input_core_dims=[["time"], ["time"], ["time"]],
+            *extra,
+            input_core_dims=[["time"], ["time"], ["time"], *extra_dims],
             output_core_dims=[["stat"]],
             dask="parallelized",
             output_dtypes=[np.float64],
@@ -600,13 +672,17 @@ def land_coupling(
         results.append(res)
     # not "method": that name would clash with the ``method`` keyword of ``.sel``
     stacked = xr.concat(results, dim="product").assign_coords(product=np.array(list(methods)))
+    of = "composite diurnal cycles of SM and LH anomalies" if composite else "hourly anomalies"
     out = xr.Dataset(
         {
             "r_sm_lh": stacked.isel(stat=0, drop=True).assign_attrs(
-                units="1", long_name="correlation of hourly SM and LH anomalies"
+                units="1", long_name=f"correlation of {of}"
             ),
             "sigma_lh": stacked.isel(stat=1, drop=True).assign_attrs(
-                units="W m-2", long_name="standard deviation of hourly LH anomalies"
+                units="W m-2",
+                long_name="standard deviation of the composite LH cycle"
+                if composite
+                else "standard deviation of hourly LH anomalies",
             ),
             "tci": stacked.isel(stat=2, drop=True).assign_attrs(
                 units="W m-2", long_name="terrestrial coupling index TCI(SM, LH)"

@@ -317,12 +317,16 @@ def test_land_coupling_common_hours_share_sigma_lh():
             "station": ["T"],
             "time": time,
             "lat": ("station", [40.0]),
+            "lon": ("station", [0.0]),
             "kind": ("station", ["tower"]),
         },
     )
-    common = dg.land_coupling(ds)["sigma_lh"].isel(station=0).values
+    composite = dg.land_coupling(ds)["sigma_lh"].isel(station=0).values
+    assert composite[0] == pytest.approx(composite[1], rel=1e-12)
+    common = dg.land_coupling(ds, composite=False)["sigma_lh"].isel(station=0).values
     assert common[0] == pytest.approx(common[1], rel=1e-12)
-    own = dg.land_coupling(ds, common_hours=False)["sigma_lh"].isel(station=0).values
+    own = dg.land_coupling(ds, common_hours=False, composite=False)["sigma_lh"]
+    own = own.isel(station=0).values
     assert own[0] != pytest.approx(own[1], rel=1e-6)
     # with common hours sigma is that of the LH anomaly where the LSTM anomaly exists
     b = dg.hf_anomaly(lh)
@@ -366,3 +370,28 @@ def test_rain_free_hours_flags_rainy_days_and_neighbours():
     # ERA5 day totals are stamped at the end of their hour, so day 5 is wet; widened by a day
     assert not keep[4:7].any()
     assert keep[:4].all() and keep[7:].all()
+
+
+def test_composite_coupling_kernel_known_answer():
+    """Pure diurnal sines: the composite R is cos(phase shift), sigma the LH amplitude / sqrt 2.
+
+    Day-to-day noise, which the all-hours index counts, averages out of the composites.
+    """
+    n = 24 * 40
+    t = np.arange(n)
+    rng = np.random.default_rng(0)
+    lh = 100.0 * np.sin(2 * np.pi * (t - 7) / 24) + rng.normal(0, 30, n)
+    sm = 0.01 * np.sin(2 * np.pi * (t - 7 - 6) / 24) + rng.normal(0, 0.004, n)  # 6 h later
+    hour = t % 24
+    keep = np.ones(n, dtype=bool)
+    r, sigma, tci = dg.composite_coupling_kernel(sm, lh, keep, hour, 0)
+    assert r == pytest.approx(np.cos(2 * np.pi * 6 / 24), abs=0.08)  # ~0: quarter-day lag
+    assert sigma == pytest.approx(100 / np.sqrt(2), rel=0.05)
+    assert tci == pytest.approx(r * sigma)
+    r_all, _, _ = dg.land_coupling_kernel(sm, lh, keep)
+    r12, _, _ = dg.composite_coupling_kernel(-sm, lh, keep, hour, 0)
+    assert abs(r12 + r) < 1e-12  # sign flips with the series
+    # missing local hours leave the composite undefined
+    gap = keep & (hour != 5)
+    assert np.isnan(dg.composite_coupling_kernel(sm, lh, gap, hour, 0)).all()
+    assert np.isfinite(r_all)
