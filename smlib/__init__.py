@@ -54,6 +54,10 @@ _LAZY: dict[str, str] = {
     "plot_coupling_violins": "plots",
     "plot_station_map": "plots",
     "plot_skill_vs_truth": "plots",
+    # scale-out
+    "prepare_lazy": "scale",
+    "correct_lazy": "scale",
+    "station_summary": "scale",
     # study orchestration and the book
     "run_pipeline": "pipeline",
     "Products": "pipeline",

@@ -25,6 +25,10 @@ Resume
     early-stopping state and history; a resumed run draws exactly the batches and dropout
     masks the uninterrupted run would have drawn, so it ends with the same weights (on the same
     device and thread count).
+Data-parallel (DDP)
+    Under ``torchrun -m smlib.ddp`` (see :mod:`smlib.ddp`) every rank takes its share of each
+    global batch of ``batch_size`` samples, gradients are averaged by DDP so the update equals
+    the single-process one, the validation loss is all-reduced and only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from smlib import __version__
+from smlib import ddp as _ddp
 from smlib.config import (
     RunConfig,
     apply_overrides,
@@ -320,18 +325,37 @@ def _covered_hours(end_idx: np.ndarray, shape: tuple[int, int], window: int) -> 
 def _evaluate(
     model: torch.nn.Module, batcher: WindowBatcher, idx: torch.Tensor, batch_size: int
 ) -> float:
+    """Mean squared error over ``idx``; under DDP each rank takes a share, sums are all-reduced."""
     model.eval()
+    ctx = _ddp.context()
+    if ctx.active:
+        idx = torch.tensor_split(idx, ctx.world_size)[ctx.rank]
     total, n = 0.0, 0
     for start in range(0, len(idx), batch_size):
         xb, lfb, yb = batcher.batch(idx[start : start + batch_size])
         pred = model(xb, lfb)
         total += float(torch.sum((pred - yb) ** 2))
         n += len(yb)
+    if ctx.active:
+        sums = torch.tensor([total, float(n)], dtype=torch.float64, device=batcher.device)
+        torch.distributed.all_reduce(sums)
+        total, n = float(sums[0]), int(sums[1])
     return total / max(n, 1)
 
 
 def _write_run_info(out: Path, info: dict[str, Any]) -> None:
-    atomic_write_text(out / "run.json", json.dumps(info, indent=1, default=str))
+    if _ddp.context().is_main:
+        atomic_write_text(out / "run.json", json.dumps(info, indent=1, default=str))
+
+
+def _rank_rng_states() -> list[torch.Tensor] | None:
+    """Every rank's torch RNG state under DDP (gathered on all ranks), else None."""
+    ctx = _ddp.context()
+    if not ctx.active:
+        return None
+    states: list[Any] = [None] * ctx.world_size
+    torch.distributed.all_gather_object(states, torch.get_rng_state())
+    return states
 
 
 def train(
@@ -376,6 +400,7 @@ def train(
     """
     out = Path(out)
     t_start = time.perf_counter()
+    ctx = _ddp.context()
     if resume:
         if not (out / "config.yaml").exists():
             raise FileNotFoundError(f"{out}: no config.yaml to resume from")
@@ -394,12 +419,15 @@ def train(
                 f"{out} already holds a run; use resume=True (--resume) or another --out"
             )
         cfg = get_profile(profile, overrides)
-        out.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, out / "config.yaml")
+        if ctx.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, out / "config.yaml")
     tc = cfg.train
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     device = resolve_device(tc.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     torch.manual_seed(tc.seed)
 
     ds = open_cube(cube)
@@ -435,6 +463,14 @@ def train(
     va_t = torch.from_numpy(va_idx)
 
     model = build_model(cfg.model, len(prep.features), scaler.y_min, scaler.y_max).to(device)
+    # under DDP the wrapper averages gradients; checkpoints hold the plain ``model``'s weights
+    net = (
+        torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        if ctx.active
+        else model
+    )
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     gen = torch.Generator().manual_seed(tc.seed)
     state = _State(history=[])
@@ -443,7 +479,11 @@ def train(
         model.load_state_dict(ck["model_state"])
         opt.load_state_dict(ck["optimizer_state"])
         gen.set_state(ck["shuffle_rng"])
-        torch.set_rng_state(ck["torch_rng"])
+        rank_rng = ck.get("torch_rng_ranks")
+        if ctx.active and rank_rng is not None and len(rank_rng) == ctx.world_size:
+            torch.set_rng_state(rank_rng[ctx.rank])
+        else:
+            torch.set_rng_state(ck["torch_rng"])
         if device.type == "cuda" and ck.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
         state = _State(
@@ -465,6 +505,7 @@ def train(
         "python": platform.python_version(),
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "world_size": ctx.world_size,
         "seed": tc.seed,
         "profile": cfg.profile,
         "features": list(prep.features),
@@ -483,7 +524,7 @@ def train(
         desc="epochs",
         unit="ep",
         file=sys.stdout,
-        disable=None,
+        disable=None if ctx.is_main else True,
     )
     while state.epoch < tc.max_epochs:
         t0 = time.perf_counter()
@@ -492,9 +533,17 @@ def train(
         losses = torch.empty(n_batches, device=device)
         for b in range(n_batches):
             end = tr_d[order[b * tc.batch_size : (b + 1) * tc.batch_size]]
-            xb, lfb, yb = batcher.batch(end)
-            loss = _loss_fn(model(xb, lfb), yb)
-            losses[b] = loss.detach()
+            if ctx.active:  # this rank's share of the global batch (smlib.ddp)
+                end, weight = _ddp.shard(end, ctx)
+                xb, lfb, yb = batcher.batch(end)
+                loss = _loss_fn(net(xb, lfb), yb) * weight
+                global_loss = loss.detach().clone()
+                torch.distributed.all_reduce(global_loss)
+                losses[b] = global_loss / ctx.world_size  # the global batch's MSE
+            else:
+                xb, lfb, yb = batcher.batch(end)
+                loss = _loss_fn(model(xb, lfb), yb)
+                losses[b] = loss.detach()
             # a host sync per batch is free on CPU; on CUDA check every 50 batches (the exact
             # offending batch is still found; best.pt is untouched by later steps)
             if device.type != "cuda" or b % 50 == 49 or b == n_batches - 1:
@@ -511,9 +560,11 @@ def train(
         improved = val_loss < state.best_val
         if improved:
             state.best_val, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
-            save_checkpoint(
-                out / "best.pt", _weights_payload(cfg, model, scaler, prep, state.epoch, val_loss)
-            )
+            if ctx.is_main:
+                save_checkpoint(
+                    out / "best.pt",
+                    _weights_payload(cfg, model, scaler, prep, state.epoch, val_loss),
+                )
         else:
             state.bad_epochs += 1
         state.history.append(
@@ -523,23 +574,26 @@ def train(
             }
         )  # fmt: skip
         state.epoch += 1
-        _write_metrics(out / "metrics.csv", state.history)
-        save_checkpoint(
-            out / "last.pt",
-            {
-                "config": config_to_dict(cfg),
-                "model_state": model.state_dict(),
-                "optimizer_state": opt.state_dict(),
-                "shuffle_rng": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-                "epoch": state.epoch,
-                "best_val": state.best_val,
-                "best_epoch": state.best_epoch,
-                "bad_epochs": state.bad_epochs,
-                "history": state.history,
-            },
-        )
+        rank_rng = _rank_rng_states()
+        if ctx.is_main:
+            _write_metrics(out / "metrics.csv", state.history)
+            save_checkpoint(
+                out / "last.pt",
+                {
+                    "config": config_to_dict(cfg),
+                    "model_state": model.state_dict(),
+                    "optimizer_state": opt.state_dict(),
+                    "shuffle_rng": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "torch_rng_ranks": rank_rng,
+                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                    "epoch": state.epoch,
+                    "best_val": state.best_val,
+                    "best_epoch": state.best_epoch,
+                    "bad_epochs": state.bad_epochs,
+                    "history": state.history,
+                },
+            )
         bar.update(1)
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}", best=state.best_epoch)
         epochs_this_call += 1
@@ -611,7 +665,8 @@ def _fit_or_load_scaler(
         ):
             raise ValueError(f"{path}: the cube differs from the one this run was started on")
         return saved
-    fitted.save(path)
+    if _ddp.context().is_main:
+        fitted.save(path)
     return fitted
 
 

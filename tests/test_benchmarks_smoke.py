@@ -1,0 +1,90 @@
+"""Every benchmark runs end to end in ``--quick`` mode and writes well-formed JSON.
+
+No timing is asserted (shared machines); the checks are structural plus the correctness
+checks the benchmarks make themselves (the pandas baseline must agree with the vectorised
+path, the scaled cube must be processed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.__main__ import available  # noqa: E402
+
+
+def _run(tmp_path: Path, name: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", name, "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = tmp_path / f"bench_{name}.json"
+    assert path.is_file()
+    data = json.loads(path.read_text())
+    assert isinstance(data["summary"], dict) and data["summary"]
+    m = data["_machine"]
+    assert m["quick"] is True and m["cpu_count"] >= 1 and m["wall_seconds"] >= 0
+    assert "gpu" in m and m["cuda_available"] == (m["gpu"] is not None)
+    return data
+
+
+def _positive(x: float) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x) and x > 0
+
+
+def test_every_module_is_covered():
+    names = {n.removeprefix("bench_") for n in available()}
+    assert names == {"preprocess", "method", "memory", "e2e"}
+
+
+def test_unknown_benchmark_is_refused(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 2 and "nope" in proc.stderr
+
+
+def test_preprocess(tmp_path):
+    d = _run(tmp_path, "preprocess")
+    s = d["summary"]
+    assert _positive(s["vectorised_station_hours_per_s"]) and _positive(s["vectorised_over_pandas"])
+    assert d["max_abs_r_difference"] < 1e-5  # both paths computed the same R
+
+
+def test_e2e(tmp_path):
+    d = _run(tmp_path, "e2e")
+    assert isinstance(d["summary"]["found"], bool)
+
+
+@pytest.mark.slow
+def test_method(tmp_path):
+    d = _run(tmp_path, "method")
+    s = d["summary"]
+    assert _positive(s["matmul_gflops"])
+    q = s["quick"]
+    for key in ("train_samples_per_s_batch32", "best_infer_samples_per_s",
+                "seconds_to_correct_one_station_year", "bf16_autocast_over_fp32_batch32"):  # fmt: skip
+        assert _positive(q[key]), key
+    assert set(s["targets_met"]) == set(s["targets"])
+
+
+@pytest.mark.slow
+def test_memory(tmp_path):
+    d = _run(tmp_path, "memory")
+    s = d["summary"]
+    assert _positive(s["train_peak_rss_mib"]) and _positive(s["scaled_prepare_peak_rss_mib"])
+    sp = d["scale_prepare"]
+    assert sp["stations"] == 60 and sp["stations_with_valid_hours"] == 60
+    assert 0.5 < sp["valid_fraction"] <= 1.0

@@ -1,0 +1,100 @@
+"""Station-chunked dask path equals the in-memory path; a 2-worker LocalCluster runs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_preprocess import make_tiny_cube
+
+from smlib import scale
+from smlib.config import get_profile
+from smlib.correct import correct, load_model
+from smlib.preprocess import prepare
+from smlib.train import train
+
+torch.set_num_threads(1)
+
+TINY = (
+    "model.hidden_size=8",
+    "model.dense=[8, 4]",
+    "train.batch_size=64",
+    "train.max_samples_per_epoch=256",
+    "train.max_epochs=1",
+    "train.num_threads=1",
+    "train.device=cpu",
+)
+FIELDS = ("x", "sm_lf", "sm_hf", "valid_end", "r_ok")
+
+
+@pytest.fixture(scope="module")
+def cube():
+    ds, _ = make_tiny_cube(n_ismn=5, n_days=30, rain_days=(12,))
+    return ds
+
+
+@pytest.fixture(scope="module")
+def run_dir(cube, tmp_path_factory):
+    return train(cube, tmp_path_factory.mktemp("scale") / "run", profile="quick", overrides=TINY)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("feature_set", ["paper14", "insitu"])
+def test_prepare_lazy_equals_in_memory(cube, training, feature_set):
+    cfg = get_profile("quick", [f"preprocess.feature_set={feature_set}"]).preprocess
+    ref = prepare(cube, cfg, training=training)
+    lazy = scale.prepare_lazy(cube.chunk({"station": 2}), cfg, training=training)
+    assert lazy["x"].chunks[0] == (2, 2, 2)  # really chunked by station
+    got = lazy.compute()
+    assert list(got["feature"].values) == list(ref.features)
+    for name in FIELDS:
+        np.testing.assert_array_equal(got[name].values, getattr(ref, name), err_msg=name)
+    assert got["sm_hf"].attrs["units"] == "m3 m-3"
+
+
+def test_prepare_lazy_names_missing_variables(cube):
+    cfg = get_profile("quick").preprocess
+    with pytest.raises(KeyError, match="era5_lh"):
+        scale.prepare_lazy(cube.drop_vars("era5_lh"), cfg, training=False)
+
+
+def test_correct_lazy_equals_in_memory(cube, run_dir):
+    lm = load_model(run_dir, device="cpu")
+    ref = correct(cube, lm, ("lstm", "fft"))
+    lazy = scale.correct_lazy(cube.chunk({"station": 3}), run_dir, ("lstm", "fft"))
+    assert lazy["sm_lstm"].chunks is not None
+    got = lazy.compute()
+    for v in ("sm", "ts", "sm_lstm", "sm_fft"):
+        np.testing.assert_array_equal(got[v].values, ref[v].values, err_msg=v)
+        assert got[v].attrs == ref[v].attrs
+    assert np.isfinite(got["sm_lstm"].values).any()
+
+
+def test_station_summary_counts(cube):
+    cfg = get_profile("quick").preprocess
+    ref = prepare(cube, cfg, training=True)
+    s = scale.station_summary(scale.prepare_lazy(cube.chunk({"station": 4}), cfg, training=True))
+    np.testing.assert_array_equal(s["n_valid"].values, ref.valid_end.sum(1))
+    np.testing.assert_allclose(s["sm_hf_std"].values, np.nanstd(ref.sm_hf, axis=1), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_local_cluster_two_workers(cube, run_dir):
+    distributed = pytest.importorskip("dask.distributed")
+    cfg = get_profile("quick").preprocess
+    ref = prepare(cube, cfg, training=True)
+    ref_fft = correct(cube, None, ("fft",))
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert len(client.scheduler_info()["workers"]) == 2
+        lazy = scale.prepare_lazy(cube.chunk({"station": 2}), cfg, training=True)
+        got = lazy.compute()
+        corr = scale.correct_lazy(cube.chunk({"station": 2}), run_dir, ("lstm", "fft")).compute()
+    for name in FIELDS:
+        np.testing.assert_array_equal(got[name].values, getattr(ref, name), err_msg=name)
+    np.testing.assert_array_equal(corr["sm_fft"].values, ref_fft["sm_fft"].values)
+    assert np.isfinite(corr["sm_lstm"].values).sum() > 0
