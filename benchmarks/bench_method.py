@@ -14,9 +14,10 @@ Measured in one run on the same machine:
 Also measured:
 
 * **precision variants at batch 32** (paper architecture): fp32 as trained by default, and
-  bf16 autocast (``torch.autocast(device, torch.bfloat16)``) -- an opt-in candidate, not used
-  by :func:`smlib.train.train`; on CPU it pays off where the CPU has AVX512-BF16/AMX (the
-  flags found in ``/proc/cpuinfo`` are recorded);
+  bf16 autocast (``torch.autocast(device, torch.bfloat16)``), which :func:`smlib.train.train`
+  uses with the opt-in ``train.precision=bf16`` (the Physics Constraint Layer stays fp32); on
+  CPU it pays off where the CPU has AVX512-BF16/AMX (the flags found in ``/proc/cpuinfo`` are
+  recorded);
 * **one station-year corrected**: :func:`smlib.correct.correct` (preprocessing + LSTM
   inference) of a synthetic one-station, one-year cube with the 14 paper features, best of
   three; corrected station-hours per second follow.

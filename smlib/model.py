@@ -130,9 +130,12 @@ class StackedLSTM(nn.Module):
             Normalised SM HF at hour ``t``.
         """
         out, _ = self.lstm(x)
-        y = self.head(out[:, -1, :]).squeeze(-1)
+        # under bf16 autocast (TrainConfig.precision) the network runs in bfloat16, but the
+        # constraint adds LF (~0.3 m3 m-3) to HF (~0.01): that sum needs fp32 resolution
+        y = self.head(out[:, -1, :]).squeeze(-1).float()
         if self.constraint is not None:
-            y = self.constraint(y, lf)
+            with torch.autocast(device_type=y.device.type, enabled=False):
+                y = self.constraint(y, lf.float())
         return y
 
 

@@ -33,6 +33,7 @@ Data-parallel (DDP)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -518,6 +519,11 @@ def train(
     _write_run_info(out, info)
     stop_reason = "max_epochs"
     epochs_this_call = 0
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if tc.precision == "bf16"
+        else contextlib.nullcontext()
+    )
     bar = tqdm(
         total=tc.max_epochs,
         initial=state.epoch,
@@ -536,13 +542,17 @@ def train(
             if ctx.active:  # this rank's share of the global batch (smlib.ddp)
                 end, weight = _ddp.shard(end, ctx)
                 xb, lfb, yb = batcher.batch(end)
-                loss = _loss_fn(net(xb, lfb), yb) * weight
+                with autocast:
+                    pred = net(xb, lfb)
+                loss = _loss_fn(pred, yb) * weight
                 global_loss = loss.detach().clone()
                 torch.distributed.all_reduce(global_loss)
                 losses[b] = global_loss / ctx.world_size  # the global batch's MSE
             else:
                 xb, lfb, yb = batcher.batch(end)
-                loss = _loss_fn(model(xb, lfb), yb)
+                with autocast:
+                    pred = model(xb, lfb)
+                loss = _loss_fn(pred, yb)
                 losses[b] = loss.detach()
             # a host sync per batch is free on CPU; on CUDA check every 50 batches (the exact
             # offending batch is still found; best.pt is untouched by later steps)

@@ -71,3 +71,17 @@ def test_flop_count_matches_formula():
     lstm = 18 * 2 * 4 * 256 * ((14 + 256) + 2 * (256 + 256))
     assert f == lstm + 2 * (256 * 128 + 128 * 64 + 64)
     assert lstm_flops_per_sample(cfg, 14, 18, training=True) == 3 * f
+
+
+def test_constraint_runs_in_fp32_under_bf16_autocast():
+    """LF + HF needs fp32: under autocast the output is float32 and never reconstructs SM < 0."""
+    torch.manual_seed(0)
+    y_min, y_max = -0.05, 0.05
+    model = build_model(ModelConfig(hidden_size=8, dense=(8, 4)), 3, y_min, y_max)
+    x = torch.rand(256, 18, 3)
+    lf = torch.rand(256) * 0.02  # dry soil: the constraint is active for many samples
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x, lf)
+    assert y.dtype == torch.float32
+    sm = y * (y_max - y_min) + y_min + lf
+    assert sm.min() >= -1e-7

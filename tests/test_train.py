@@ -145,3 +145,20 @@ def test_insitu_feature_set_trains_and_corrects_without_reanalysis(cube, tmp_pat
     ]
     out = correct(bare, run, methods=("lstm",))
     assert "sm_fft" not in out and np.isfinite(out.sm_lstm.values).mean() > 0.8
+
+
+def test_bf16_autocast_is_opt_in_and_tracks_fp32(cube, tmp_path):
+    """``train.precision=bf16`` trains under autocast; fp32 stays the default (the paper)."""
+    fp32 = train(cube, tmp_path / "fp32", profile="quick", overrides=TINY)
+    bf16 = train(
+        cube, tmp_path / "bf16", profile="quick", overrides=(*TINY, "train.precision=bf16")
+    )
+    a = pd.read_csv(fp32 / "metrics.csv")
+    b = pd.read_csv(bf16 / "metrics.csv")
+    assert np.isfinite(b.train_loss).all() and np.isfinite(b.val_loss).all()
+    assert not np.array_equal(a.train_loss.to_numpy(), b.train_loss.to_numpy())
+    np.testing.assert_allclose(b.train_loss, a.train_loss, rtol=0.2)
+    weights = load_checkpoint(bf16 / "best.pt")["model_state"]
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    with pytest.raises(ValueError, match="train.precision"):
+        train(cube, tmp_path / "bad", profile="quick", overrides=(*TINY, "train.precision=fp8"))
