@@ -23,6 +23,8 @@ def _stages(t: dict) -> dict[str, float]:
         out["twin"] = float(t["twin"].get("s", 0.0))
     for name, nb in (t.get("notebooks") or {}).items():
         out[f"notebook:{name}"] = float(nb.get("s", 0.0))
+    for name, sec in (t.get("pipeline") or {}).items():  # cached stages run inside notebooks
+        out[f"pipeline:{name}"] = float(sec)
     if t.get("html_s") is not None:
         out["html"] = float(t["html_s"])
     return out

@@ -493,6 +493,17 @@ def _reproducibility_md(
         out.append(f"| `{name}` | {t['status']} | {t['s']:.1f} |")
     if previous_html_s is not None:
         out.append(f"| HTML (previous build) | | {previous_html_s:.1f} |")
+    stages = timings.get("pipeline") or {}
+    if stages:
+        out += [
+            "",
+            "The notebooks share the cached stages of `smlib.pipeline`; each took, when it last",
+            "ran for this build (inside the first notebook that needed it):",
+            "",
+            "| pipeline stage | seconds |",
+            "| --- | ---: |",
+        ]
+        out += [f"| {name} | {sec:.1f} |" for name, sec in stages.items()]
     out += ["", "## Versions", "", "| package | version |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in _versions().items()]
     vendor = _read_json(book_dir / "_assets" / "vendor" / "VERSIONS.json") or {}
@@ -510,11 +521,24 @@ def _reproducibility_md(
         out.append(_fence(manifest.read_text(encoding="utf-8"), "yaml"))
     results = sorted((root / "benchmarks" / "results").glob("*.json"))
     if results:
-        out += ["", "## Benchmarks", ""]
+        out += [
+            "",
+            "## Benchmarks",
+            "",
+            "Measured by `./run bench` (`python -m benchmarks`); every speed is also given as a "
+            "ratio to a baseline run in the same process, so that noisy machines still compare. "
+            "The headline numbers of each benchmark, then the machine it ran on; the full "
+            "results are in the JSON files named.",
+            "",
+        ]
         for path in results:
             payload = _read_json(path)
-            text = json.dumps(payload, indent=2) if payload is not None else "(unreadable JSON)"
-            out += [f"`benchmarks/results/{path.name}`:", "", _fence(text, "json")]
+            if not isinstance(payload, dict):
+                out += [f"`benchmarks/results/{path.name}`: unreadable JSON", ""]
+                continue
+            shown = {k: payload[k] for k in ("summary", "_machine") if k in payload} or payload
+            text = json.dumps(shown, indent=2)
+            out += [f"### `{path.stem}`", "", _fence(text, "json")]
     return "\n".join(out) + "\n"
 
 
@@ -642,6 +666,9 @@ def build_book(
         log.info("executed %s in %.1f s", spec.notebook, seconds)
     progress.close()
 
+    from smlib.pipeline import stage_timings
+
+    timings["pipeline"] = stage_timings(work_dir)
     built_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     timings_file = sections / "_timings.json"
     previous = _read_json(timings_file) or {}
