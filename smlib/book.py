@@ -55,6 +55,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from smlib import __version__
+from smlib.atomic import atomic_write_text
 
 __all__ = [
     "BookPlan",
@@ -291,22 +292,10 @@ class NotebookFailed(RuntimeError):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_if_changed(path: Path, text: str) -> bool:
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    _atomic_write(path, text)
+    atomic_write_text(path, text)
     return True
 
 
@@ -661,7 +650,7 @@ def build_book(
         start = time.perf_counter()
         _execute(spec, sources[spec.stem], out, parameters, kernel, cwd=nb_src)
         seconds = time.perf_counter() - start
-        _atomic_write(key_file, json.dumps({"key": key, "seconds": seconds}, indent=2) + "\n")
+        atomic_write_text(key_file, json.dumps({"key": key, "seconds": seconds}, indent=2) + "\n")
         timings["notebooks"][spec.stem] = {"status": "executed", "s": seconds}
         log.info("executed %s in %.1f s", spec.notebook, seconds)
     progress.close()
@@ -674,8 +663,8 @@ def build_book(
     previous = _read_json(timings_file) or {}
     if _write_if_changed(book / "_toc.yml", toc_yaml(plan)):
         log.info("wrote %s from %s", book / "_toc.yml", plan.source.name)
-    _atomic_write(sections / "_build_info.md", _build_info_md(plan, data_label, built_at))
-    _atomic_write(
+    atomic_write_text(sections / "_build_info.md", _build_info_md(plan, data_label, built_at))
+    atomic_write_text(
         sections / "_reproducibility.md",
         _reproducibility_md(
             plan, data_label, built_at, timings, previous.get("html_s"), book, root
@@ -684,14 +673,14 @@ def build_book(
     timings["built_at"] = built_at
     if skip_html:
         timings["total_s"] = time.perf_counter() - t_total
-        _atomic_write(timings_file, json.dumps(timings, indent=2) + "\n")
+        atomic_write_text(timings_file, json.dumps(timings, indent=2) + "\n")
         return sections
 
     start = time.perf_counter()
     _build_html(book)
     timings["html_s"] = time.perf_counter() - start
     timings["total_s"] = time.perf_counter() - t_total
-    _atomic_write(timings_file, json.dumps(timings, indent=2) + "\n")
+    atomic_write_text(timings_file, json.dumps(timings, indent=2) + "\n")
     index = book / "_build" / "html" / "index.html"
     log.info("book built in %.1f s: %s", timings["total_s"], index)
     return index

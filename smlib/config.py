@@ -48,8 +48,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import types
 import typing
 from collections.abc import Iterable
@@ -58,6 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from smlib.atomic import atomic_write_text
 
 __all__ = [
     "PreprocessConfig",
@@ -73,7 +73,6 @@ __all__ = [
     "config_from_dict",
     "dump_config",
     "load_config",
-    "atomic_write_text",
 ]
 
 
@@ -398,19 +397,6 @@ def dump_config(cfg: RunConfig, path: str | Path | None = None) -> str:
     if path is not None:
         atomic_write_text(Path(path), text)
     return text
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 import xarray as xr
 
 from smlib import __version__
+from smlib.atomic import atomic_path
 from smlib.config import RunConfig, config_from_dict, load_config
 from smlib.fourier import fourier_correct
 from smlib.model import build_model
@@ -197,18 +197,6 @@ def correct(
     return out
 
 
-def _atomic_to_netcdf(ds: xr.Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def correct_file(
     cube: str | os.PathLike | xr.Dataset,
     model_dir: str | os.PathLike | None = None,
@@ -219,7 +207,8 @@ def correct_file(
     """:func:`correct` a cube file and write the result atomically to ``out`` (NetCDF)."""
     ds = open_cube(cube)
     result = correct(ds, model_dir, methods, fft_product)
-    _atomic_to_netcdf(result, Path(out))
+    with atomic_path(out) as tmp:
+        result.to_netcdf(tmp)
     log.info("wrote %s (%s)", out, ", ".join(v for v in result.data_vars))
     return result
 

@@ -42,7 +42,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from smlib import __version__
+from smlib.atomic import atomic_path
 from smlib.io.fluxnet import TowerSeries, read_fluxnet
 from smlib.io.ismn import IsmnSeries, iter_ismn
 from smlib.io.sensors import REFERENCE_TECHNIQUES, sensor_technique
@@ -437,14 +437,8 @@ def write_atomic(ds: xr.Dataset, out: str | os.PathLike) -> Path:
             }
     if "time" in ds.coords:
         encoding["time"] = {"units": "hours since 1970-01-01 00:00:00", "dtype": "int64"}
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ import xarray as xr
 
 from smlib import __version__
 from smlib import diagnostics as dg
+from smlib.atomic import atomic_path
 
 __all__ = ["evaluate", "REQUIRED_VARIABLES"]
 
@@ -385,14 +385,8 @@ class _Report:
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        write(fh)
 
 
 def _open(obj: str | os.PathLike[str] | xr.Dataset, what: str) -> xr.Dataset:

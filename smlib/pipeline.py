@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from smlib import __version__
+from smlib.atomic import atomic_write_text
 
 __all__ = ["Products", "run_pipeline", "data_layout", "stage_timings"]
 
@@ -152,9 +153,9 @@ def _stage(
     action()
     elapsed = time.perf_counter() - t0
     timings[name] = elapsed
-    tmp = stamp_file.with_name(stamp_file.name + ".tmp")
-    tmp.write_text(json.dumps({"digest": digest, "seconds": elapsed, "params": doc}, indent=1))
-    os.replace(tmp, stamp_file)
+    atomic_write_text(
+        stamp_file, json.dumps({"digest": digest, "seconds": elapsed, "params": doc}, indent=1)
+    )
     return digest
 
 
@@ -332,9 +333,7 @@ def _write_timings(work: Path, timings: dict[str, float]) -> None:
     path = work / "timings.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update({k: v for k, v in timings.items() if v > 0 or k not in old})
-    tmp = path.with_name("timings.json.tmp")
-    tmp.write_text(json.dumps(old, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(old, indent=1))
 
 
 def stage_timings(work_dir: str | os.PathLike) -> dict[str, float]:

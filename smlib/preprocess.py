@@ -682,7 +682,7 @@ class MinMaxScaler:
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically."""
-        from smlib.config import atomic_write_text
+        from smlib.atomic import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
 

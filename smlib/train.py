@@ -42,7 +42,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +55,10 @@ from tqdm.auto import tqdm
 
 from smlib import __version__
 from smlib import ddp as _ddp
+from smlib.atomic import atomic_path, atomic_write_text
 from smlib.config import (
     RunConfig,
     apply_overrides,
-    atomic_write_text,
     config_to_dict,
     dump_config,
     get_profile,
@@ -228,16 +227,10 @@ def split_samples(
 
 # --------------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

@@ -35,3 +35,22 @@ def test_cli_version():
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
+
+
+def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
+    """A writer that fails leaves the previous file intact and no temporary file behind."""
+    import os
+    import stat
+
+    from smlib.atomic import atomic_path, atomic_write_text
+
+    target = atomic_write_text(tmp_path / "sub" / "a.txt", "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+    # finished files get ordinary permissions, not mkstemp's 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -23,8 +23,6 @@ files depends on the wall clock, so a seed always gives identical bytes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from smlib.atomic import atomic_path
 from smlib.synth.reanalysis import ProductRun
 from smlib.synth.world import REGIONS
 
@@ -54,16 +53,8 @@ _LINE_STYLES = ("crlf", "lf", "cr", "cosmos")
 def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
     """Call ``writer(tmp)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        writer(tmp)
     return path
 
 
