@@ -7,7 +7,9 @@ existing output is reused. The first notebook therefore does the work and the ot
 seconds, while each notebook still runs on its own under papermill.
 
 The stamp of a stage is a SHA-256 over a JSON document of its parameters and its inputs' stamps,
-stored next to the output as ``<output>.stamp.json`` together with the wall time it took.
+stored next to the output as ``<output>.stamp.json`` together with the wall time it took. The
+parameters include a digest of the smlib sources the stage depends on (:data:`STAGE_SOURCES`),
+so editing, say, :mod:`smlib.evaluate` re-runs the evaluation but not the training.
 """
 
 from __future__ import annotations
@@ -115,6 +117,28 @@ def _stamp_path(output: Path) -> Path:
     return output.with_name(output.name + ".stamp.json")
 
 
+#: The smlib sources each stage's output depends on (besides its inputs' stamps): editing one
+#: of them re-runs the stage, so a build never shows results of code that has since changed.
+STAGE_SOURCES: dict[str, tuple[str, ...]] = {
+    "synth": ("synth/*.py", "timeutils.py"),
+    "ingest": ("io/*.py", "cube.py", "timeutils.py"),
+    "train": ("config.py", "preprocess.py", "model.py", "train.py", "ddp.py", "timeutils.py"),
+    "correct": ("correct.py", "fourier.py", "preprocess.py", "model.py", "config.py"),
+    "evaluate": ("diagnostics.py", "sensitivity.py", "plots.py", "evaluate.py", "naturalearth.py"),
+}
+
+
+def _code_digest(stage: str) -> str:
+    """SHA-256 over the source files of :data:`STAGE_SOURCES` for ``stage``."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for pattern in STAGE_SOURCES.get(stage, ()):
+        for f in sorted(root.glob(pattern)):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def _tree_signature(path: Path | None) -> str | None:
     """Cheap signature of an input file or folder: names, sizes and modification times."""
     if path is None:
@@ -136,7 +160,7 @@ def _stage(
     timings: dict[str, float],
 ) -> str:
     """Run ``action`` unless ``output`` is up to date for ``params``; return the stage stamp."""
-    doc = {"stage": name, "smlib": __version__, **params}
+    doc = {"stage": name, "smlib": __version__, "code": _code_digest(name), **params}
     digest = _digest(doc)
     stamp_file = _stamp_path(output)
     if not force and output.exists() and stamp_file.exists():

@@ -41,6 +41,16 @@ def test_stages_are_cached_and_rerun_on_change(tmp_path):
     again = run_pipeline(work_dir=tmp_path, **TINY)
     assert all(t == 0.0 for t in again.timings.values()), again.timings
 
+    # editing the evaluation code re-runs the evaluation only
+    import smlib.pipeline as pipeline_mod
+
+    real = pipeline_mod._code_digest
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline_mod, "_code_digest", lambda s: "edited" if s == "evaluate" else real(s))
+        edited = run_pipeline(work_dir=tmp_path, **TINY)
+    assert edited.timings["evaluate"] > 0
+    assert all(edited.timings[s] == 0.0 for s in ("synth", "ingest", "train", "correct"))
+
     changed = dict(
         TINY, overrides=[o.replace("hidden_size=8", "hidden_size=6") for o in TINY["overrides"]]
     )
