@@ -17,10 +17,8 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +71,9 @@ def vendor_assets() -> dict[str, str]:
     """Copy the pinned browser assets into ``book/_assets/vendor``; return package versions."""
     versions = {pkg: _package_version(pkg) for pkg in VENDORED}
     VENDOR.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".vendor.", dir=VENDOR.parent))
-    try:
+    from smlib.atomic import atomic_dir  # installed by `pip install -e .` just before
+
+    with atomic_dir(VENDOR) as tmp:
         for package, items in VENDORED.items():
             for item, dest in items:
                 src = NODE / package / item
@@ -82,15 +81,6 @@ def vendor_assets() -> dict[str, str]:
                     raise FileNotFoundError(f"{src} missing from the {package} npm package")
                 _copy(src, tmp / dest)
         (tmp / "VERSIONS.json").write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n")
-        old = VENDOR.with_name(".vendor.old")
-        if VENDOR.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(VENDOR, old)
-        os.replace(tmp, VENDOR)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return versions
 
 

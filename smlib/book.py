@@ -41,10 +41,8 @@ import logging
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,7 +53,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from smlib import __version__
-from smlib.atomic import atomic_write_text
+from smlib.atomic import atomic_dir, atomic_write_text
 
 __all__ = [
     "BookPlan",
@@ -344,18 +342,10 @@ def _ensure_twin(plan: BookPlan, folder: Path) -> tuple[Path, float]:
             f"({err}); pass --data DIR to build the book on existing data"
         ) from err
     start = time.perf_counter()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        log.info("writing the synthetic twin (%s) into %s", plan.twin, folder)
+    log.info("writing the synthetic twin (%s) into %s", plan.twin, folder)
+    with atomic_dir(folder) as tmp:
         write_twin(tmp, **plan.twin)
         (tmp / stamp_name).write_text(want)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder, time.perf_counter() - start
 
 

@@ -30,13 +30,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from smlib.atomic import atomic_dir
 
 __all__ = [
     "NATURAL_EARTH_LAYERS",
@@ -391,8 +391,7 @@ def build_natural_earth(
 
     dest = Path(out_dir) if out_dir is not None else natural_earth_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    with atomic_dir(dest) as tmp:
         for category in ("physical", "cultural"):
             (tmp / "shapefiles" / "natural_earth" / category).mkdir(parents=True)
         _write_polygons(_layer_path(tmp, "physical", "land"), [({}, land)])
@@ -418,15 +417,6 @@ def build_natural_earth(
                 indent=2,
             )
         )
-        old = dest.with_name(f".{dest.name}.old")
-        if dest.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info(
         "Natural Earth 110m for cartopy: %d countries, %d coastline and %d boundary lines in %s",
         len(country_records),

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from smlib import __version__
-from smlib.atomic import atomic_write_text
+from smlib.atomic import atomic_dir, atomic_write_text
 
 __all__ = ["Products", "run_pipeline", "data_layout", "stage_timings"]
 
@@ -324,18 +323,8 @@ def _train(cube: Path, run_dir: Path, profile: str, overrides: Sequence[str]) ->
     and an interrupted training never leaves a half-written run where the old one was."""
     from smlib.train import train
 
-    fresh = run_dir.with_name(run_dir.name + ".new")
-    if fresh.exists():
-        shutil.rmtree(fresh)
-    train(cube, fresh, profile=profile, overrides=list(overrides), resume=False)
-    old = run_dir.with_name(run_dir.name + ".old")
-    if run_dir.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(run_dir, old)
-    os.replace(fresh, run_dir)
-    if old.exists():
-        shutil.rmtree(old)
+    with atomic_dir(run_dir) as fresh:
+        train(cube, fresh, profile=profile, overrides=list(overrides), resume=False)
 
 
 def _correct(

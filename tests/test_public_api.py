@@ -54,3 +54,19 @@ def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_dir_swaps_whole_folders(tmp_path):
+    from smlib.atomic import atomic_dir
+
+    dest = tmp_path / "run"
+    with atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("1")
+    with pytest.raises(RuntimeError), atomic_dir(dest) as tmp:
+        (tmp / "b.txt").write_text("half")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in dest.iterdir()) == ["a.txt"]  # the old folder survived
+    with atomic_dir(dest) as tmp:
+        (tmp / "c.txt").write_text("2")
+    assert sorted(p.name for p in dest.iterdir()) == ["c.txt"]  # replaced whole
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no scratch folders left
