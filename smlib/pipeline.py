@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,3 @@ def stage_timings(work_dir: str | os.PathLike) -> dict[str, float]:
     """Seconds each stage took when it last ran in ``work_dir`` (read from its stamps)."""
     path = Path(work_dir) / "timings.json"
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _as_dict(p: Products) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(p).items()}

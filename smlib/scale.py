@@ -109,6 +109,13 @@ def _needed_variables(ds: xr.Dataset, cfg: PreprocessConfig) -> tuple[str, ...]:
     return tuple(sorted(need))
 
 
+def _station_coord_like(coord: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """``coord`` (on ``station``) chunked like ``like``'s station axis when ``like`` is dask."""
+    if like.chunks is None:
+        return coord
+    return coord.chunk({"station": like.chunks[0]})
+
+
 def prepare_lazy(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> xr.Dataset:
     """:func:`smlib.preprocess.prepare` as a lazy, station-chunked xarray Dataset.
 
@@ -134,9 +141,7 @@ def prepare_lazy(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> xr
     names = _needed_variables(ds, cfg)
     feats = feature_names(cfg)
     inputs = _cube_inputs(ds, names)
-    lon = ds["lon"]
-    if inputs[0].chunks is not None:
-        lon = lon.chunk({"station": inputs[0].chunks[0]})
+    lon = _station_coord_like(ds["lon"], inputs[0])
     outs = xr.apply_ufunc(
         _prepare_block,
         *inputs,
@@ -239,9 +244,7 @@ def correct_lazy(
         need |= {"era5_sm", "merra2_sm"} & set(ds.data_vars)
     names = tuple(sorted(need))
     inputs = _cube_inputs(ds, names)
-    lon = ds["lon"]
-    if inputs[0].chunks is not None:
-        lon = lon.chunk({"station": inputs[0].chunks[0]})
+    lon = _station_coord_like(ds["lon"], inputs[0])
     outs = xr.apply_ufunc(
         _correct_block,
         *inputs,

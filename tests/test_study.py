@@ -207,3 +207,25 @@ def test_read_coupling_and_missing_tables(tmp_path) -> None:
     )
     assert headline.loc["median HF R vs truth", "lstm"] == 0.8
     assert len(headline) == 1
+
+
+def test_screen_comparison_reads_runs_and_reports(tmp_path):
+    """One row per run, numbers taken from run.json and the evaluation summary."""
+    from types import SimpleNamespace
+
+    from smlib.study import screen_comparison
+
+    runs = {}
+    for label, n, r in (("paper", 3372, 0.81), ("strict", 1327, 0.85)):
+        run_dir, report = tmp_path / label / "run", tmp_path / label / "report"
+        run_dir.mkdir(parents=True)
+        report.mkdir()
+        (run_dir / "run.json").write_text(json.dumps({"n_train_samples": n, "best_val_loss": 0.1}))
+        summary = {"median_hf_r_vs_truth": {"lstm": r, "raw": -0.5}}
+        (report / "summary.json").write_text(json.dumps(summary))
+        runs[label] = SimpleNamespace(run_dir=run_dir, report_dir=report)
+    table = screen_comparison(runs)
+    assert list(table.index) == ["paper", "strict"]
+    assert table.loc["strict", "training windows"] == 1327
+    assert table.loc["paper", "LSTM HF R vs truth"] == pytest.approx(0.81)
+    assert np.isnan(table.loc["paper", "LSTM |phase error| (h)"])  # not in that summary
