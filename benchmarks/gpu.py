@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for arch, cfg in ARCHS.items():
         for prec in PRECISIONS:
             for b in BATCHES:
+                if b > len(ends):
+                    continue
                 if left() < 200:
                     result["skipped"].append(f"inference {arch} {prec} {b}: budget")
                     continue
