@@ -64,6 +64,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "FourierConfig",
+    "CorrectConfig",
     "RunConfig",
     "PROFILES",
     "get_profile",
@@ -109,6 +110,20 @@ class PreprocessConfig:
         Features removed from the set (ablations).
     window_h : int
         Input sequence length, hours (``t-17 .. t`` for 18).
+    lookahead_h : int
+        Hours of context *after* the target hour: the window of target ``t`` spans
+        ``t-window_h+1+lookahead_h .. t+lookahead_h``. 0 is the paper's causal window (needed
+        for real-time use); a centred context (e.g. 9) suits archive correction, where the
+        hours after ``t`` exist and the centred LF already looks 11 h ahead.
+    max_gap_h : int
+        Gaps of at most this many hours in any input series (bounded by finite values on both
+        sides) are filled by linear interpolation before the decomposition, so that one missing
+        hour does not cost the ~40 hours of output that depend on it. 0 (the paper) fills
+        nothing. Rain-screened days are never filled (they are longer).
+    min_ts_range_k : float
+        Training filter: keep only days whose in-situ TS diurnal range (max - min of the local
+        day) is at least this many K. On overcast days R(SM, TS) is dominated by noise and the
+        artefact cannot be told from the signal. 0 (the paper) keeps every day.
     """
 
     rain_screen: str = "paper"
@@ -122,6 +137,48 @@ class PreprocessConfig:
     feature_set: str = "paper14"
     drop_features: tuple[str, ...] = ()
     window_h: int = 18
+    lookahead_h: int = 0
+    max_gap_h: int = 0
+    min_ts_range_k: float = 0.0
+
+
+@dataclass(frozen=True)
+class CorrectConfig:
+    r"""What ``smlib correct`` writes for each method (the per-hour flags of DESIGN.md).
+
+    Attributes
+    ----------
+    product : {"flagged", "paper"}
+        ``flagged`` (default): the series a user can take as a whole; every hour says in the
+        method's ``<var>_flag`` variable what it holds. ``paper``: the network's value
+        wherever it has inputs (rain included), NaN elsewhere, as in the paper.
+    mode : {"guided", "network"}
+        How the ``flagged`` LSTM product is made. ``guided`` (default): per station, the raw
+        HF is regressed on the soil-temperature terms (TS HF and its tendency) *together with*
+        the network's HF and the reanalysis SM HF as estimates of the true diurnal signal,
+        over the station's rain-free hours; the fitted temperature terms -- the artefact -- are
+        removed from the raw series at every hour with TS, so rain steps and all measured
+        signal stay (:func:`smlib.correct.guided_compensation`). ``network``: the network's
+        value on rain-free hours with inputs, ``rain_rule`` elsewhere.
+    rain_screen : {"strict", "paper"}
+        Screen deciding which hours are rain-affected at correction time
+        (:func:`smlib.preprocess.rain_flags`).
+    rain_rule : {"artefact", "raw"}
+        ``artefact``: remove only the temperature-coherent artefact,
+        :math:`b_1 T_{HF} + b_2\,\partial_t T_{HF}`, with coefficients fitted per station on
+        the hours the network corrected (regression of raw minus corrected HF on the TS HF and
+        its tendency, which absorbs a thermal lag of the sensing element); the rain step itself
+        stays as measured. ``raw``: leave such hours raw.
+    min_rule_hours : int
+        Fewest network-corrected hours a station needs for its rule to be fitted; below it the
+        station's remaining hours stay raw (flagged so).
+    """
+
+    product: str = "flagged"
+    mode: str = "guided"
+    rain_screen: str = "strict"
+    rain_rule: str = "artefact"
+    min_rule_hours: int = 240
 
 
 @dataclass(frozen=True)
@@ -196,6 +253,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     fourier: FourierConfig = field(default_factory=FourierConfig)
+    correct: CorrectConfig = field(default_factory=CorrectConfig)
 
 
 def _paper() -> RunConfig:
@@ -326,6 +384,10 @@ def validate(cfg: RunConfig) -> None:
         "train.device": (t.device, {"auto", "cpu", "cuda"}),
         "train.precision": (t.precision, {"fp32", "bf16"}),
         "fourier.product": (cfg.fourier.product, {"era5", "merra2", "mean"}),
+        "correct.product": (cfg.correct.product, {"flagged", "paper"}),
+        "correct.rain_screen": (cfg.correct.rain_screen, {"strict", "paper"}),
+        "correct.rain_rule": (cfg.correct.rain_rule, {"artefact", "raw"}),
+        "correct.mode": (cfg.correct.mode, {"guided", "network"}),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -334,6 +396,10 @@ def validate(cfg: RunConfig) -> None:
         raise ValueError(f"train.val_fraction={t.val_fraction} must lie in (0, 1)")
     if p.window_h < 1 or p.lf_window_h < 2:
         raise ValueError("preprocess.window_h must be >= 1 and lf_window_h >= 2")
+    if not 0 <= p.lookahead_h < p.window_h:
+        raise ValueError("preprocess.lookahead_h must lie in 0 .. window_h - 1")
+    if p.max_gap_h < 0 or p.min_ts_range_k < 0:
+        raise ValueError("preprocess.max_gap_h and min_ts_range_k must be >= 0")
     if t.batch_size < 1 or t.max_epochs < 1 or t.patience < 1:
         raise ValueError("train.batch_size, max_epochs and patience must be positive")
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ __all__ = [
     "daily_correlation_kernel",
     "daily_correlation",
     "rain_flags",
+    "fill_short_gaps",
     "feature_names",
     "Prepared",
     "prepare",
@@ -414,7 +416,16 @@ def rain_flags(ds: xr.Dataset, cfg: PreprocessConfig) -> dict[str, np.ndarray]:
     dict of str to numpy.ndarray of bool, shape (station, time)
         Keys ``insitu``, ``era5``, ``merra2``; True = hour removed before decomposition. Under
         ``strict`` all three hold the same widened union. Under ``none`` all are False.
+
+    Notes
+    -----
+    The in-situ screen uses the station's own rain gauge (``precip``: ISMN ``p`` or tower P)
+    on every local day the gauge covers (:data:`smlib.cube.GAUGE_MIN_HOURS` hourly values),
+    and the SM tendency on the other days; :func:`smlib.cube.insitu_rain_source` records that
+    choice per station-day in the cube (``insitu_rain_source``).
     """
+    from smlib.cube import rain_source_days
+
     time = ds["time"].values
     n_st, n_t = ds.sizes["station"], ds.sizes["time"]
     lon = ds["lon"].values
@@ -422,8 +433,20 @@ def rain_flags(ds: xr.Dataset, cfg: PreprocessConfig) -> dict[str, np.ndarray]:
         z = np.zeros((n_st, n_t), dtype=bool)
         return {"insitu": z, "era5": z, "merra2": z}
     sm_days, _, index = local_days(_arr(ds, "sm"), time, lon)
-    day_flags = {"insitu": insitu_rain_days(sm_days, cfg.insitu_tendency_sd)}
+    tendency = insitu_rain_days(sm_days, cfg.insitu_tendency_sd)
+    gauge_days = local_days(_arr(ds, "precip"), time, lon)[0] if "precip" in ds else None
+    source = rain_source_days(sm_days, gauge_days)
+    if gauge_days is not None:
+        gauge = precip_rain_days(gauge_days, cfg.precip_mm_per_day)
+        day_flags = {"insitu": np.where(source == 2, gauge, tendency)}
+    else:
+        day_flags = {"insitu": tendency}
     counts = {"insitu": int(day_flags["insitu"].sum())}
+    log.info(
+        "in-situ rain screen: %d station-days screened by the gauge, %d by the SM tendency",
+        int((source == 2).sum()),
+        int((source == 1).sum()),
+    )
     for prod in ("era5", "merra2"):
         var = f"{prod}_precip"
         if var in ds:
@@ -434,9 +457,8 @@ def rain_flags(ds: xr.Dataset, cfg: PreprocessConfig) -> dict[str, np.ndarray]:
         counts[prod] = int(day_flags[prod].sum())
     if cfg.rain_screen == "strict":
         union = day_flags["insitu"] | day_flags["era5"] | day_flags["merra2"]
-        if "precip" in ds:  # in-situ gauge (towers, some ISMN stations)
-            gdays, _, _ = local_days(_arr(ds, "precip"), time, lon)
-            union |= precip_rain_days(gdays, cfg.precip_mm_per_day)
+        if gauge_days is not None:  # in-situ gauge (towers, some ISMN stations), any day
+            union |= precip_rain_days(gauge_days, cfg.precip_mm_per_day)
         wide = union.copy()
         for k in range(1, cfg.widen_days + 1):
             wide[:, k:] |= union[:, :-k]
@@ -446,6 +468,46 @@ def rain_flags(ds: xr.Dataset, cfg: PreprocessConfig) -> dict[str, np.ndarray]:
         return {"insitu": hourly, "era5": hourly, "merra2": hourly}
     log.info("paper rain screen, rainy station-days per source: %s", counts)
     return {k: _days_to_hours(v, index, n_t) for k, v in day_flags.items()}
+
+
+def fill_short_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linearly interpolate NaN runs of at most ``max_gap`` hours along the last axis.
+
+    Only gaps with a finite value on both sides are filled; longer gaps, leading and trailing
+    NaN stay NaN.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., time)
+    max_gap : int
+        Longest run of missing hours that is filled; 0 returns ``x`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``x`` (a copy when anything was filled).
+
+    Examples
+    --------
+    >>> fill_short_gaps(np.array([1.0, np.nan, 3.0, np.nan, np.nan, np.nan, 7.0]), 2)
+    array([ 1.,  2.,  3., nan, nan, nan,  7.])
+    """
+    if max_gap <= 0:
+        return x
+    flat = x.reshape(-1, x.shape[-1])
+    out = flat.copy()
+    n_t = flat.shape[1]
+    idx = np.arange(n_t)
+    for i in np.flatnonzero(np.isnan(flat).any(1) & np.isfinite(flat).any(1)):
+        row = flat[i]
+        ok = np.isfinite(row)
+        # index of the previous / next finite sample of every hour
+        prev = np.maximum.accumulate(np.where(ok, idx, -1))
+        nxt = np.minimum.accumulate(np.where(ok, idx, n_t)[::-1])[::-1]
+        gap = ~ok & (prev >= 0) & (nxt < n_t) & (nxt - prev - 1 <= max_gap)
+        if gap.any():
+            out[i, gap] = np.interp(idx[gap], idx[ok], row[ok])
+    return out.reshape(x.shape)
 
 
 def _arr(ds: xr.Dataset, var: str) -> np.ndarray:
@@ -475,8 +537,9 @@ class Prepared:
     sm, sm_lf, sm_hf : numpy.ndarray of float32, shape (station, time)
         Target SM (m3 m-3) after screening, its LF and HF.
     valid_end : numpy.ndarray of bool, shape (station, time)
-        Hours ``t`` whose whole input window ``t-window_h+1 .. t`` is finite and whose SM LF is
-        finite: the hours the model can correct.
+        Hours ``t`` whose whole input window is finite and whose SM LF is finite: the hours the
+        model can correct. With ``lookahead_h = L`` row ``t`` of ``x`` holds the inputs of hour
+        ``t + L``, so the window "ending at" ``t`` covers hours ``t-window_h+1+L .. t+L``.
     r_ok : numpy.ndarray of bool, shape (station, time)
         Hours on local days with R(SM, TS) < ``r_threshold`` (training filter).
     window_h : int
@@ -552,7 +615,7 @@ def prepare(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> Prepare
         a = _arr(ds, var)
         if flags is not None:
             a[flags[_source(var)]] = np.nan
-        return a
+        return fill_short_gaps(a, cfg.max_gap_h)
 
     x = np.empty((n_st, n_t, len(names)), dtype=np.float32)
     cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -571,9 +634,15 @@ def prepare(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> Prepare
             lf = moving_average(a, cfg.lf_window_h, cfg.lf_centering)
             cache[var] = (lf, a - lf)
         x[:, :, j] = cache[var][0] if part == "lf" else cache[var][1]
+    observed = np.isfinite(_arr(ds, "sm"))
     sm = screened("sm")
     sm_lf = moving_average(sm, cfg.lf_window_h, cfg.lf_centering)
     sm_hf = sm - sm_lf
+    sm_hf[~observed] = np.nan  # interpolated hours are inputs to the LF, never targets
+    if cfg.lookahead_h:
+        lead = cfg.lookahead_h
+        x[:, :-lead] = x[:, lead:]
+        x[:, n_t - lead :] = np.nan
     # a window ending at t is complete when every feature is finite on t-w+1 .. t
     finite = np.isfinite(x).all(-1)
     w = cfg.window_h
@@ -587,7 +656,13 @@ def prepare(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> Prepare
         r_days, _, index = local_days(sm, time.values, lon)
         ts_days, _, _ = local_days(ts, time.values, lon)
         r = daily_correlation_kernel(r_days, ts_days)
-        r_ok = _days_to_hours(np.nan_to_num(r < cfg.r_threshold, nan=False), index, n_t)
+        good = np.nan_to_num(r < cfg.r_threshold, nan=False)
+        if cfg.min_ts_range_k > 0:
+            with warnings.catch_warnings():  # all-NaN days: range NaN, day dropped
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rng_k = np.nanmax(ts_days, axis=-1) - np.nanmin(ts_days, axis=-1)
+            good &= np.nan_to_num(rng_k >= cfg.min_ts_range_k, nan=False)
+        r_ok = _days_to_hours(good, index, n_t)
     else:
         r_ok = np.ones((n_st, n_t), dtype=bool)
     return Prepared(

@@ -1,0 +1,182 @@
+"""Skill of every correction against a known truth, on the hours each number covers.
+
+One function, :func:`score_against_truth`, turns a corrected file, the twin's ``truth.nc`` and
+the station cube into the numbers the cross-scenario skill benchmark and the book report
+(issue #11). Every number says which stations and hours it covers:
+
+=========================  ======================================================================
+key                        meaning (median over the stations of the scope)
+=========================  ======================================================================
+``hf_r``                   R of HF anomalies vs the true SM on rain-free days (strict screen)
+``phase_error_h``          abs. error (h) of the local hour of the composite diurnal minimum
+``composite_rmse``         RMSE (m3 m-3) between the composite diurnal cycles, rain-free days
+``hf_r_all``, ``rmse_all`` HF R and RMSE of SM (m3 m-3) vs the truth over all hours
+``hf_r_rain``,             the same over rain-affected hours only (days the strict screen flags,
+``rmse_rain``              and the day on either side)
+``r_sm_ts``                median daily R(SM, TS) on rain-free days, per sensor type
+``coverage_stations``      share of QC-passed hours (raw SM finite) holding a correction, ISMN
+``coverage_towers``        the same at flux towers
+``tower_r_sm_lh``          composite R(SM, LH) at each tower; ``tower_r_sm_lh_truth`` the true
+                           SM's; ``tower_r_error`` the median abs. difference
+=========================  ======================================================================
+
+Scope of ``hf_r`` ... ``rmse_rain``: dielectric (impedance, capacitance, FDR, unknown)
+non-reference ISMN stations -- the stations the correction is for.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from smlib import diagnostics as dg
+
+__all__ = ["DIELECTRIC", "score_against_truth", "summary_table"]
+
+log = logging.getLogger(__name__)
+
+DIELECTRIC = ("impedance", "capacitance", "fdr", "unknown")
+"""Sensor types whose readings carry the temperature artefact."""
+
+
+def _median(x) -> float | None:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
+
+
+def _rmse_kernel(x: np.ndarray, y: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    ok = keep & np.isfinite(x) & np.isfinite(y)
+    d = np.where(ok, x - y, 0.0)
+    n = ok.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= 48, np.sqrt((d**2).sum(-1) / np.maximum(n, 1)), np.nan)
+
+
+def score_against_truth(
+    corrected: xr.Dataset,
+    truth: xr.Dataset,
+    cube: xr.Dataset,
+    methods: dict[str, str],
+) -> dict[str, dict]:
+    """Score each method's series against the truth (module docstring for the keys).
+
+    Parameters
+    ----------
+    corrected : xarray.Dataset
+        Output of :func:`smlib.correct.correct` (dims station, time).
+    truth : xarray.Dataset
+        ``truth.nc`` of the twin (``sm``, and ``lh`` at towers).
+    cube : xarray.Dataset
+        The station cube the correction was made from (rain screens, ``lh``).
+    methods : dict
+        Method key -> variable of ``corrected`` (e.g. ``{"raw": "sm", "lstm": "sm_lstm"}``);
+        a ``<variable>_flag`` variable, where present, defines the coverage.
+
+    Returns
+    -------
+    dict
+        Method key -> {metric key -> value}; ``"_scope"`` describes stations and hours.
+    """
+    common = np.intersect1d(corrected["station"].values, truth["station"].values)
+    c = corrected.sel(station=common)
+    t = truth["sm"].reset_coords(drop=True).sel(station=common)
+    c, t = xr.align(c, t, join="inner", exclude=["station"])
+    cb = cube.sel(station=common).reindex(time=c["time"])
+    free = dg.rain_free_hours(cb, "strict")
+    wet = ~free
+    kind = np.asarray(c["kind"].values).astype(str)
+    ref = np.asarray(c["is_reference"].values).astype(bool)
+    stype = np.asarray(c["sensor_type"].values).astype(str)
+    target = (kind == "ismn") & ~ref & np.isin(stype, DIELECTRIC)
+    towers = kind == "tower"
+    raw_ok = np.isfinite(np.asarray(c["sm"].values))
+    skill = dg.skill_vs_truth(c, truth.sel(station=common), methods, keep=free)
+    out: dict[str, dict] = {}
+    tv = np.asarray(t.values, dtype=float)
+    for m, var in methods.items():
+        x = c[var]
+        xv = np.asarray(x.values, dtype=float)
+        rows = skill[skill["method"] == m].set_index("station").reindex(common.astype(str))
+        res: dict = {
+            "hf_r": _median(rows["hf_r"].to_numpy()[target]),
+            "phase_error_h": _median(np.abs(rows["phase_error_h"].to_numpy()[target])),
+            "composite_rmse": _median(rows["composite_rmse"].to_numpy()[target]),
+        }
+        everything = np.ones_like(raw_ok)
+        for label, keep in (("all", everything), ("rain", np.asarray(wet.values))):
+            r = dg.hf_correlation(x, t, keep=xr.DataArray(keep, dims=x.dims, coords=x.coords))
+            res[f"hf_r_{label}"] = _median(np.asarray(r.values)[target])
+            res[f"rmse_{label}"] = _median(_rmse_kernel(xv, tv, keep)[target])
+        # daily R(SM, TS) on rain-free days, per sensor type
+        rd = dg.daily_r_sm_ts(c.assign(_x=x.where(free)), "_x", "ts")
+        by_type = {}
+        for st in np.unique(stype[kind == "ismn"]):
+            sel = (stype == st) & (kind == "ismn")
+            by_type[st] = _median(np.nanmedian(np.asarray(rd.values)[sel], axis=1))
+        res["r_sm_ts"] = by_type
+        flag_var = f"{var}_flag"
+        if flag_var in c:
+            has = np.isin(np.asarray(c[flag_var].values), (0, 1, 2))
+            net = np.asarray(c[flag_var].values) == 0
+        else:
+            has = np.isfinite(xv)
+            net = has
+        for label, sel in (("stations", (kind == "ismn") & ~ref), ("towers", towers)):
+            n = raw_ok[sel].sum()
+            res[f"coverage_{label}"] = float((has & raw_ok)[sel].sum() / n) if n else None
+            res[f"coverage_{label}_method_itself"] = (
+                float((net & raw_ok)[sel].sum() / n) if n else None
+            )
+        out[m] = res
+    _tower_part(c, t, cb, truth, methods, out)
+    out["_scope"] = {
+        "stations_scored": int(target.sum()),
+        "towers": int(towers.sum()),
+        "hours_rain_free_share": float(np.asarray(free.values)[target].mean())
+        if target.any()
+        else None,
+        "hf_r, phase_error_h, composite_rmse": "dielectric non-reference ISMN stations, "
+        "rain-free days (strict screen)",
+        "hf_r_all, rmse_all": "the same stations, all hours with values",
+        "hf_r_rain, rmse_rain": "the same stations, rain-affected days only",
+    }
+    return out
+
+
+def _tower_part(c, t, cube, truth, methods, out) -> None:
+    kind = np.asarray(c["kind"].values).astype(str)
+    if not (kind == "tower").any():
+        return
+    lh = cube["lh"] if "lh" in cube else None
+    if lh is None:
+        return
+    ds = c.assign(lh=lh.reset_coords(drop=True), sm_true=t)
+    meth = {**methods, "truth": "sm_true"}
+    coup = dg.land_coupling(ds, meth)
+    r = coup["r_sm_lh"]
+    r_true = np.asarray(r.sel(product="truth").values)
+    for m in methods:
+        rm = np.asarray(r.sel(product=m).values)
+        out[m]["tower_r_sm_lh"] = _median(rm)
+        out[m]["tower_r_sm_lh_truth"] = _median(r_true)
+        out[m]["tower_r_error"] = _median(np.abs(rm - r_true))
+
+
+def summary_table(scores: dict[str, dict]) -> pd.DataFrame:
+    """One row per method, one column per scalar metric (per-type R(SM, TS) flattened)."""
+    rows = []
+    for m, res in scores.items():
+        if m.startswith("_"):
+            continue
+        row = {"method": m}
+        for k, v in res.items():
+            if isinstance(v, dict):
+                row.update({f"{k}[{kk}]": vv for kk, vv in v.items()})
+            else:
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
