@@ -152,6 +152,25 @@ def test_same_seed_identical_files_and_different_seed_differs(tmp_path):
     assert not np.allclose(ta["sm"].values, tc["sm"].values)
 
 
+def test_default_scenario_is_todays_twin(tmp_path):
+    """``scenario="default"`` writes the same bytes as no scenario, and the data files are those
+    the twin wrote before scenarios existed (digest of the text files of a tiny world, taken
+    from the generator at commit 102be38)."""
+    a = write_twin(tmp_path / "a", n_stations=4, n_days=3, seed=11, start=START)
+    b = write_twin(tmp_path / "b", n_stations=4, n_days=3, seed=11, start=START, scenario="default")
+    assert _digest(a) == _digest(b)
+    h = hashlib.sha256()
+    for p in sorted(a.rglob("*")):
+        if p.is_file() and p.suffix in (".stm", ".csv"):
+            h.update(str(p.relative_to(a)).encode())
+            h.update(p.read_bytes())
+    assert h.hexdigest() == "b728197891c05bd8848471ef8dc5ff8a7fde6b00c3b4de56adc28fbb44920f7b"
+    truth = xr.open_dataset(a / "truth.nc")
+    assert truth.attrs["scenario"] == "default"
+    assert float(truth["irrigation"].sum()) == 0.0 and float(truth["sensor_lag_h"].max()) == 0.0
+    truth.close()
+
+
 def test_line_endings_vary_and_files_parse(tmp_path, twin):
     out = write_twin_files(twin, tmp_path / "tw")
     stm = sorted((out / "ismn").rglob("*_sm_*.stm"))

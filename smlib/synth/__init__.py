@@ -8,6 +8,10 @@ probes with the Maxwell-Wagner temperature artefact (:mod:`~smlib.synth.sensors`
 (:mod:`~smlib.synth.reanalysis`), and writes everything in the providers' formats
 (:mod:`~smlib.synth.writers`) so that every default run exercises the real readers.
 
+:mod:`~smlib.synth.scenarios` holds a family of worlds (arid, monsoon, temperate maritime,
+humid irrigated, lagging sensors, a poor reanalysis, a sparse noisy network) that differ in
+what matters to the correction; ``scenario="default"`` is the embedded twin.
+
 Layout under ``out_dir``::
 
     ismn/<NETWORK>/<STATION>/*.stm, *_static_variables.csv   ISMN Header+values
@@ -15,7 +19,7 @@ Layout under ``out_dir``::
     merra2/*.nc                                                MERRA-2 M2T1NXLND, per box
     fluxnet/FLX_*_FLUXNET2015_FULLSET_HH_*.csv, FLX_sites.csv  FLUXNET2015 FULLSET
     truth.nc                                                   ground truth + generator parameters
-    twin.yml                                                   the world in words
+    twin.yml                                                   the world (and scenario) in words
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from smlib.synth.scenarios import SCENARIOS, Scenario, get_scenario
 from smlib.synth.twin import Twin, simulate_twin
 from smlib.synth.world import DEFAULT_N_DAYS, DEFAULT_N_STATIONS, DEFAULT_START
 
@@ -33,7 +38,10 @@ __all__ = [
     "DEFAULT_N_DAYS",
     "DEFAULT_N_STATIONS",
     "DEFAULT_START",
+    "SCENARIOS",
+    "Scenario",
     "Twin",
+    "get_scenario",
     "simulate_twin",
     "write_twin",
     "write_twin_files",
@@ -71,8 +79,9 @@ def write_twin(
     n_days: int | None = None,
     seed: int = 0,
     start: str | pd.Timestamp | None = None,
+    scenario: str | Scenario = "default",
 ) -> Path:
-    """Simulate the twin and write it in the real file formats.
+    """Simulate the twin (one world of the scenario family) and write it in the real formats.
 
     Parameters
     ----------
@@ -80,21 +89,33 @@ def write_twin(
         Output folder (created).
     n_stations : int, optional
         ISMN stations; default :data:`DEFAULT_N_STATIONS` (40). Flux towers come on top (one per
-        seven stations).
+        seven stations). A sparse scenario deploys its ``station_share`` of them.
     n_days : int, optional
         Simulated days; default :data:`DEFAULT_N_DAYS` (365).
     seed : int
         The same seed writes byte-identical files.
     start : str or pandas.Timestamp, optional
         First day (UTC); default :data:`DEFAULT_START`.
+    scenario : str or Scenario
+        A name of :data:`SCENARIOS` (``"default"``: the embedded twin) or a :class:`Scenario`.
 
     Returns
     -------
     pathlib.Path
         ``out_dir``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown scenario name (the message lists the valid ones).
     """
     t0 = _time.perf_counter()
-    twin = simulate_twin(n_stations=n_stations, n_days=n_days, seed=seed, start=start)
+    twin = simulate_twin(
+        n_stations=n_stations, n_days=n_days, seed=seed, start=start, scenario=scenario
+    )
     out = write_twin_files(twin, out_dir)
-    logger.info("wrote the synthetic twin to %s in %.1f s", out, _time.perf_counter() - t0)
+    logger.info(
+        "wrote the synthetic twin (scenario %s) to %s in %.1f s",
+        twin.scenario.name, out, _time.perf_counter() - t0,
+    )  # fmt: skip
     return out

@@ -30,6 +30,11 @@ the sun is evaluated at ``t - 0.5 h``):
   early night, as convection is), duration 1-3 h, regional depth ~ Gamma(0.8, mean
   ``rain_depth``). A station is hit with probability 0.8, receives the depth times a
   log-normal factor (sigma 0.5) and shifts the onset by -1, 0 or +1 h.
+
+The storm timing, duration and station hit rate above are the defaults of :class:`RainClimate`;
+a scenario (:mod:`smlib.synth.scenarios`) passes its own, and may send a share of the storms
+to the night (onset :math:`\\sim N(h_n, 1.5^2)` clipped to 0-8 h local solar time, the
+nocturnal maximum of organised convection; Dai 2001, J. Climate 14:1112).
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smlib.synth.world import REGIONS
+from smlib.synth.world import REGIONS, Region
 
 __all__ = [
+    "RainClimate",
     "RegionWeather",
     "RainPerturbation",
     "Forcing",
+    "DEFAULT_RAIN_CLIMATE",
     "draw_region_weather",
     "solar_geometry",
     "column_forcing",
@@ -52,6 +59,39 @@ __all__ = [
 
 SOLAR_CONSTANT = 1361.0  # W m-2
 CLEAR_SKY_TRANSMISSIVITY = 0.75
+
+
+@dataclass(frozen=True)
+class RainClimate:
+    """When storms start, how long they last and how local they are.
+
+    Attributes
+    ----------
+    onset_h, onset_sd_h : float
+        Mean and standard deviation of the storm onset, local solar hour / h.
+    onset_window_h : tuple of float
+        Onsets are clipped to this window of local solar hours.
+    duration_h : tuple of int
+        Smallest and largest storm duration, h (uniform integers, both included).
+    nocturnal_share : float
+        Share of storms that start at night instead (0 = none).
+    nocturnal_onset_h : float
+        Mean onset of the nocturnal storms, local solar hour (sd 1.5 h, clipped to 0-8 h).
+    station_hit_prob : float
+        Probability that a station gets a regional storm (convective cells are local).
+    """
+
+    onset_h: float = 16.5
+    onset_sd_h: float = 2.0
+    onset_window_h: tuple[float, float] = (12.0, 23.0)
+    duration_h: tuple[int, int] = (1, 3)
+    nocturnal_share: float = 0.0
+    nocturnal_onset_h: float = 2.0
+    station_hit_prob: float = 0.8
+
+
+DEFAULT_RAIN_CLIMATE = RainClimate()
+"""Rain timing of the embedded twin (afternoon and early-night convection)."""
 
 
 @dataclass
@@ -119,15 +159,21 @@ class Forcing:
     cloud: np.ndarray
 
 
-def _storm_probability(doy: np.ndarray) -> np.ndarray:
+def _storm_probability(doy: np.ndarray, regions: tuple[Region, ...]) -> np.ndarray:
     """Daily storm probability p(d) per region, shape (n_region, n_day)."""
-    p0 = np.array([r.rain_prob for r in REGIONS])[:, None]
-    p1 = np.array([r.rain_amp for r in REGIONS])[:, None]
-    dp = np.array([r.rain_peak_doy for r in REGIONS])[:, None]
+    p0 = np.array([r.rain_prob for r in regions])[:, None]
+    p1 = np.array([r.rain_amp for r in regions])[:, None]
+    dp = np.array([r.rain_peak_doy for r in regions])[:, None]
     return np.clip(p0 + p1 * np.cos(2 * np.pi * (doy[None, :] - dp) / 365.0), 0.02, 0.6)
 
 
-def draw_region_weather(day0: pd.Timestamp, n_day: int, rng: np.random.Generator) -> RegionWeather:
+def draw_region_weather(
+    day0: pd.Timestamp,
+    n_day: int,
+    rng: np.random.Generator,
+    regions: tuple[Region, ...] = REGIONS,
+    climate: RainClimate = DEFAULT_RAIN_CLIMATE,
+) -> RegionWeather:
     """Draw the daily regional weather (see the module docstring for the equations).
 
     Parameters
@@ -137,10 +183,14 @@ def draw_region_weather(day0: pd.Timestamp, n_day: int, rng: np.random.Generator
     n_day : int
         Number of days.
     rng : numpy.random.Generator
+    regions : tuple of Region
+        Climates of the regions (default :data:`~smlib.synth.world.REGIONS`).
+    climate : RainClimate
+        Storm timing and duration.
     """
-    n_reg = len(REGIONS)
+    n_reg = len(regions)
     doy = pd.date_range(day0, periods=n_day, freq="D").day_of_year.to_numpy().astype(float)
-    p = _storm_probability(doy)
+    p = _storm_probability(doy, regions)
     c_clim = np.clip(0.15 + 1.3 * p, 0.1, 0.8)
     eps = rng.standard_normal((n_reg, n_day))
     eta = rng.standard_normal((n_reg, n_day))
@@ -153,10 +203,15 @@ def draw_region_weather(day0: pd.Timestamp, n_day: int, rng: np.random.Generator
         a[:, d] = ra * a[:, d - 1] + np.sqrt(1 - ra**2) * 2.5 * eta[:, d]
     cloud = 1.0 / (1.0 + np.exp(-(1.3 * z + np.log(c_clim / (1 - c_clim)))))
     storm = rng.uniform(size=(n_reg, n_day)) < p * (0.5 + cloud) / (0.5 + c_clim)
-    onset = np.clip(rng.normal(16.5, 2.0, (n_reg, n_day)), 12.0, 23.0)
-    duration = rng.integers(1, 4, (n_reg, n_day)).astype(float)
-    mean_depth = np.array([r.rain_depth for r in REGIONS])[:, None]
+    cl = climate
+    onset = np.clip(rng.normal(cl.onset_h, cl.onset_sd_h, (n_reg, n_day)), *cl.onset_window_h)
+    duration = rng.integers(cl.duration_h[0], cl.duration_h[1] + 1, (n_reg, n_day)).astype(float)
+    mean_depth = np.array([r.rain_depth for r in regions])[:, None]
     depth = rng.gamma(0.8, mean_depth / 0.8, (n_reg, n_day))
+    if cl.nocturnal_share > 0:  # drawn last: the draws above stay those of the default
+        night = rng.uniform(size=(n_reg, n_day)) < cl.nocturnal_share
+        night_onset = np.clip(rng.normal(cl.nocturnal_onset_h, 1.5, (n_reg, n_day)), 0.0, 8.0)
+        onset = np.where(night, night_onset, onset)
     return RegionWeather(day0, cloud, a - 3.0 * cloud, storm, onset, duration, depth)
 
 
@@ -231,6 +286,8 @@ def column_forcing(
     rng: np.random.Generator,
     perturbation: RainPerturbation | None = None,
     event_rng: np.random.Generator | None = None,
+    regions: tuple[Region, ...] = REGIONS,
+    climate: RainClimate = DEFAULT_RAIN_CLIMATE,
 ) -> Forcing:
     """Hourly forcing for columns (stations or grid cells).
 
@@ -252,6 +309,10 @@ def column_forcing(
         alarm, onset, depth), drawn on the (region, day) grid so that all cells of a region
         share them (a model misplaces a storm regionally, not cell by cell). Cells only add a
         log-normal depth factor (sigma 0.25) from ``rng``.
+    regions : tuple of Region
+        Climates indexed by ``region`` (default :data:`~smlib.synth.world.REGIONS`).
+    climate : RainClimate
+        Its ``station_hit_prob`` applies to station columns.
 
     Returns
     -------
@@ -285,7 +346,7 @@ def column_forcing(
     duration = weather.duration[r_idx, d_idx].copy()
     depth = weather.depth[r_idx, d_idx].copy()
     if perturbation is None:
-        hit = storm & (rng.uniform(size=storm.size) < 0.8)
+        hit = storm & (rng.uniform(size=storm.size) < climate.station_hit_prob)
         depth = depth * rng.lognormal(0.0, 0.5, storm.size)
         onset = onset + rng.integers(-1, 2, storm.size)
     else:
@@ -311,9 +372,9 @@ def column_forcing(
     sw = toa * CLEAR_SKY_TRANSMISSIVITY * (1.0 - 0.65 * cloud**2) * np.where(raining, 0.3, 1.0)
 
     doy = (time - pd.Timedelta(minutes=30)).day_of_year.to_numpy().astype(float)
-    t_mean = np.array([REGIONS[r].t_mean for r in region])[:, None]
-    t_amp = np.array([REGIONS[r].t_amp for r in region])[:, None]
-    dtr = np.array([REGIONS[r].dtr for r in region])[:, None]
+    t_mean = np.array([regions[r].t_mean for r in region])[:, None]
+    t_amp = np.array([regions[r].t_amp for r in region])[:, None]
+    dtr = np.array([regions[r].dtr for r in region])[:, None]
     seasonal = t_mean + t_amp * np.cos(2 * np.pi * (doy[None, :] - 200.0) / 365.0)
     diurnal = 0.5 * dtr * (1.0 - 0.6 * cloud) * np.cos(2 * np.pi * (solar_hour - 15.0) / 24.0)
     rain_cool = _smooth_time(raining.astype(float), 3, causal=True) * 3.0

@@ -37,6 +37,13 @@ Water balance (layer 1: the sensor layer, ``z1`` thick; layer 2: the root zone b
   later cycle; dry soil a larger one), and :math:`T_{deep}` the 5-day running mean of
   :math:`T_a`.
 
+* Irrigation (optional, :class:`Irrigation`): at an allowed hour (the farmer's start hour),
+  when the root-weighted water content falls below the trigger
+  :math:`\\theta_{fc} - p(\\theta_{fc} - \\theta_{wp})` (management-allowed depletion ``p``, the
+  FAO-56 scheduling rule; Allen et al. 1998, FAO Irrigation and Drainage Paper 56, ch. 8),
+  the deficit to field capacity of both layers is applied at a fixed sprinkler rate and
+  infiltrates like rain.
+
 Conventions: states are instantaneous at the stamp; fluxes and rain are for the hour ending
 at the stamp.
 """
@@ -47,11 +54,11 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
+from smlib.progress import progress_bar
 from smlib.synth.forcing import Forcing
 
-__all__ = ["LandParams", "LandOutput", "simulate_land", "LATENT_HEAT"]
+__all__ = ["LandParams", "LandOutput", "Irrigation", "simulate_land", "LATENT_HEAT"]
 
 LATENT_HEAT = 2.45e6  # J kg-1
 RHO_CP = 1200.0  # J m-3 K-1
@@ -128,18 +135,39 @@ class LandParams:
 
 
 @dataclass
+class Irrigation:
+    """Where and when water is applied (see the module docstring).
+
+    Attributes
+    ----------
+    allowed : numpy.ndarray of bool, shape (n_col, n_time)
+        Hours at which an application may start (False everywhere on rain-fed columns).
+    trigger : numpy.ndarray, shape (n_col,)
+        Root-weighted water content below which an application starts, m3 m-3.
+    rate : numpy.ndarray, shape (n_col,)
+        Application rate, mm h-1.
+    """
+
+    allowed: np.ndarray
+    trigger: np.ndarray
+    rate: np.ndarray
+
+
+@dataclass
 class LandOutput:
     """Hourly land state and fluxes, arrays of shape ``(n_col, n_time)`` (float32).
 
     ``sm1`` sensor-layer water content (m3 m-3), ``sm2`` root-zone water content (m3 m-3),
     ``ts`` soil temperature at the sensor depth (degC), ``lh`` latent heat flux (W m-2,
-    positive upward, hour ending at the stamp).
+    positive upward, hour ending at the stamp), ``irrigation`` water applied (mm in the hour
+    ending at the stamp; zeros without irrigation).
     """
 
     sm1: np.ndarray
     sm2: np.ndarray
     ts: np.ndarray
     lh: np.ndarray
+    irrigation: np.ndarray
 
 
 def _tetens_slope(t_air: np.ndarray) -> np.ndarray:
@@ -148,7 +176,12 @@ def _tetens_slope(t_air: np.ndarray) -> np.ndarray:
     return 4098.0 * es / (t_air + 237.3) ** 2
 
 
-def simulate_land(forcing: Forcing, p: LandParams, show_progress: bool = True) -> LandOutput:
+def simulate_land(
+    forcing: Forcing,
+    p: LandParams,
+    show_progress: bool = True,
+    irrigation: Irrigation | None = None,
+) -> LandOutput:
     """Integrate the two-layer water balance and soil temperature hour by hour.
 
     Parameters
@@ -159,6 +192,8 @@ def simulate_land(forcing: Forcing, p: LandParams, show_progress: bool = True) -
         Arrays of shape ``(n_col,)``.
     show_progress : bool
         Show a tqdm bar (disabled automatically when not a terminal).
+    irrigation : Irrigation, optional
+        Water applied on top of the rain (none by default).
 
     Returns
     -------
@@ -174,9 +209,13 @@ def simulate_land(forcing: Forcing, p: LandParams, show_progress: bool = True) -
     ts = forcing.t_air[:, 0].astype(float)
     t_deep = ts.copy()
     span = p.porosity - p.theta_res
-    out = LandOutput(*(np.empty((n_col, n_time), np.float32) for _ in range(4)))
+    out = LandOutput(
+        *(np.empty((n_col, n_time), np.float32) for _ in range(4)),
+        irrigation=np.zeros((n_col, n_time), np.float32),
+    )
+    pending = np.zeros(n_col)  # irrigation water still to apply, m
     a_deep = 1.0 - np.exp(-1.0 / (5 * 24.0))
-    steps = tqdm(
+    steps = progress_bar(
         range(n_time), file=sys.stdout, disable=None if show_progress else True,
         desc="land", mininterval=2.0, leave=False,
     )  # fmt: skip
@@ -184,6 +223,17 @@ def simulate_land(forcing: Forcing, p: LandParams, show_progress: bool = True) -
         sw = forcing.sw[:, k]
         ta = forcing.t_air[:, k].astype(float)
         rain = forcing.rain[:, k] * 1e-3  # m
+        if irrigation is not None:
+            th_root = p.root_frac1 * th1 + (1.0 - p.root_frac1) * th2
+            begin = irrigation.allowed[:, k] & (pending <= 0.0) & (th_root < irrigation.trigger)
+            deficit = (
+                np.maximum(p.theta_fc - th1, 0.0) * p.z1 + np.maximum(p.theta_fc - th2, 0.0) * p.z2
+            )
+            pending = np.where(begin, deficit, pending)
+            applied = np.minimum(pending, irrigation.rate * 1e-3)
+            pending = pending - applied
+            rain = rain + applied
+            out.irrigation[:, k] = applied * 1e3
         # infiltration
         inf1 = np.minimum(rain, (p.porosity - th1) * p.z1)
         rest = rain - inf1

@@ -21,6 +21,9 @@ grid cells, with
   phase error is 7-10 h with factor 1.5-2.5, large enough that copying the product's diurnal
   shape puts the SM maximum in the afternoon, as the paper found at its FDR sites.
 
+  These ranges, the biases and the storm errors are fields of :class:`ProductSpec`; a scenario
+  (:mod:`smlib.synth.scenarios`) replaces them to make a product better or worse.
+
 Grids: ERA5-Land 0.1 deg x 0.1 deg, MERRA-2 0.5 deg (lat) x 0.625 deg (lon). Files cover
 lat/lon boxes: the bounding box of the station cells of one tile (1 deg for ERA5-Land, 5 deg
 for MERRA-2) plus one cell on each side, as a CDS or GES DISC area request would return.
@@ -29,13 +32,14 @@ for MERRA-2) plus one cell on each side, as a CDS or GES DISC area request would
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from smlib.synth.forcing import RainPerturbation, RegionWeather, column_forcing
 from smlib.synth.land import LandOutput, LandParams, simulate_land
-from smlib.synth.world import REGIONS, World, rng_for
+from smlib.synth.world import Region, World, rng_for
 
 __all__ = [
     "Grid",
@@ -80,18 +84,58 @@ class Grid:
 
 @dataclass(frozen=True)
 class ProductSpec:
-    """Everything that makes one product's run different from the truth."""
+    """Everything that makes one product's run different from the truth.
+
+    Attributes
+    ----------
+    name : str
+        Product name (``era5``, ``merra2``; seeds its random streams).
+    grid : Grid
+    tile_deg : float
+        Tile size grouping stations into files, degrees.
+    rain : RainPerturbation
+        Storm errors.
+    land : dict
+        Land-parameter overrides of its own land model (:meth:`LandParams.from_soil`).
+    porosity_shift : float
+        Shift of its porosity and field capacity against the regions' soils, m3 m-3.
+    sm_bias : tuple of float
+        Mean and sd (over regions) of the additive SM bias, m3 m-3.
+    ts_bias_sd : float
+        Sd (over regions) of the additive TS bias, K.
+    lh_factor : tuple of float
+        Uniform range of the factor on LH (-).
+    bad_regions : tuple of str
+        Regions with a grossly wrong SM diurnal cycle.
+    sm_phase_h, ts_phase_h : tuple of float
+        Uniform ranges of the delay of the SM / TS diurnal cycle per region, h.
+    sm_amp : tuple of float
+        Log-uniform range of the factor on the SM diurnal amplitude (-).
+    ts_amp : tuple of float
+        Uniform range of the factor on the TS diurnal amplitude (-).
+    bad_sm_phase_h, bad_sm_amp : tuple of float
+        Uniform ranges of the SM delay (h) and amplitude factor (-) in ``bad_regions``.
+    ts_bias_mean : float
+        Mean of the additive TS bias, K.
+    """
 
     name: str
     grid: Grid
     tile_deg: float
     rain: RainPerturbation
-    land: dict
+    land: dict[str, Any]
     porosity_shift: float
     sm_bias: tuple[float, float]
     ts_bias_sd: float
     lh_factor: tuple[float, float]
     bad_regions: tuple[str, ...]
+    sm_phase_h: tuple[float, float] = (-2.0, 3.0)
+    sm_amp: tuple[float, float] = (0.5, 1.6)
+    ts_phase_h: tuple[float, float] = (-1.5, 1.5)
+    ts_amp: tuple[float, float] = (0.7, 1.3)
+    bad_sm_phase_h: tuple[float, float] = (7.0, 10.0)
+    bad_sm_amp: tuple[float, float] = (1.5, 2.5)
+    ts_bias_mean: float = 0.0
 
 
 ERA5_LAND = ProductSpec(
@@ -231,22 +275,24 @@ def diurnal_error(x: np.ndarray, phase_h: np.ndarray, amp: np.ndarray) -> np.nda
     return lf + np.asarray(amp, float)[:, None] * shifted
 
 
-def _draw_errors(spec: ProductSpec, seed: int) -> dict[str, np.ndarray]:
+def _draw_errors(
+    spec: ProductSpec, seed: int, regions: tuple[Region, ...]
+) -> dict[str, np.ndarray]:
     rng = rng_for(seed, "reanalysis-errors", spec.name)
-    n = len(REGIONS)
+    n = len(regions)
     err = {
-        "sm_phase_h": rng.uniform(-2.0, 3.0, n),
-        "sm_amp": np.exp(rng.uniform(np.log(0.5), np.log(1.6), n)),
-        "ts_phase_h": rng.uniform(-1.5, 1.5, n),
-        "ts_amp": rng.uniform(0.7, 1.3, n),
+        "sm_phase_h": rng.uniform(*spec.sm_phase_h, n),
+        "sm_amp": np.exp(rng.uniform(np.log(spec.sm_amp[0]), np.log(spec.sm_amp[1]), n)),
+        "ts_phase_h": rng.uniform(*spec.ts_phase_h, n),
+        "ts_amp": rng.uniform(*spec.ts_amp, n),
         "sm_bias": rng.normal(spec.sm_bias[0], spec.sm_bias[1], n),
-        "ts_bias": rng.normal(0.0, spec.ts_bias_sd, n),
+        "ts_bias": rng.normal(spec.ts_bias_mean, spec.ts_bias_sd, n),
         "lh_factor": rng.uniform(*spec.lh_factor, n),
     }
-    for r, reg in enumerate(REGIONS):
+    for r, reg in enumerate(regions):
         if reg.name in spec.bad_regions:
-            err["sm_phase_h"][r] = rng.uniform(7.0, 10.0)
-            err["sm_amp"][r] = rng.uniform(1.5, 2.5)
+            err["sm_phase_h"][r] = rng.uniform(*spec.bad_sm_phase_h)
+            err["sm_amp"][r] = rng.uniform(*spec.bad_sm_amp)
     return err
 
 
@@ -269,6 +315,7 @@ def run_product(
         Simulation axis (spin-up included).
     show_progress : bool
     """
+    regions = world.regions
     st = world.stations
     boxes, st_i, st_j = make_boxes(world, spec)
     cells = np.unique(
@@ -289,13 +336,13 @@ def run_product(
     station_cell = np.array([key[(a, b)] for a, b in zip(st_i, st_j, strict=True)])
 
     rng = rng_for(world.seed, "reanalysis-soil", spec.name)
-    por = np.array([REGIONS[r].porosity for r in region]) + spec.porosity_shift
-    fc = np.array([REGIONS[r].theta_fc for r in region]) + spec.porosity_shift
-    wp = np.array([REGIONS[r].theta_wp for r in region])
-    bare = np.array([REGIONS[r].bare_fraction for r in region])
+    por = np.array([regions[r].porosity for r in region]) + spec.porosity_shift
+    fc = np.array([regions[r].theta_fc for r in region]) + spec.porosity_shift
+    wp = np.array([regions[r].theta_wp for r in region])
+    bare = np.array([regions[r].bare_fraction for r in region])
     por = por + rng.normal(0.0, 0.01, por.size)
     params = LandParams.from_soil(por, fc, wp, bare, **spec.land)
-    err = _draw_errors(spec, world.seed)
+    err = _draw_errors(spec, world.seed, regions)
     # columns in fixed-size chunks: bounded memory, identical results for any total size
     n_cell, n_sim = region.size, len(sim_time)
     sm = np.empty((n_cell, n_sim), np.float32)
@@ -310,6 +357,7 @@ def run_product(
             rng_for(world.seed, "reanalysis-rain", spec.name, str(c0)),
             perturbation=spec.rain,
             event_rng=rng_for(world.seed, "reanalysis-events", spec.name),
+            regions=regions,
         )  # fmt: skip
         part = LandParams(**{k: v[cols] for k, v in vars(params).items()})
         out: LandOutput = simulate_land(forcing, part, show_progress=show_progress)

@@ -4,14 +4,19 @@ Dielectric probes (impedance, capacitance, FDR; weakly TDR and TDT) read
 
 .. math::
 
-    \\theta_{obs} = \\theta + o + \\beta(\\theta)\\,(T - T_{cal}) + \\varepsilon,
+    \\theta_{obs} = \\theta + o + \\beta(\\theta)\\,(T_e - T_{cal}) + \\varepsilon,
     \\qquad
-    \\beta(\\theta) = \\beta_0\\,\\frac{1 + k_d (1 - S)}{1 + k_d/2},
+    \\beta(\\theta) = \\beta_0\\,\\frac{1 + k_d (1 - S) + k_w S}{1 + (k_d + k_w)/2},
 
 the Maxwell-Wagner polarisation of the bound-water / soil-matrix interfaces: the apparent
 permittivity rises with temperature, more in dry soil (:math:`S` = relative saturation of the
-sensor layer, :math:`k_d \\in [1, 2.5]`). :math:`o` is the calibration offset, :math:`T` the
-soil temperature at the probe, :math:`T_{cal}` the calibration temperature (15-25 degC),
+sensor layer, :math:`k_d \\in [1, 2.5]`, :math:`k_w = 0` in the embedded twin). A positive
+:math:`k_w` makes the artefact grow with wetness instead, as for low-frequency probes whose
+reading follows the bulk electrical conductivity (about +2 % per K for the pore water, Hayashi
+2004, Environ. Monit. Assess. 96:119) and with it the water content. :math:`o` is the
+calibration offset, :math:`T_e` the temperature of the sensing element: the soil temperature
+:math:`T` at the probe, or, with a thermal lag :math:`\\tau_e > 0` (:func:`sensing_element_temperature`),
+its first-order lag. :math:`T_{cal}` is the calibration temperature (15-25 degC),
 :math:`\\varepsilon \\sim N(0, \\sigma^2)` noise; the reading is quantised to the probe's
 resolution. Coefficients per technique (log-normal,
 sigma 0.35, median :math:`\\beta_0` in m3 m-3 K-1): impedance 0.0022, capacitance 0.0018, FDR
@@ -27,6 +32,11 @@ Flags follow the ISMN quality-control codes: ``D01`` in-situ soil temperature be
 ``G``. Gaps: logger outages (about one per 60 days, exponential length with a 4-day mean, 6 h
 to 20 days) remove SM and TS; 0.2 % of SM hours drop out alone.
 
+The coefficients, their per-unit spread, the weak units, the wetness dependence, the lag and
+the noise are the defaults of :class:`SensorPhysics`; a scenario (:mod:`smlib.synth.scenarios`)
+passes its own. The gap model (outage rate and length, dropouts) is an argument of
+:func:`outage_mask`.
+
 Every second ISMN station also has a rain gauge (ISMN variable ``p``): a 0.2 mm tipping
 bucket that reports whole tips per hour, :math:`P_k = 0.2\\,(\\lfloor C_k/0.2\\rfloor -
 \\lfloor C_{k-1}/0.2\\rfloor)` with :math:`C_k` the cumulative true rain.
@@ -34,14 +44,18 @@ bucket that reports whole tips per hour, :math:`P_k = 0.2\\,(\\lfloor C_k/0.2\\r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "SensorParams",
+    "SensorPhysics",
     "BETA0_MEDIAN",
+    "WEAK_BETA0",
+    "sensing_element_temperature",
     "draw_sensor_params",
     "dielectric_reading",
     "cosmic_ray_reading",
@@ -61,6 +75,7 @@ BETA0_MEDIAN = {
 }
 """Median temperature coefficient :math:`\\beta_0` (m3 m-3 K-1) per technique."""
 WEAK_BETA0 = 0.0003
+"""Median :math:`\\beta_0` of a weakly affected dielectric probe, m3 m-3 K-1."""
 _NOISE = {"tdr": 0.0010, "tdt": 0.0010, "cosmic-ray": 0.012}
 _RESOLUTION = {"tdr": 0.001, "tdt": 0.001, "cosmic-ray": 0.001}
 
@@ -70,7 +85,8 @@ class SensorParams:
     """Per-station sensor parameters, arrays of shape ``(n_station,)``.
 
     ``beta0`` (m3 m-3 K-1), ``k_dry`` (-), ``t_cal`` (degC), ``offset`` (m3 m-3),
-    ``noise_sd`` (m3 m-3), ``resolution`` (m3 m-3), ``ts_offset`` (K), ``ts_noise_sd`` (K).
+    ``noise_sd`` (m3 m-3), ``resolution`` (m3 m-3), ``ts_offset`` (K), ``ts_noise_sd`` (K),
+    ``k_wet`` (-), ``lag_h`` (thermal lag of the sensing element, h; 0 = none).
     """
 
     beta0: np.ndarray
@@ -81,10 +97,44 @@ class SensorParams:
     resolution: np.ndarray
     ts_offset: np.ndarray
     ts_noise_sd: np.ndarray
+    k_wet: np.ndarray
+    lag_h: np.ndarray
+
+
+@dataclass(frozen=True)
+class SensorPhysics:
+    """How the probes of one world respond to temperature, and how noisy they are.
+
+    Attributes
+    ----------
+    beta0_median : mapping of str to float
+        Median :math:`\\beta_0` per technique, m3 m-3 K-1 (default :data:`BETA0_MEDIAN`).
+    unit_sd : float
+        Log-normal sigma of :math:`\\beta_0` from unit to unit (-).
+    weak_beta0 : float
+        Median :math:`\\beta_0` of a weakly affected dielectric unit, m3 m-3 K-1.
+    k_dry, k_wet : tuple of float
+        Uniform ranges of the dry- and wet-soil amplification factors (-).
+    lag_h : tuple of float
+        Uniform range of the sensing element's thermal lag, h (0 = none).
+    noise_scale : float
+        Factor on the SM and TS noise (-).
+    """
+
+    beta0_median: Mapping[str, float] = field(default_factory=lambda: dict(BETA0_MEDIAN))
+    unit_sd: float = 0.35
+    weak_beta0: float = WEAK_BETA0
+    k_dry: tuple[float, float] = (1.0, 2.5)
+    k_wet: tuple[float, float] = (0.0, 0.0)
+    lag_h: tuple[float, float] = (0.0, 0.0)
+    noise_scale: float = 1.0
 
 
 def draw_sensor_params(
-    sensor_type: np.ndarray, weak: np.ndarray, rng: np.random.Generator
+    sensor_type: np.ndarray,
+    weak: np.ndarray,
+    rng: np.random.Generator,
+    physics: SensorPhysics | None = None,
 ) -> SensorParams:
     """Draw the probe coefficients of each station (see the module docstring).
 
@@ -94,29 +144,76 @@ def draw_sensor_params(
     weak : array of bool, shape (n,)
         Dielectric probes that are only weakly temperature sensitive.
     rng : numpy.random.Generator
+    physics : SensorPhysics, optional
+        The world's probe physics (default: the embedded twin's).
     """
+    ph = SensorPhysics() if physics is None else physics
     sensor_type = np.asarray(sensor_type)
     n = sensor_type.size
-    med = np.array([BETA0_MEDIAN[s] for s in sensor_type])
-    med = np.where(np.asarray(weak, bool), WEAK_BETA0, med)
-    beta0 = med * rng.lognormal(0.0, 0.35, n)
+    med = np.array([ph.beta0_median[s] for s in sensor_type])
+    med = np.where(np.asarray(weak, bool), ph.weak_beta0, med)
+    beta0 = med * rng.lognormal(0.0, ph.unit_sd, n)
     is_ref = np.isin(sensor_type, ["tdr", "tdt", "cosmic-ray"])
     offset = np.where(is_ref, rng.normal(0.0, 0.01, n), rng.normal(0.0, 0.02, n))
     noise = np.array([_NOISE.get(s, 0.0012) for s in sensor_type]) * rng.uniform(0.8, 1.2, n)
+    noise = noise * ph.noise_scale
     res_choice = rng.choice([0.0001, 0.0005, 0.001], n)
     resolution = np.array(
         [_RESOLUTION.get(s, r) for s, r in zip(sensor_type, res_choice, strict=True)]
     )
+    k_dry = rng.uniform(*ph.k_dry, n)
+    t_cal = rng.uniform(15.0, 25.0, n)
+    ts_offset = rng.normal(0.0, 0.3, n)
+    # drawn after the embedded twin's coefficients, which therefore never change
+    k_wet = rng.uniform(*ph.k_wet, n)
+    lag_h = rng.uniform(*ph.lag_h, n)
     return SensorParams(
         beta0=beta0,
-        k_dry=rng.uniform(1.0, 2.5, n),
-        t_cal=rng.uniform(15.0, 25.0, n),
+        k_dry=k_dry,
+        t_cal=t_cal,
         offset=offset,
         noise_sd=noise,
         resolution=resolution,
-        ts_offset=rng.normal(0.0, 0.3, n),
-        ts_noise_sd=np.full(n, 0.1),
+        ts_offset=ts_offset,
+        ts_noise_sd=np.full(n, 0.1) * ph.noise_scale,
+        k_wet=k_wet,
+        lag_h=lag_h,
     )
+
+
+def sensing_element_temperature(ts: np.ndarray, lag_h: np.ndarray) -> np.ndarray:
+    """Temperature of the sensing element: a first-order lag of the soil temperature.
+
+    .. math:: T_{e,k} = T_{e,k-1} + (1 - e^{-1/\\tau_e})\\,(T_k - T_{e,k-1}), \\quad
+              T_{e,0} = T_0
+
+    Parameters
+    ----------
+    ts : numpy.ndarray, shape (n, n_time)
+        Hourly soil temperature at the probe, degC (start it a day or two early: the first
+        hours carry the initial condition).
+    lag_h : numpy.ndarray, shape (n,)
+        Time constant :math:`\\tau_e` per probe, h; 0 means no lag.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_time)
+        ``ts`` itself when no probe lags, else a float64 copy with the lagged rows replaced.
+    """
+    lag_h = np.asarray(lag_h, float)
+    lagged = lag_h > 0
+    if not lagged.any():
+        return ts
+    out = np.array(ts, dtype=float)
+    x = out[lagged]
+    alpha = 1.0 - np.exp(-1.0 / lag_h[lagged])
+    y = x[:, 0].copy()
+    res = np.empty_like(x)
+    for k in range(x.shape[1]):  # a recursive filter: a loop over hours, vectorised over probes
+        y = y + alpha * (x[:, k] - y)
+        res[:, k] = y
+    out[lagged] = res
+    return out
 
 
 def _quantise(x: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -150,7 +247,8 @@ def dielectric_reading(
     sm_true : numpy.ndarray, shape (n, n_time)
         True water content of the sensor layer, m3 m-3.
     ts_obs : numpy.ndarray, shape (n, n_time)
-        Temperature of the probe, i.e. of the soil around it (truth), degC.
+        Temperature of the sensing element, degC: the true soil temperature around the probe,
+        or its lagged version (:func:`sensing_element_temperature`).
     theta_res, porosity : numpy.ndarray, shape (n,)
     sp : SensorParams
     rng : numpy.random.Generator
@@ -162,7 +260,8 @@ def dielectric_reading(
     """
     sat = np.clip((sm_true - theta_res[:, None]) / (porosity - theta_res)[:, None], 0.0, 1.0)
     k = sp.k_dry[:, None]
-    beta = sp.beta0[:, None] * (1.0 + k * (1.0 - sat)) / (1.0 + 0.5 * k)
+    kw = sp.k_wet[:, None]
+    beta = sp.beta0[:, None] * (1.0 + k * (1.0 - sat) + kw * sat) / (1.0 + 0.5 * (k + kw))
     reading = (
         sm_true
         + sp.offset[:, None]
@@ -231,9 +330,26 @@ def ismn_flags(
 
 
 def outage_mask(
-    n_station: int, time: pd.DatetimeIndex, rng: np.random.Generator, dropout: float = 0.002
+    n_station: int,
+    time: pd.DatetimeIndex,
+    rng: np.random.Generator,
+    dropout: float = 0.002,
+    interval_days: float = 60.0,
+    mean_length_h: float = 96.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random logger outages and single-hour dropouts.
+
+    Parameters
+    ----------
+    n_station : int
+    time : pandas.DatetimeIndex, shape (n_time,)
+    rng : numpy.random.Generator
+    dropout : float
+        Probability that one SM hour is missing on its own.
+    interval_days : float
+        Mean time between outages, days (Poisson number per station).
+    mean_length_h : float
+        Mean outage length, h (exponential, clipped to 6 h - 20 days).
 
     Returns
     -------
@@ -244,10 +360,10 @@ def outage_mask(
     """
     n_time = len(time)
     ok = np.ones((n_station, n_time), bool)
-    n_out = rng.poisson(n_time / 24.0 / 60.0, n_station)
+    n_out = rng.poisson(n_time / 24.0 / interval_days, n_station)
     for s in np.flatnonzero(n_out):  # a few outages per station: not a per-hour loop
         starts = rng.integers(0, n_time, n_out[s])
-        lengths = np.clip(rng.exponential(96.0, n_out[s]), 6, 480).astype(int)
+        lengths = np.clip(rng.exponential(mean_length_h, n_out[s]), 6, 480).astype(int)
         for a, b in zip(starts, lengths, strict=True):
             ok[s, a : a + b] = False
     sm_ok = ok & (rng.uniform(size=ok.shape) >= dropout)

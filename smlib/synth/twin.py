@@ -4,6 +4,9 @@
 :func:`smlib.synth.write_twin` writes them in the real on-disk formats. The simulation starts
 ``SPINUP_DAYS`` before the first output day (and ends one hour after the last output stamp,
 which the MERRA-2 hour means and the towers' last half-hours need); the spin-up is discarded.
+
+A :class:`~smlib.synth.scenarios.Scenario` sets the world's climate, soils, irrigation, probe
+physics, gaps, network density and reanalysis errors; ``"default"`` is the embedded twin.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smlib.synth.forcing import Forcing, column_forcing, draw_region_weather
-from smlib.synth.land import LandOutput, LandParams, simulate_land
-from smlib.synth.reanalysis import ERA5_LAND, MERRA2, ProductRun, run_product
+from smlib.synth.forcing import Forcing, column_forcing, draw_region_weather, solar_geometry
+from smlib.synth.land import Irrigation, LandOutput, LandParams, simulate_land
+from smlib.synth.reanalysis import ProductRun, run_product
+from smlib.synth.scenarios import Scenario, get_scenario
 from smlib.synth.sensors import (
     SensorParams,
     cosmic_ray_reading,
@@ -25,6 +29,7 @@ from smlib.synth.sensors import (
     draw_sensor_params,
     ismn_flags,
     outage_mask,
+    sensing_element_temperature,
     soil_temperature_reading,
     tipping_bucket,
 )
@@ -63,6 +68,9 @@ class Twin:
     truth_sm, truth_ts, truth_lh, truth_precip : numpy.ndarray, shape (n_station, n_time)
         True sensor-layer SM (m3 m-3), soil temperature at the sensor depth (degC), latent heat
         flux (W m-2, hour ending at the stamp) and rain (mm h-1, hour ending at the stamp).
+    truth_irrigation : numpy.ndarray, shape (n_station, n_time)
+        Irrigation water applied (mm h-1, hour ending at the stamp; zeros without irrigation).
+        No gauge and no reanalysis sees it.
     sm_obs, ts_obs : numpy.ndarray, shape (n_ismn, n_time)
         ISMN readings as written (spikes included), NaN where not written.
     sm_flag : numpy.ndarray of str, shape (n_ismn, n_time)
@@ -72,6 +80,8 @@ class Twin:
         NaN at the others and during logger outages.
     towers : TowerData
     era5, merra2 : ProductRun
+    scenario : Scenario
+        The world's knobs.
     """
 
     world: World
@@ -90,6 +100,8 @@ class Twin:
     towers: TowerData
     era5: ProductRun
     merra2: ProductRun
+    truth_irrigation: np.ndarray
+    scenario: Scenario
 
 
 def simulate_twin(
@@ -98,13 +110,15 @@ def simulate_twin(
     seed: int = 0,
     start: str | pd.Timestamp | None = None,
     show_progress: bool = True,
+    scenario: str | Scenario = "default",
 ) -> Twin:
     """Simulate the whole twin in memory.
 
     Parameters
     ----------
     n_stations : int, optional
-        ISMN stations (default :data:`~smlib.synth.world.DEFAULT_N_STATIONS`).
+        ISMN stations requested (default :data:`~smlib.synth.world.DEFAULT_N_STATIONS`); a
+        sparse scenario deploys its ``station_share`` of them.
     n_days : int, optional
         Days (default :data:`~smlib.synth.world.DEFAULT_N_DAYS`).
     seed : int
@@ -112,46 +126,70 @@ def simulate_twin(
     start : str or pandas.Timestamp, optional
         First day (default :data:`~smlib.synth.world.DEFAULT_START`).
     show_progress : bool
+    scenario : str or Scenario
+        A name of :data:`~smlib.synth.scenarios.SCENARIOS` or a :class:`Scenario`
+        (``"default"``: the embedded twin, identical to earlier versions for the same seed).
 
     Returns
     -------
     Twin
+
+    Raises
+    ------
+    KeyError
+        For an unknown scenario name (the message lists the valid ones).
     """
     t_start = _time.perf_counter()
+    sc = get_scenario(scenario)
+    regions = sc.regions()
+    requested = DEFAULT_N_STATIONS if n_stations is None else int(n_stations)
     world = build_world(
-        DEFAULT_N_STATIONS if n_stations is None else int(n_stations),
+        sc.n_ismn_stations(requested),
         DEFAULT_N_DAYS if n_days is None else int(n_days),
         int(seed),
         DEFAULT_START if start is None else start,
+        regions=regions,
+        weak_share=sc.weak_share,
     )
     st = world.stations
     n_time = world.n_days * 24
     i0 = SPINUP_DAYS * 24
     day0 = world.start - pd.Timedelta(days=SPINUP_DAYS)
     sim_time = pd.date_range(day0, periods=i0 + n_time + 1, freq="h")
-    weather = draw_region_weather(day0, SPINUP_DAYS + world.n_days + 2, rng_for(seed, "weather"))
+    climate = sc.rain_climate()
+    weather = draw_region_weather(
+        day0, SPINUP_DAYS + world.n_days + 2, rng_for(seed, "weather"), regions, climate
+    )
 
     # truth at stations and towers
     forcing: Forcing = column_forcing(
         sim_time, weather, st["region"].to_numpy(), st["lat"].to_numpy(), st["lon"].to_numpy(),
-        rng_for(seed, "station-rain"),
+        rng_for(seed, "station-rain"), regions=regions, climate=climate,
     )  # fmt: skip
     params = LandParams.from_soil(
         st["porosity"].to_numpy(), st["theta_fc"].to_numpy(), st["theta_wp"].to_numpy(),
-        st["bare_fraction"].to_numpy(),
+        st["bare_fraction"].to_numpy(), **sc.land_overrides(),
     )  # fmt: skip
-    land: LandOutput = simulate_land(forcing, params, show_progress=show_progress)
+    irrigation = _irrigation(sc, world, sim_time, params, rng_for(seed, "irrigation"))
+    land: LandOutput = simulate_land(
+        forcing, params, show_progress=show_progress, irrigation=irrigation
+    )
     out = slice(i0, i0 + n_time)
     truth_sm, truth_ts, truth_lh = land.sm1[:, out], land.ts[:, out], land.lh[:, out]
     truth_precip = forcing.rain[:, out]
 
-    # sensors
+    # sensors: the element may lag the soil (48 h of warm-up before the first output hour)
     stype = st["sensor_type"].to_numpy()
-    sp = draw_sensor_params(stype, st["weak_artefact"].to_numpy(), rng_for(seed, "sensor-params"))
+    sp = draw_sensor_params(
+        stype, st["weak_artefact"].to_numpy(), rng_for(seed, "sensor-params"),
+        sc.sensor_physics(),
+    )  # fmt: skip
     rng = rng_for(seed, "sensor-noise")
     ts_read = soil_temperature_reading(land.ts[:, i0 : i0 + n_time + 1], sp, rng)
+    warm = 48
+    ts_element = sensing_element_temperature(land.ts[:, i0 - warm : i0 + n_time + 1], sp.lag_h)
     sm_read = dielectric_reading(
-        land.sm1[:, i0 : i0 + n_time + 1], land.ts[:, i0 : i0 + n_time + 1], params.theta_res,
+        land.sm1[:, i0 : i0 + n_time + 1], ts_element[:, warm:], params.theta_res,
         params.porosity, sp, rng,
     )  # fmt: skip
     crns = stype == "cosmic-ray"
@@ -162,11 +200,13 @@ def simulate_twin(
             sub, rng,
         )[:, 6:]  # fmt: skip
     is_ismn = (st["kind"] == "ismn").to_numpy()
-    logger_ok, sm_ok = outage_mask(len(st), world.time, rng_for(seed, "outages"))
+    logger_ok, sm_ok = outage_mask(
+        len(st), world.time, rng_for(seed, "outages"), **sc.outage_kwargs()
+    )
     saturation = np.round(st["porosity"].to_numpy(), 2)
     sm_spiked, flags = ismn_flags(
         sm_read[is_ismn, :n_time], ts_read[is_ismn, :n_time], forcing.t_air[is_ismn, out],
-        saturation[is_ismn], rng_for(seed, "flags"),
+        saturation[is_ismn], rng_for(seed, "flags"), spike_prob=sc.spike_prob,
     )  # fmt: skip
     sm_obs = np.where(sm_ok[is_ismn], sm_spiked, np.nan)
     ts_obs = np.where(logger_ok[is_ismn], ts_read[is_ismn, :n_time], np.nan)
@@ -182,20 +222,45 @@ def simulate_twin(
         forcing.sw[tw, fl], logger_ok[tw], rng_for(seed, "towers"),
     )  # fmt: skip
 
-    era5 = run_product(world, ERA5_LAND, weather, sim_time, show_progress=show_progress)
-    merra2 = run_product(world, MERRA2, weather, sim_time, show_progress=show_progress)
+    era5_spec, merra2_spec = sc.product_specs()
+    era5 = run_product(world, era5_spec, weather, sim_time, show_progress=show_progress)
+    merra2 = run_product(world, merra2_spec, weather, sim_time, show_progress=show_progress)
     logger.info(
-        "simulated twin: %d ISMN stations, %d towers, %d days, %d ERA5-Land and %d MERRA-2 "
-        "cells in %.1f s",
-        int(is_ismn.sum()), int(tw.sum()), world.n_days, era5.cell_i.size, merra2.cell_i.size,
-        _time.perf_counter() - t_start,
+        "simulated twin (scenario %s): %d ISMN stations, %d towers, %d days, %d ERA5-Land and "
+        "%d MERRA-2 cells in %.1f s",
+        sc.name, int(is_ismn.sum()), int(tw.sum()), world.n_days, era5.cell_i.size,
+        merra2.cell_i.size, _time.perf_counter() - t_start,
     )  # fmt: skip
     return Twin(
         world=world, time=world.time, sim_time=sim_time, i0=i0, sensors=sp,
         truth_sm=truth_sm, truth_ts=truth_ts, truth_lh=truth_lh, truth_precip=truth_precip,
         sm_obs=sm_obs, ts_obs=ts_obs, sm_flag=np.where(sm_ok[is_ismn], flags, ""), gauge=gauge,
-        towers=towers, era5=era5, merra2=merra2,
+        towers=towers, era5=era5, merra2=merra2, truth_irrigation=land.irrigation[:, out],
+        scenario=sc,
     )  # fmt: skip
+
+
+def _irrigation(
+    sc: Scenario,
+    world: World,
+    sim_time: pd.DatetimeIndex,
+    params: LandParams,
+    rng: np.random.Generator,
+) -> Irrigation | None:
+    """Sprinkler irrigation of a ``sc.irrigated_share`` of the columns (None when none).
+
+    Applications may start in the hour ending at ``irrigation_hour + 1`` local solar time; the
+    trigger is the FAO-56 depletion rule (:class:`~smlib.synth.land.Irrigation`).
+    """
+    if sc.irrigated_share <= 0:
+        return None
+    st = world.stations
+    irrigated = rng.uniform(size=len(st)) < sc.irrigated_share
+    _, solar_hour, _ = solar_geometry(sim_time, st["lat"].to_numpy(), st["lon"].to_numpy())
+    allowed = (np.floor(solar_hour).astype(int) == sc.irrigation_hour) & irrigated[:, None]
+    trigger = params.theta_fc - sc.irrigation_depletion * (params.theta_fc - params.theta_wp)
+    rate = np.full(len(st), sc.irrigation_rate_mm_h)
+    return Irrigation(allowed=allowed, trigger=trigger, rate=rate)
 
 
 def _subset(sp: SensorParams, mask: np.ndarray) -> SensorParams:

@@ -13,8 +13,12 @@ Layout rules (all deterministic for a seed):
 * The dielectric stations cycle through impedance, capacitance and FDR; each technique lives in
   the regions where such networks are typical (FDR mostly in the region whose reanalysis diurnal
   cycle is worst, as the paper found for its FDR sites).
-* Every fifth dielectric station of a technique (ranks 4, 9, ...) carries a *weakly* affected
-  probe, so that the training filter R(SM, TS) < -0.34 finds genuine days.
+* A share of the dielectric stations of each technique carries a *weakly* affected probe
+  (default one in five: ranks 4, 9, ...), so that the training filter R(SM, TS) < -0.34 finds
+  genuine days.
+
+A scenario (:mod:`smlib.synth.scenarios`) passes its own ``regions`` (climate and soil
+changed) and ``weak_share``; the defaults are the embedded twin.
 * Flux towers (one per seven ISMN stations, at least one) cycle through the regions.
 """
 
@@ -38,6 +42,7 @@ __all__ = [
     "rng_for",
     "build_world",
     "haversine_km",
+    "is_weak_rank",
 ]
 
 DEFAULT_N_STATIONS = 40
@@ -185,12 +190,15 @@ class World:
         ``sensor_type``, ``sensor``, ``depth_from``, ``depth_to``, ``is_reference``,
         ``paired_reference`` (id or ""), ``weak_artefact``, ``porosity``, ``theta_fc``,
         ``theta_wp``, ``clay``, ``sand``, ``bare_fraction``, ``utc_offset``.
+    regions : tuple of Region
+        The regions the ``region`` column indexes (climate and soil of this world).
     """
 
     seed: int
     start: pd.Timestamp
     n_days: int
     stations: pd.DataFrame
+    regions: tuple[Region, ...] = REGIONS
 
     @property
     def n_ismn(self) -> int:
@@ -210,7 +218,25 @@ def _offset_position(lat, lon, dist_km, bearing):
     return lat + dlat, lon + dlon
 
 
-def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timestamp) -> World:
+def is_weak_rank(rank: int, share: float) -> bool:
+    """Whether the ``rank``-th dielectric probe of a technique is a weakly affected unit.
+
+    Spreads a ``share`` of weak units evenly over the ranks: rank ``k`` is weak when
+    :math:`\\lfloor (k+1)s \\rfloor > \\lfloor k s \\rfloor`; for :math:`s = 0.2` these are the ranks
+    4, 9, 14, ... of the embedded twin.
+    """
+    eps = 1e-9
+    return int(np.floor((rank + 1) * share + eps)) > int(np.floor(rank * share + eps))
+
+
+def build_world(
+    n_stations: int,
+    n_days: int,
+    seed: int,
+    start: str | pd.Timestamp,
+    regions: tuple[Region, ...] = REGIONS,
+    weak_share: float = 0.2,
+) -> World:
     """Lay out the twin's stations, sensors, soils, reference pairs and towers.
 
     Parameters
@@ -223,6 +249,11 @@ def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timesta
         World seed.
     start : str or pandas.Timestamp
         First day; its 00 UTC is the first output hour.
+    regions : tuple of Region
+        Climate, soil and network of each region (default :data:`REGIONS`).
+    weak_share : float
+        Share of each technique's dielectric probes that are only weakly temperature
+        sensitive (:func:`is_weak_rank`).
 
     Returns
     -------
@@ -247,14 +278,15 @@ def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timesta
     # dielectric stations: cycle techniques, place each in a region that uses it
     for j in range(n_diel):
         stype = _DIELECTRIC[j % 3]
-        homes = [i for i, r in enumerate(REGIONS) if stype in r.dielectric]
+        homes = [i for i, r in enumerate(regions) if stype in r.dielectric]
         k = rank.get(stype, 0)
         rank[stype] = k + 1
         reg = homes[k % len(homes)]
-        r = REGIONS[reg]
+        r = regions[reg]
         lat = r.lat + rng.uniform(-r.spread, r.spread)
         lon = r.lon + rng.uniform(-r.spread, r.spread) / np.cos(np.radians(r.lat))
-        rows.append(_station_row(r, reg, stype, k, lat, lon, rng, counters, weak=(k % 5 == 4)))
+        weak = is_weak_rank(k, weak_share)
+        rows.append(_station_row(r, reg, stype, k, lat, lon, rng, counters, weak=weak))
     # references: each paired with an evenly spaced dielectric station, 5-40 km away
     step = max(1, n_diel // n_ref)
     used: set[int] = set()
@@ -269,7 +301,7 @@ def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timesta
         lat, lon = _offset_position(
             partner["lat"], partner["lon"], rng.uniform(5.0, 40.0), rng.uniform(0, 2 * np.pi)
         )
-        row = _station_row(REGIONS[reg], reg, stype, m, lat, lon, rng, counters, weak=False)
+        row = _station_row(regions[reg], reg, stype, m, lat, lon, rng, counters, weak=False)
         # the pair shares its soil broadly (same landscape), not exactly
         for key in ("porosity", "theta_fc", "theta_wp"):
             row[key] = partner[key] + rng.normal(0.0, 0.01)
@@ -279,8 +311,8 @@ def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timesta
     n_tow = max(1, round(n_stations / 7))
     tcount: dict[str, int] = {}
     for t in range(n_tow):
-        reg = t % len(REGIONS)
-        r = REGIONS[reg]
+        reg = t % len(regions)
+        r = regions[reg]
         cnum = tcount.get(r.fluxnet_country, 0) + 1
         tcount[r.fluxnet_country] = cnum
         site = f"{r.fluxnet_country}-Sy{cnum}"
@@ -296,7 +328,9 @@ def build_world(n_stations: int, n_days: int, seed: int, start: str | pd.Timesta
         rows.append(row)
     stations = pd.DataFrame(rows).set_index("id")
     stations.index.name = "station"
-    return World(seed=int(seed), start=start, n_days=int(n_days), stations=stations)
+    return World(
+        seed=int(seed), start=start, n_days=int(n_days), stations=stations, regions=tuple(regions)
+    )
 
 
 def _station_row(r: Region, reg: int, stype: str, k: int, lat, lon, rng, counters, weak: bool):

@@ -15,7 +15,9 @@
   stamped hh:30. One file per box.
 * FLUXNET2015 FULLSET HH: ``FLX_<SITE>_FLUXNET2015_FULLSET_HH_<y1>-<y2>_1-4.csv`` in local
   standard time over whole years, ``-9999`` missing, and a site list ``FLX_sites.csv``.
-* ``truth.nc`` (CF-1.8) and ``twin.yml``.
+* ``truth.nc`` (CF-1.8) and ``twin.yml``, both naming the scenario and every one of its
+  parameters (``truth.nc``: global attributes ``scenario``, ``scenario_description`` and
+  ``scenario_<knob>``).
 
 Every file is written to a temporary name in its folder and renamed (atomic); nothing in the
 files depends on the wall clock, so a seed always gives identical bytes.
@@ -33,7 +35,7 @@ import yaml
 
 from smlib.atomic import atomic_path
 from smlib.synth.reanalysis import ProductRun
-from smlib.synth.world import REGIONS
+from smlib.synth.world import Region
 
 __all__ = [
     "ismn_header_line",
@@ -93,7 +95,7 @@ def _join_lines(header: str, records: list[str], style: str) -> bytes:
     return text.encode("ascii")
 
 
-def _static_csv(row: pd.Series) -> bytes:
+def _static_csv(row: pd.Series, regions: tuple[Region, ...]) -> bytes:
     src = (
         'HWSD;Harmonized World Soil Database v1.1 (synthetic twin);IIASA;v1.1;30";;'
         "http://webarchive.iiasa.ac.at/Research/LUC/External-World-soil-database/HTML/;"
@@ -113,7 +115,7 @@ def _static_csv(row: pd.Series) -> bytes:
             f"sand fraction;% weight;{d0:.2f};{d1:.2f};{sand:.2f};;{src}",
             f"silt fraction;% weight;{d0:.2f};{d1:.2f};{silt:.2f};;{src}",
         ]
-    reg = REGIONS[int(row["region"])]
+    reg = regions[int(row["region"])]
     lines.append(
         "land cover classification;;;;130;Grassland;CCI_landcover_2010;ESA CCI Land Cover;ESA;"
         "2010-v1.6.1;300m;2008-2012;http://www.esa-landcover-cci.org/;"
@@ -169,7 +171,7 @@ def write_ismn(twin, root: Path) -> list[Path]:
             fname = f"{net}_{net}_{name}_p_0.000000_0.000000_Pulse-Count_{d_from}_{d_to}.stm"
             written.append(_write_bytes(folder / fname, _join_lines(head, recs, style)))
         csv = folder / f"{net}_{net}_{name}_static_variables.csv"
-        written.append(_write_bytes(csv, _static_csv(row)))
+        written.append(_write_bytes(csv, _static_csv(row, twin.world.regions)))
     return written
 
 
@@ -418,6 +420,8 @@ def _truth_dataset(twin) -> xr.Dataset:
     f32 = np.float32
     ids = st.index.to_numpy().astype(str)
     region = st["region"].to_numpy()
+    regions = twin.world.regions
+    sc = twin.scenario
 
     def station_var(values, long_name, units=None, dtype=None):
         attrs = {"long_name": long_name}
@@ -440,11 +444,16 @@ def _truth_dataset(twin) -> xr.Dataset:
         "precip": (("station", "time"), twin.truth_precip.astype(f32),
                    {"units": "mm h-1", "long_name": "true rainfall in the hour ending at the "
                     "time stamp", "standard_name": "lwe_precipitation_rate"}),
+        "irrigation": (("station", "time"), twin.truth_irrigation.astype(f32),
+                       {"units": "mm h-1", "long_name": "irrigation water applied in the hour "
+                        "ending at the time stamp (seen by no gauge and no reanalysis)"}),
     }  # fmt: skip
     data.update(
         {
             "sensor_beta0": station_var(sp.beta0, "temperature coefficient of the probe at half saturation", "m3 m-3 K-1", f32),
             "sensor_k_dry": station_var(sp.k_dry, "dry-soil amplification of the temperature coefficient", "1", f32),
+            "sensor_k_wet": station_var(sp.k_wet, "wet-soil amplification of the temperature coefficient", "1", f32),
+            "sensor_lag_h": station_var(sp.lag_h, "thermal lag of the sensing element behind the soil temperature (first-order time constant)", "h", f32),
             "sensor_t_cal": station_var(sp.t_cal, "probe calibration temperature", "degC", f32),
             "sensor_offset": station_var(sp.offset, "calibration offset of the probe", "m3 m-3", f32),
             "sensor_noise_sd": station_var(sp.noise_sd, "standard deviation of the probe noise", "m3 m-3", f32),
@@ -452,7 +461,7 @@ def _truth_dataset(twin) -> xr.Dataset:
             "ts_offset": station_var(sp.ts_offset, "offset of the soil temperature sensor", "K", f32),
             "weak_artefact": station_var(st["weak_artefact"].to_numpy(), "probe only weakly temperature sensitive (1) or not (0)", "1", np.int8),
             "paired_reference": station_var(st["paired_reference"].to_numpy().astype(str), "id of the reference station paired with this station (empty: none)"),
-            "region": station_var(np.array([REGIONS[r].name for r in region]), "climate region of the twin"),
+            "region": station_var(np.array([regions[r].name for r in region]), "climate region of the twin"),
             "porosity": station_var(st["porosity"].to_numpy(), "soil porosity", "m3 m-3", f32),
             "theta_fc": station_var(st["theta_fc"].to_numpy(), "field capacity", "m3 m-3", f32),
             "theta_wp": station_var(st["theta_wp"].to_numpy(), "wilting point", "m3 m-3", f32),
@@ -504,23 +513,34 @@ def _truth_dataset(twin) -> xr.Dataset:
             "source": "smlib.synth",
             "seed": int(twin.world.seed),
             "history": "written by smlib.synth.write_twin",
+            "scenario": sc.name,
+            "scenario_description": sc.description,
+            **{f"scenario_{k}": _attr_value(v) for k, v in sc.parameters().items()},
         },
     )
+
+
+def _attr_value(v):
+    """A scenario parameter as a netCDF attribute (lists become float64 arrays)."""
+    return np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
 
 
 def write_truth(twin, path: Path) -> Path:
     """Write ``truth.nc``: true SM, TS, LH, rain and every generator parameter per station."""
     ds = _truth_dataset(twin)
-    enc = {v: {"zlib": True, "complevel": 1} for v in ("sm", "ts", "lh", "precip")}
+    enc = {v: {"zlib": True, "complevel": 1} for v in ("sm", "ts", "lh", "precip", "irrigation")}
     enc["time"] = {"units": f"hours since {twin.time[0]:%Y-%m-%d %H:%M:%S}", "dtype": "int32"}
     return atomic_write(Path(path), lambda p: _to_netcdf(ds, p, enc))
 
 
 def write_twin_yml(twin, path: Path, sizes: dict) -> Path:
-    """Write ``twin.yml``: seed, size, period, regions and their reanalysis errors."""
+    """Write ``twin.yml``: scenario, seed, size, period, regions and their reanalysis errors."""
     st = twin.world.stations
+    sc = twin.scenario
     doc = {
         "generator": "smlib.synth",
+        "scenario": {"name": sc.name, "description": sc.description,
+                     "parameters": sc.parameters()},
         "seed": int(twin.world.seed),
         "start": f"{twin.time[0]:%Y-%m-%d}",
         "n_days": int(twin.world.n_days),
@@ -538,6 +558,10 @@ def write_twin_yml(twin, path: Path, sizes: dict) -> Path:
                 "centre": [r.lat, r.lon],
                 "utc_offset": r.utc_offset,
                 "koeppen": r.koeppen,
+                "soil": {"porosity": r.porosity, "theta_fc": r.theta_fc, "theta_wp": r.theta_wp,
+                         "clay": r.clay, "sand": r.sand},
+                "storm_probability": [round(r.rain_prob, 4), round(r.rain_amp, 4)],
+                "storm_depth_mm": round(r.rain_depth, 3),
                 "dominant_dielectric": list(r.dielectric),
                 **{
                     f"{run.spec.name}_{k}": round(float(run.errors[k][i]), 4)
@@ -545,7 +569,7 @@ def write_twin_yml(twin, path: Path, sizes: dict) -> Path:
                     for k in ("sm_phase_h", "sm_amp", "ts_phase_h", "ts_amp", "sm_bias")
                 },
             }
-            for i, r in enumerate(REGIONS)
+            for i, r in enumerate(twin.world.regions)
         ],
     }  # fmt: skip
     text = yaml.safe_dump(doc, sort_keys=False)
