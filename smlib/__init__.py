@@ -27,9 +27,20 @@ _LAZY: dict[str, str] = {
     "data_status": "manifest",
     "dataset_status": "manifest",
     "load_manifest": "manifest",
-    # embedded twin
+    # embedded twin and its scenarios
     "write_twin": "synth",
     "simulate_twin": "synth",
+    "Scenario": "synth.scenarios",
+    "SCENARIOS": "synth.scenarios",
+    "get_scenario": "synth.scenarios",
+    # correction products and their skill
+    "correct_file": "correct",
+    "guided_compensation": "correct",
+    "flagged_product": "correct",
+    "FLAG_MEANINGS": "correct",
+    "linear_compensation_kernel": "compensation",
+    "METHODS": "methods",
+    "score_against_truth": "skill",
     # diagnostics and figures
     "evaluate": "evaluate",
     "lag_sensitivity": "sensitivity",

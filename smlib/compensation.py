@@ -35,11 +35,53 @@ import numpy as np
 from smlib.preprocess import fill_short_gaps, moving_average
 
 __all__ = [
+    "same_hour_mean",
     "temperature_regressors",
     "fit_coefficients",
     "apply_coefficients",
     "linear_compensation_kernel",
 ]
+
+
+def same_hour_mean(x: np.ndarray, half_width_days: int) -> np.ndarray:
+    """Mean of each hour and the same hour of the ``half_width_days`` days on either side.
+
+    A running diurnal composite: it keeps the slow evolution of a diurnal cycle (season,
+    wetness) and averages out what differs from day to day (noise, a model's daily errors).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (station, time)
+        Hourly series (NaN = missing, ignored).
+    half_width_days : int
+        0 returns ``x``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (station, time)
+        NaN where no day in the window has a value.
+
+    Examples
+    --------
+    >>> same_hour_mean(np.repeat(np.arange(3.0), 24)[None, :], 1)[0, ::24]
+    array([0.5, 1. , 1.5], dtype=float32)
+    """
+    if half_width_days <= 0:
+        return x
+    n = x.shape[-1]
+    total = np.zeros(x.shape, dtype=np.float64)
+    count = np.zeros(x.shape, dtype=np.int32)
+    for k in range(-half_width_days, half_width_days + 1):
+        shift = 24 * k
+        if abs(shift) >= n:
+            continue
+        src = x[..., max(shift, 0) : n + min(shift, 0)]
+        ok = np.isfinite(src)
+        dst = slice(max(-shift, 0), n - max(shift, 0))
+        total[..., dst] += np.where(ok, src, 0.0)
+        count[..., dst] += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(np.float32)
 
 
 def temperature_regressors(

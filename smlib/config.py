@@ -1,7 +1,7 @@
 """Typed run configuration: profiles ``paper`` and ``quick``, strict overrides, YAML round trip.
 
-A run is fully described by one :class:`RunConfig`, a tree of frozen dataclasses. Two profiles
-are defined:
+A run is fully described by one :class:`RunConfig`, a tree of frozen dataclasses. Four profiles
+are defined, two methods times two budgets:
 
 ``paper``
     The hyper-parameters of Seo et al. (2026), section 3.1: 3 x 256 LSTM, dropout 0.1 after
@@ -12,6 +12,12 @@ are defined:
     narrower LSTM layers, a larger batch with a correspondingly larger learning rate, a cap on
     the number of samples drawn per epoch and fewer epochs. :func:`differences` lists every
     key in which it departs from ``paper``; the list is dumped with every run.
+``recommended`` (the default of ``smlib train`` and of the book) and ``recommended_full``
+    The recommended *method* (:data:`RECOMMENDED_METHOD`: strict rain screen, a centred input
+    context, short-gap filling, a minimum TS diurnal range for training days, and the guided
+    artefact compensation as the corrected product) with the ``quick`` and the ``paper``
+    budgets. It was chosen on the cross-scenario skill benchmark (``python -m benchmarks --only
+    skill``), never on one world.
 
 Measured on the embedded twin at book size (``smlib synth --stations 40 --days 365``, 30
 non-reference ISMN stations, 3,372 training windows after the screens and the R filter), CPU,
@@ -172,6 +178,9 @@ class CorrectConfig:
     min_rule_hours : int
         Fewest network-corrected hours a station needs for its rule to be fitted; below it the
         station's remaining hours stay raw (flagged so).
+    smoothing_days : int
+        ``guided``: half-width (days) of the running diurnal composite of the signal
+        estimates in the fit (:func:`smlib.correct.guided_compensation`).
     """
 
     product: str = "flagged"
@@ -179,6 +188,7 @@ class CorrectConfig:
     rain_screen: str = "strict"
     rain_rule: str = "artefact"
     min_rule_hours: int = 240
+    smoothing_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -257,7 +267,7 @@ class RunConfig:
 
 
 def _paper() -> RunConfig:
-    return RunConfig(profile="paper")
+    return RunConfig(profile="paper", correct=CorrectConfig(product="paper"))
 
 
 def _quick() -> RunConfig:
@@ -278,8 +288,42 @@ def _quick() -> RunConfig:
     )
 
 
+#: Method keys in which ``recommended`` departs from the paper (chosen on the cross-scenario
+#: skill benchmark, ``python -m benchmarks --only skill``; see ``benchmarks/README.md``).
+RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
+    "correct": {"product": "flagged", "mode": "guided"},
+    "preprocess": {
+        "rain_screen": "strict",
+        "lookahead_h": 9,
+        "max_gap_h": 3,
+        "min_ts_range_k": 2.0,
+    },
+}
+
+
+def _recommend(base: RunConfig, profile: str) -> RunConfig:
+    sections = {
+        name: dataclasses.replace(getattr(base, name), **keys)
+        for name, keys in RECOMMENDED_METHOD.items()
+    }
+    return dataclasses.replace(base, profile=profile, **sections)
+
+
+def _recommended() -> RunConfig:
+    return _recommend(_quick(), "recommended")
+
+
+def _recommended_full() -> RunConfig:
+    return _recommend(_paper(), "recommended_full")
+
+
 #: Profile name -> factory of its :class:`RunConfig`.
-PROFILES: dict[str, typing.Callable[[], RunConfig]] = {"paper": _paper, "quick": _quick}
+PROFILES: dict[str, typing.Callable[[], RunConfig]] = {
+    "paper": _paper,
+    "quick": _quick,
+    "recommended": _recommended,
+    "recommended_full": _recommended_full,
+}
 
 
 def get_profile(name: str = "quick", overrides: Iterable[str] = ()) -> RunConfig:

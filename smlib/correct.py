@@ -245,6 +245,7 @@ def guided_compensation(
     rain: np.ndarray,
     min_hours: int = 240,
     lf_window_h: int = 24,
+    smoothing_days: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Remove the temperature artefact with coefficients guided by estimates of the signal.
 
@@ -277,6 +278,12 @@ def guided_compensation(
     min_hours : int
         Fewest fitted hours per station; stations below stay raw (flag 3).
     lf_window_h : int
+    smoothing_days : int
+        The HF of each signal estimate enters the fit as its running diurnal composite over
+        ``2 * smoothing_days + 1`` days (:func:`smlib.compensation.same_hour_mean`): the day-to-day
+        errors of an estimate act like noise in a regressor and bias the temperature
+        coefficients toward the plain per-probe fit (errors-in-variables attenuation);
+        averaging them out keeps the seasonal evolution of the cycle. 0 uses them as they are.
 
     Returns
     -------
@@ -286,11 +293,17 @@ def guided_compensation(
     coef : numpy.ndarray, shape (station, 2)
         ``b1`` (m3 m-3 K-1) and ``b2`` (m3 m-3 h K-1).
     """
-    from smlib.compensation import apply_coefficients, fit_coefficients, temperature_regressors
+    from smlib.compensation import (
+        apply_coefficients,
+        fit_coefficients,
+        same_hour_mean,
+        temperature_regressors,
+    )
 
     regs = list(temperature_regressors(ts, lf_window_h))
     hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
-    raw_hf, sig_hf = hf[0], hf[1:]
+    raw_hf = hf[0]
+    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
     full = fit_coefficients(raw_hf, regs + sig_hf, fit_hours, min_hours)
     # a signal estimate missing at a station (e.g. no reanalysis) must not void the fit
     retry = ~np.isfinite(full[:, 0])
@@ -426,8 +439,9 @@ def correct(
                     if v in ds
                 ]
                 prod, flag, coef = guided_compensation(
-                    raw, ts, signal, ~rain, rain, cc.min_rule_hours
-                )
+                    raw, ts, signal, ~rain, rain, cc.min_rule_hours,
+                    smoothing_days=cc.smoothing_days,
+                )  # fmt: skip
                 how = (
                     "guided: the temperature artefact, fitted per station on rain-free hours "
                     "with the network and the reanalysis as signal estimates, removed from the "
@@ -473,10 +487,24 @@ def correct_file(
     out: str | os.PathLike = "corrected.nc",
     methods: Sequence[str] = ("lstm", "fft"),
     fft_product: str = "mean",
+    baseline_dir: str | os.PathLike | None = None,
+    product: str | None = None,
 ) -> xr.Dataset:
-    """:func:`correct` a cube file and write the result atomically to ``out`` (NetCDF)."""
+    """:func:`correct` a cube file and write the result atomically to ``out`` (NetCDF).
+
+    ``baseline_dir``: a second run (the paper's method) whose network series is added as
+    ``sm_paper`` with its flag, so that one file holds the default product and the paper's.
+    """
     ds = open_cube(cube)
-    result = correct(ds, model_dir, methods, fft_product)
+    result = correct(ds, model_dir, methods, fft_product, product=product)
+    if baseline_dir is not None:
+        base = correct(ds, baseline_dir, ("lstm",), fft_product, product="paper")
+        result["sm_paper"] = base["sm_lstm"].assign_attrs(
+            long_name="soil moisture corrected by the paper's LSTM configuration (network)",
+        )
+        result["sm_paper_flag"] = base["sm_lstm_flag"].assign_attrs(
+            long_name="what each hour of sm_paper holds"
+        )
     with atomic_path(out) as tmp:
         result.to_netcdf(tmp)
     log.info("wrote %s (%s)", out, ", ".join(v for v in result.data_vars))

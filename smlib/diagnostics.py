@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from smlib.methods import method_variables
 from smlib.preprocess import daily_correlation, moving_average
 from smlib.timeutils import solar_offset_hours, warm_season_mask
 
@@ -57,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Method key -> variable of the corrected file (DESIGN.md, "Corrected output").
-METHOD_VARIABLES: dict[str, str] = {"raw": "sm", "fft": "sm_fft", "lstm": "sm_lstm"}
+METHOD_VARIABLES: dict[str, str] = method_variables(("raw", "fft", "lin", "paper", "lstm"))
 
 #: Mean Earth radius (km) used by :func:`haversine_km`.
 EARTH_RADIUS_KM = 6371.0088

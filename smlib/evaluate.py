@@ -121,8 +121,11 @@ def evaluate(
     truth_ds = _open(truth, "truth file") if truth is not None else None
     _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
+    _coverage_part(ds, methods, kind, report)
     if truth_ds is not None:
         _truth_part(ds, truth_ds, methods, report, keep)
+        if cube is not None:
+            _scopes_part(ds, truth_ds, cube, methods, report)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -326,6 +329,55 @@ def _truth_part(
     report.summary["truth_scope"] = "non-reference ISMN stations"
     ismn_skill = skill[skill["kind"] == "ismn"]
     report.figure(plots.plot_skill_vs_truth(ismn_skill, list(methods)), "skill_vs_truth")
+
+
+def _coverage_part(
+    ds: xr.Dataset, methods: dict[str, str], kind: np.ndarray, report: _Report
+) -> None:
+    """Share of the hours with a raw value that each method corrects (per-hour flags)."""
+    from smlib.correct import FLAG_CORRECTED, FLAG_MEANINGS
+
+    raw = np.isfinite(np.asarray(ds["sm"].values))
+    cov: dict[str, dict] = {}
+    for m, var in methods.items():
+        if m == "raw":
+            continue
+        fv = f"{var}_flag"
+        flag = np.asarray(ds[fv].values) if fv in ds else np.where(np.isfinite(ds[var]), 0, 4)
+        row: dict[str, Any] = {}
+        for label, sel in (("stations", kind == "ismn"), ("towers", kind == "tower")):
+            n = int(raw[sel].sum())
+            if not n:
+                continue
+            row[label] = round(float((np.isin(flag, FLAG_CORRECTED) & raw)[sel].sum() / n), 4)
+            row[f"{label}_by_flag"] = {
+                FLAG_MEANINGS[int(k)]: round(float(((flag == k) & raw)[sel].sum() / n), 4)
+                for k in FLAG_MEANINGS
+                if k != 4
+            }
+        cov[m] = row
+    report.summary["coverage"] = cov
+    report.summary["coverage_scope"] = (
+        "share of the hours with a raw SM value (QC passed) that hold a correction "
+        "(flags corrected, rain_affected_*, no_method_input_*)"
+    )
+
+
+def _scopes_part(
+    ds: xr.Dataset, truth: xr.Dataset, cube: str | os.PathLike[str] | xr.Dataset,
+    methods: dict[str, str], report: _Report,
+) -> None:  # fmt: skip
+    """Skill against the truth on rain-free, all and rain-affected hours (smlib.skill)."""
+    from smlib.skill import score_against_truth
+
+    c = _open(cube, "station cube")
+    scores = score_against_truth(ds, truth, c, methods)
+    report.summary["skill_by_scope"] = {
+        m: {k: v for k, v in res.items() if not isinstance(v, dict)}
+        for m, res in scores.items()
+        if not m.startswith("_")
+    }
+    report.summary["skill_by_scope_scope"] = scores["_scope"]
 
 
 def _sensitivity_from_run(

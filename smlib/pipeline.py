@@ -27,7 +27,7 @@ from typing import Any
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
 
-__all__ = ["Products", "run_pipeline", "data_layout", "stage_timings"]
+__all__ = ["Products", "run_pipeline", "data_layout", "stage_timings", "choices_for_data"]
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +182,22 @@ def _stage(
     return digest
 
 
+#: Study budget (the book's ``--profile``) -> (training profile of the default product, training
+#: profile of the paper's method shown beside it).
+STUDY_PROFILES: dict[str, tuple[str, str]] = {
+    "quick": ("recommended", "quick"),
+    "paper": ("recommended_full", "paper"),
+}
+
+
 def run_pipeline(
     data_dir: str | os.PathLike | None = None,
     work_dir: str | os.PathLike = "build/quick",
-    profile: str = "quick",
+    profile: str = "recommended",
     overrides: Sequence[str] = (),
     twin: dict[str, Any] | None = None,
-    methods: Sequence[str] = ("lstm", "fft"),
+    methods: Sequence[str] = ("lstm", "fft", "lin"),
+    baseline_profile: str | None = None,
     fft_product: str = "mean",
     min_days: int = 92,
     force: bool = False,
@@ -201,8 +210,14 @@ def run_pipeline(
         Raw inputs. None: the embedded twin, generated into ``work_dir/twin`` with ``twin``.
     work_dir : path
         Folder for derived products.
-    profile : {"quick", "paper"}
-        Training profile (:mod:`smlib.config`).
+    profile : str
+        A study budget of :data:`STUDY_PROFILES` (``quick``, ``paper``: the recommended
+        configuration with the paper's method beside it), or the training profile of the main
+        model (:data:`smlib.config.PROFILES`; the book uses
+        ``recommended``, or ``recommended_full`` for the paper budget).
+    baseline_profile : str, optional
+        A second model trained beside it whose network series enters the corrected file as
+        ``sm_paper`` (the book: ``quick`` or ``paper``, the paper's method).
     overrides : sequence of str
         ``key=value`` overrides of the training configuration (strict keys).
     twin : dict, optional
@@ -222,6 +237,8 @@ def run_pipeline(
     Products
         Paths of the products and the time each stage took.
     """
+    if profile in STUDY_PROFILES and baseline_profile is None:
+        profile, baseline_profile = STUDY_PROFILES[profile]
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -262,6 +279,7 @@ def run_pipeline(
         timings,
     )
 
+    overrides, methods = _follow_the_data(cube, work, overrides, methods, fft_product)
     run_dir = work / "runs" / profile
     model_stamp = _stage(
         "train",
@@ -272,12 +290,30 @@ def run_pipeline(
         timings,
     )
 
+    base_dir, base_stamp = None, None
+    if baseline_profile:
+        base_dir = work / "runs" / baseline_profile
+        base_stamp = _stage(
+            "train_baseline",
+            base_dir / "best.pt",
+            {"cube": cube_stamp, "profile": baseline_profile, "overrides": list(overrides)},
+            lambda: _train(cube, base_dir, baseline_profile, overrides),
+            force,
+            timings,
+        )
+
     corrected = work / f"corrected_{profile}.nc"
     corr_stamp = _stage(
         "correct",
         corrected,
-        {"cube": cube_stamp, "model": model_stamp, "methods": list(methods), "fft": fft_product},
-        lambda: _correct(cube, run_dir, corrected, methods, fft_product),
+        {
+            "cube": cube_stamp,
+            "model": model_stamp,
+            "methods": list(methods),
+            "fft": fft_product,
+            "baseline": base_stamp,
+        },  # fmt: skip
+        lambda: _correct(cube, run_dir, corrected, methods, fft_product, base_dir),
         force,
         timings,
     )
@@ -305,6 +341,114 @@ def run_pipeline(
     )
 
 
+def choices_for_data(
+    cube: Any,
+    overrides: Sequence[str] = (),
+    methods: Sequence[str] = ("lstm", "fft", "lin"),
+    fft_product: str = "mean",
+) -> dict[str, Any]:
+    """The feature set and correction methods a station cube can support.
+
+    The paper's feature set (``paper14``) needs ERA5-Land and MERRA-2 at the stations. The
+    rule, applied by :func:`run_pipeline` (hence the book) and ``smlib train``:
+
+    * a cube without the ``era5_*`` or ``merra2_*`` variables, or in which no training station
+      (ISMN, not a reference) has any value of both, uses the in-situ-only set ``insitu``;
+    * partial coverage keeps the profile's feature set: stations outside every reanalysis box
+      neither train nor get an LSTM correction (their hours are flagged "no inputs") --
+      choose ``preprocess.feature_set=insitu`` to correct them too;
+    * a ``preprocess.feature_set`` the user set always wins;
+    * the Fourier baseline, which adopts a reanalysis' diurnal shape, is left out when the
+      cube lacks the product it needs (``fft_product``).
+
+    Parameters
+    ----------
+    cube : path or xarray.Dataset
+        Station cube.
+    overrides : sequence of str
+        The user's training-configuration overrides.
+    methods : sequence of str
+        Requested correction methods.
+    fft_product : {"era5", "merra2", "mean"}
+        Reanalysis the Fourier baseline adopts.
+
+    Returns
+    -------
+    dict
+        ``overrides`` (``preprocess.feature_set=insitu`` added where the data need it and the
+        user set none), ``methods``, ``feature_set`` (``"profile default"`` when unchanged),
+        ``reason`` (one sentence for the training page), ``coverage`` (fraction of training
+        stations with both reanalyses) and ``dropped_methods``.
+    """
+    import numpy as np
+    import xarray as xr
+
+    from smlib.preprocess import training_stations
+
+    ds = cube if isinstance(cube, xr.Dataset) else xr.open_dataset(cube)
+    try:
+        train_rows = training_stations(ds)
+        have = [p for p in ("era5", "merra2") if f"{p}_sm" in ds]
+        covered = np.ones(ds.sizes["station"], dtype=bool)
+        for p in ("era5", "merra2"):
+            if p in have:
+                covered &= np.isfinite(ds[f"{p}_sm"].values).any(axis=1)
+            else:
+                covered[:] = False
+    finally:
+        if ds is not cube:
+            ds.close()
+    n_train = int(train_rows.sum())
+    coverage = float(covered[train_rows].mean()) if n_train else 0.0
+    user_set = any(o.split("=", 1)[0].strip() == "preprocess.feature_set" for o in overrides)
+    if len(have) < 2:
+        missing = " and ".join(n for p, n in (("era5", "ERA5-Land"), ("merra2", "MERRA-2"))
+                               if p not in have)  # fmt: skip
+        feature_set, reason = "insitu", f"the data hold no {missing}"
+    elif coverage == 0.0:
+        feature_set, reason = "insitu", "no training station lies in a reanalysis box"
+    else:
+        feature_set = "profile default"
+        reason = f"ERA5-Land and MERRA-2 cover {coverage:.0%} of the training stations"
+    out = list(overrides)
+    if user_set:
+        reason = "set by the user (--set preprocess.feature_set=...)"
+        feature_set = next(
+            o.split("=", 1)[1].strip()
+            for o in reversed(overrides)
+            if o.split("=", 1)[0].strip() == "preprocess.feature_set"
+        )
+    elif feature_set == "insitu":
+        out.append("preprocess.feature_set=insitu")
+    need = {"era5": ["era5"], "merra2": ["merra2"]}.get(fft_product, ["era5", "merra2"])
+    kept = [m for m in methods if not (m == "fft" and not set(need) <= set(have))]
+    return {
+        "overrides": out,
+        "methods": kept,
+        "feature_set": feature_set,
+        "reason": reason,
+        "coverage": coverage,
+        "dropped_methods": sorted(set(methods) - set(kept)),
+    }
+
+
+def _follow_the_data(
+    cube: Path, work: Path, overrides: Sequence[str], methods: Sequence[str], fft_product: str
+) -> tuple[list[str], list[str]]:
+    """Apply :func:`choices_for_data`, log it and record it in ``work/data_choices.json``."""
+    choice = choices_for_data(cube, overrides, methods, fft_product)
+    log.info(
+        "feature set %s (%s)%s",
+        choice["feature_set"],
+        choice["reason"],
+        f"; without reanalysis, methods {choice['dropped_methods']} are left out"
+        if choice["dropped_methods"]
+        else "",
+    )
+    atomic_write_text(work / "data_choices.json", json.dumps(choice, indent=2) + "\n")
+    return choice["overrides"], choice["methods"]
+
+
 def _ingest(layout: dict[str, Path | None], out: Path, min_days: int) -> None:
     from smlib.cube import ingest
 
@@ -328,11 +472,19 @@ def _train(cube: Path, run_dir: Path, profile: str, overrides: Sequence[str]) ->
 
 
 def _correct(
-    cube: Path, run_dir: Path, out: Path, methods: Sequence[str], fft_product: str
+    cube: Path,
+    run_dir: Path,
+    out: Path,
+    methods: Sequence[str],
+    fft_product: str,
+    baseline_dir: Path | None = None,
 ) -> None:
     from smlib.correct import correct_file
 
-    correct_file(cube, model_dir=run_dir, out=out, methods=list(methods), fft_product=fft_product)
+    correct_file(
+        cube, model_dir=run_dir, out=out, methods=list(methods), fft_product=fft_product,
+        baseline_dir=baseline_dir,
+    )  # fmt: skip
 
 
 def _evaluate(corrected: Path, out: Path, truth: Path | None, run_dir: Path, cube: Path) -> None:

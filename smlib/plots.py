@@ -56,24 +56,22 @@ __all__ = [
     "plot_skill_vs_truth",
 ]
 
+from smlib.methods import METHODS, method_style
+
 log = logging.getLogger(__name__)
 
 SM_UNITS = "m$^3$ m$^{-3}$"
 
 #: Label, colour and line style of every series kind (the paper's colours).
 METHOD_STYLE: dict[str, dict[str, str]] = {
-    "raw": {"label": "ISMN", "color": "#1f77b4", "linestyle": "-"},
-    "fft": {"label": "ISMN$_\\mathrm{FFT}$", "color": "#ff7f0e", "linestyle": "--"},
-    "lstm": {"label": "ISMN$_\\mathrm{LSTM}$", "color": "#2ca02c", "linestyle": "--"},
+    **{k: method_style(k) for k in METHODS},
     "reference": {"label": "Reference", "color": "0.45", "linestyle": "-"},
     "truth": {"label": "Truth", "color": "black", "linestyle": ":"},
 }
 
 #: Labels of the methods applied to flux-tower SM (paper Fig. 8).
 TOWER_LABELS: dict[str, str] = {
-    "raw": "Fluxtower",
-    "fft": "Fluxtower$_\\mathrm{FFT}$",
-    "lstm": "Fluxtower$_\\mathrm{LSTM}$",
+    **{k: m.tower_label for k, m in METHODS.items()},
     "truth": "True SM (twin)",
 }
 

@@ -81,6 +81,10 @@ def score_against_truth(
     dict
         Method key -> {metric key -> value}; ``"_scope"`` describes stations and hours.
     """
+    missing = [v for v in methods.values() if v not in corrected]
+    if missing:
+        log.warning("skipping methods whose variables are missing: %s", missing)
+        methods = {m: v for m, v in methods.items() if v in corrected}
     common = np.intersect1d(corrected["station"].values, truth["station"].values)
     c = corrected.sel(station=common)
     t = truth["sm"].reset_coords(drop=True).sel(station=common)

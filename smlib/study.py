@@ -79,10 +79,12 @@ __all__ = [
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
+from smlib.methods import METHODS
+
 log = logging.getLogger(__name__)
 
 #: Title label of each method in the R(SM, TS) heatmaps (paper Figs. 1 and 3).
-_HEATMAP_LABEL = {"raw": "ISMN", "fft": "ISMN$_\\mathrm{FFT}$", "lstm": "ISMN$_\\mathrm{LSTM}$"}
+_HEATMAP_LABEL = {k: m.label for k, m in METHODS.items()}
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ import logging
 import math
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,6 @@ import bottleneck as bn
 import numpy as np
 import torch
 import xarray as xr
-from tqdm.auto import tqdm
 
 from smlib import __version__
 from smlib import ddp as _ddp
@@ -59,6 +57,7 @@ from smlib.atomic import atomic_path, atomic_write_text
 from smlib.config import (
     RunConfig,
     apply_overrides,
+    config_from_dict,
     config_to_dict,
     dump_config,
     get_profile,
@@ -66,6 +65,7 @@ from smlib.config import (
 )
 from smlib.model import build_model
 from smlib.preprocess import MinMaxScaler, Prepared, prepare, training_stations
+from smlib.progress import progress_bar
 
 __all__ = [
     "CheckpointError",
@@ -276,8 +276,15 @@ def load_checkpoint(path: str | Path, config: RunConfig | None = None) -> dict[s
         raise CheckpointError(
             f"{path}: checkpoint format {obj['format_version']} is newer than this smlib"
         )
-    if config is not None and obj.get("config") != config_to_dict(config):
-        raise CheckpointError(f"{path}: written by a run with a different configuration")
+    if config is not None:
+        # compare resolved configurations: keys added to smlib since the run default to the
+        # same values on both sides, so an older run folder stays usable
+        try:
+            saved = config_to_dict(config_from_dict(obj.get("config") or {}))
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: unreadable configuration in checkpoint: {err}") from err
+        if saved != config_to_dict(config):
+            raise CheckpointError(f"{path}: written by a run with a different configuration")
     return obj
 
 
@@ -517,12 +524,11 @@ def train(
         if tc.precision == "bf16"
         else contextlib.nullcontext()
     )
-    bar = tqdm(
+    bar = progress_bar(
         total=tc.max_epochs,
         initial=state.epoch,
         desc="epochs",
         unit="ep",
-        file=sys.stdout,
         disable=None if ctx.is_main else True,
     )
     while state.epoch < tc.max_epochs:
@@ -633,7 +639,19 @@ def train(
         state.best_val,
         state.best_epoch,
     )
+    if ctx.is_main:  # the outcome the progress bar showed, where no bar is drawn (the book)
+        print(_outcome_line(state.epoch, tc.max_epochs, state.best_epoch, state.best_val))
     return out
+
+
+def _outcome_line(epochs: int, max_epochs: int, best_epoch: int, best_val: float) -> str:
+    """One line on how training ended, e.g. ``training stopped early after 17 of 60 epochs,
+    best at epoch 4 (validation MSE 0.0012)``; epochs are numbered from 0 as in ``metrics.csv``."""
+    if epochs < max_epochs:
+        how = f"stopped early after {epochs} of {max_epochs} epochs"
+    else:
+        how = f"ran the full {max_epochs} epoch{'s' if max_epochs != 1 else ''}"
+    return f"training {how}, best at epoch {best_epoch} (validation MSE {best_val:.3g})"
 
 
 def _check_finite(

@@ -1,0 +1,213 @@
+"""Skill across twin worlds: every method against the truth, in every scenario and left-out world.
+
+For each scenario of :data:`smlib.synth.scenarios.SCENARIOS` the benchmark writes a twin in
+the real formats, ingests it, trains the LSTM twice with the quick budget -- the paper's method
+(profile ``quick``) and the recommended one (profile ``recommended``) -- corrects, and scores
+against ``truth.nc`` with :func:`smlib.skill.score_against_truth`:
+
+``raw``            the sensor as measured
+``fft``            the Fourier baseline (Han, Seo and Dirmeyer 2026), flagged product
+``lin``            per-probe linear temperature compensation fitted on rain-free days
+``paper``          the paper's LSTM series (network output, NaN without inputs)
+``recommended``    the recommended product (guided artefact compensation, flagged)
+``recommended_net`` the recommended configuration's network output alone
+
+Across worlds: for every scenario, the recommended configuration is trained on the cubes of
+all *other* scenarios together and corrects the left-out one (``loo_recommended``).
+
+Sizes: 32 ISMN stations x 300 days per scenario (``--quick``: 14 x 150, a smoke run). Measured
+wall time on 2 CPU cores: see ``benchmarks/README.md``. Results: ``bench_skill.json`` and the
+figure ``bench_skill.png`` beside it; the book's evaluation section reads both.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from smlib.correct import correct, load_model
+from smlib.cube import ingest
+from smlib.skill import score_against_truth
+from smlib.synth import write_twin
+from smlib.synth.scenarios import SCENARIOS
+from smlib.train import train
+
+log = logging.getLogger(__name__)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net", "loo_recommended")
+TARGETS = {
+    "hf_r": (">=", 0.90),
+    "phase_error_h": ("<=", 1.0),
+    "tower_r_error": ("<=", 0.10),
+    "coverage_stations": (">=", 0.90),
+    "coverage_towers": (">=", 0.90),
+}
+
+
+def _world(name: str, root: Path, n_stations: int, n_days: int, seed: int) -> tuple[Path, Path]:
+    data = write_twin(root / name / "twin", n_stations=n_stations, n_days=n_days, seed=seed,
+                      scenario=name)  # fmt: skip
+    cube = root / name / "cube.nc"
+    ingest(
+        ismn=data / "ismn",
+        era5=data / "era5land",
+        merra2=data / "merra2",
+        fluxnet=[data / "fluxnet"],
+        out=cube,
+        min_days=min(92, n_days // 3),
+    )
+    return cube, data / "truth.nc"
+
+
+def _load(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+def _pooled_cube(cubes: dict[str, xr.Dataset], leave_out: str) -> xr.Dataset:
+    """Stations of every scenario but ``leave_out`` in one cube (ids prefixed by scenario)."""
+    parts = []
+    for name, ds in cubes.items():
+        if name == leave_out:
+            continue
+        ids = np.array([f"{name}:{s}" for s in ds["station"].values.astype(str)])
+        parts.append(ds.assign_coords(station=ids))
+    return xr.concat(parts, dim="station", join="outer", data_vars="all", coords="different",
+                     compat="override", combine_attrs="drop")  # fmt: skip
+
+
+def _train(cube, run: Path, profile: str) -> float:
+    t0 = time.perf_counter()
+    train(cube, run, profile=profile, overrides=["train.device=cpu"])
+    return time.perf_counter() - t0
+
+
+def _score(out: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, methods: dict) -> dict:
+    return score_against_truth(out, truth, cube, methods)
+
+
+def run(quick: bool = False) -> dict:
+    """Run the benchmark; return a JSON-ready dict (see the module docstring)."""
+    n_st, n_days = (14, 150) if quick else (32, 300)
+    seed = 11  # not the book's seed: the worlds are new to the method
+    result: dict = {"size": {"ismn_stations": n_st, "days": n_days, "seed": seed}, "scenarios": {}}
+    with tempfile.TemporaryDirectory(prefix="bench_skill_") as tmp:
+        root = Path(tmp)
+        cubes, truths, timings = {}, {}, {}
+        for name in SCENARIOS:
+            t0 = time.perf_counter()
+            cube_path, truth_path = _world(name, root, n_st, n_days, seed)
+            cube, truth = _load(cube_path), _load(truth_path)
+            cubes[name], truths[name] = cube, truth
+            scores: dict = {}
+            t_paper = _train(cube, root / name / "paper", "quick")
+            t_rec = _train(cube, root / name / "rec", "recommended")
+            paper = correct(cube, load_model(root / name / "paper", "cpu"), ("lstm", "fft", "lin"),
+                            product="paper")  # fmt: skip
+            flagged = correct(cube, None, ("fft", "lin"), product="flagged")
+            rec = correct(cube, load_model(root / name / "rec", "cpu"), ("lstm",))
+            both = flagged.assign(
+                sm_paper=paper["sm_lstm"],
+                sm_recommended=rec["sm_lstm"],
+                sm_recommended_flag=rec["sm_lstm_flag"],
+                sm_recommended_net=rec["sm_lstm_net"],
+            )
+            scores = _score(both, truth, cube, {
+                "raw": "sm", "fft": "sm_fft", "lin": "sm_lin", "paper": "sm_paper",
+                "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
+            })  # fmt: skip
+            result["scenarios"][name] = scores
+            timings[name] = {"train_paper_s": round(t_paper, 1), "train_recommended_s":
+                             round(t_rec, 1), "total_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+            log.info("skill: %s done in %.0f s", name, time.perf_counter() - t0)
+            print(f"[skill] {name}: " + ", ".join(
+                f"{m} {scores[m]['hf_r']:.2f}" for m in scores if not m.startswith("_")
+                and scores[m]["hf_r"] is not None), flush=True)  # fmt: skip
+        for name in SCENARIOS:
+            t0 = time.perf_counter()
+            pooled = _pooled_cube(cubes, name)
+            run_dir = root / name / "loo"
+            _train(pooled, run_dir, "recommended")
+            out = correct(cubes[name], load_model(run_dir, "cpu"), ("lstm",))
+            s = _score(out, truths[name], cubes[name], {"loo_recommended": "sm_lstm"})
+            result["scenarios"][name]["loo_recommended"] = s["loo_recommended"]
+            timings[name]["loo_s"] = round(time.perf_counter() - t0, 1)
+            print(f"[skill] left out {name}: {s['loo_recommended']['hf_r']}", flush=True)
+        result["timings"] = timings
+    result["summary"] = summarise(result["scenarios"])
+    _figure(result["scenarios"], RESULTS / "bench_skill")
+    return result
+
+
+def summarise(scen: dict) -> dict:
+    """Worst case and median over scenarios of each headline metric, and the targets' verdicts."""
+    out: dict = {}
+    for m in METHODS_SHOWN:
+        rows = [s[m] for s in scen.values() if m in s]
+        if not rows:
+            continue
+        d = {}
+        for k in ("hf_r", "phase_error_h", "composite_rmse", "hf_r_all", "rmse_all", "hf_r_rain",
+                  "rmse_rain", "coverage_stations", "coverage_towers", "tower_r_error"):  # fmt: skip
+            v = np.array([r.get(k) for r in rows if r.get(k) is not None], dtype=float)
+            if v.size:
+                worst = v.min() if k.startswith(("hf_r", "coverage")) else v.max()
+                d[k] = {"median": round(float(np.median(v)), 3), "worst": round(float(worst), 3)}
+        out[m] = d
+    verdict = {}
+    for name, s in scen.items():
+        rec = s.get("recommended", {})
+        raw = s.get("raw", {})
+        v = {}
+        for k, (op, thr) in TARGETS.items():
+            x = rec.get(k)
+            v[k] = None if x is None else bool(x >= thr if op == ">=" else x <= thr)
+        for k in ("hf_r_all", "hf_r_rain"):
+            if rec.get(k) is not None and raw.get(k) is not None:
+                v[f"{k}>=raw"] = bool(rec[k] >= raw[k])
+        for k in ("rmse_all", "rmse_rain"):
+            if rec.get(k) is not None and raw.get(k) is not None:
+                v[f"{k}<=raw"] = bool(rec[k] <= raw[k] + 1e-4)
+        others = [
+            s[m]["hf_r"] for m in ("raw", "fft", "lin") if s.get(m, {}).get("hf_r") is not None
+        ]
+        if rec.get("hf_r") is not None and others:
+            v["ahead_of_raw_fft_lin"] = bool(rec["hf_r"] > max(others))
+        loo = s.get("loo_recommended", {}).get("hf_r")
+        v["loo_hf_r>=0.90"] = None if loo is None else bool(loo >= 0.90)
+        verdict[name] = v
+    out["targets"] = verdict
+    return out
+
+
+def _figure(scen: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from smlib.plots import save_figure
+
+    names = list(scen)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    for ax, key, label in ((axes[0], "hf_r", "median HF R vs truth (rain-free days)"),
+                           (axes[1], "phase_error_h", "median |phase error| of the minimum (h)")):  # fmt: skip
+        for j, m in enumerate(METHODS_SHOWN):
+            y = [scen[n].get(m, {}).get(key) for n in names]
+            y = [np.nan if v is None else v for v in y]
+            ax.plot(np.arange(len(names)) + (j - 3) * 0.08, y, "o", label=m, ms=5)
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(0.9, color="k", lw=0.8, ls="--")
+    axes[1].axhline(1.0, color="k", lw=0.8, ls="--")
+    axes[0].legend(fontsize=8, ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_figure(fig, path, formats=("png",), dpi=110)
+    plt.close(fig)

@@ -1,0 +1,87 @@
+"""The registry of correction methods: one entry per series a corrected file can hold.
+
+Every module that names a method reads it from here (CONVENTIONS.md 13): the variable in the
+corrected file, the labels of figures and tables, the colour and line style. Adding a method
+(the operational student, say) is one entry.
+
+=================  ===============  ==========================================================
+key                variable         series
+=================  ===============  ==========================================================
+``raw``            ``sm``           the sensor as measured
+``fft``            ``sm_fft``       Fourier time filtering (Han, Seo and Dirmeyer 2026)
+``lin``            ``sm_lin``       per-probe linear temperature compensation
+``paper``          ``sm_paper``     the paper's LSTM (its network series, beside the default)
+``lstm``           ``sm_lstm``      the LSTM product of this build's configuration
+``lstm_net``       ``sm_lstm_net``  that configuration's network output alone
+=================  ===============  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Method", "METHODS", "method_variables", "method_style"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One correction method.
+
+    Attributes
+    ----------
+    key : str
+    variable : str
+        Variable of the corrected file (m3 m-3); its per-hour flag is ``<variable>_flag``.
+    label : str
+        Matplotlib label (may hold TeX).
+    tower_label : str
+        Label of the series at flux towers (paper Fig. 8).
+    color, linestyle : str
+    """
+
+    key: str
+    variable: str
+    label: str
+    tower_label: str
+    color: str
+    linestyle: str = "--"
+
+
+METHODS: dict[str, Method] = {
+    m.key: m
+    for m in (
+        Method("raw", "sm", "ISMN", "Fluxtower", "#1f77b4", "-"),
+        Method("fft", "sm_fft", "ISMN$_\\mathrm{FFT}$", "Fluxtower$_\\mathrm{FFT}$", "#ff7f0e"),
+        Method("lin", "sm_lin", "ISMN$_\\mathrm{LIN}$", "Fluxtower$_\\mathrm{LIN}$", "#e377c2"),
+        Method(
+            "paper",
+            "sm_paper",
+            "ISMN$_\\mathrm{LSTM,paper}$",
+            "Fluxtower$_\\mathrm{LSTM,paper}$",
+            "#bcbd22",
+        ),  # fmt: skip
+        Method("lstm", "sm_lstm", "ISMN$_\\mathrm{LSTM}$", "Fluxtower$_\\mathrm{LSTM}$", "#2ca02c"),
+        Method(
+            "lstm_net",
+            "sm_lstm_net",
+            "ISMN$_\\mathrm{LSTM,net}$",
+            "Fluxtower$_\\mathrm{LSTM,net}$",
+            "#98df8a",
+            ":",
+        ),  # fmt: skip
+    )
+}
+"""Method key -> :class:`Method`, in display order."""
+
+
+def method_variables(keys: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Method key -> variable of the corrected file (all methods, or ``keys``)."""
+    return {k: m.variable for k, m in METHODS.items() if keys is None or k in keys}
+
+
+def method_style(key: str) -> dict[str, str]:
+    """``label``, ``color`` and ``linestyle`` of a method (a neutral style for unknown keys)."""
+    m = METHODS.get(key)
+    if m is None:
+        return {"label": key, "color": "k", "linestyle": "-"}
+    return {"label": m.label, "color": m.color, "linestyle": m.linestyle}
