@@ -31,6 +31,7 @@ Both are numpy kernels on ``(station, time)`` arrays.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from smlib.preprocess import fill_short_gaps, moving_average
 
@@ -104,9 +105,16 @@ def temperature_regressors(
         K and K h-1.
     """
     ts = fill_short_gaps(np.asarray(ts, dtype=np.float32), max_gap_h)
-    hf = ts - moving_average(ts, lf_window_h, centering)
+    lf = moving_average(ts, lf_window_h, centering)
+    # next to a gap the 24-h mean is undefined; the daily mean temperature changes slowly, so
+    # the nearest defined LF (at most half a window away) stands in for it there
+    reach = lf_window_h // 2
+    lf = pd.DataFrame(lf.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+    hf = ts - lf
     dhf = np.full_like(hf, np.nan)
     dhf[:, 1:-1] = 0.5 * (hf[:, 2:] - hf[:, :-2])
+    dhf[:, 1:-1] = np.where(np.isnan(dhf[:, 1:-1]), hf[:, 2:] - hf[:, 1:-1], dhf[:, 1:-1])
+    dhf[:, 1:-1] = np.where(np.isnan(dhf[:, 1:-1]), hf[:, 1:-1] - hf[:, :-2], dhf[:, 1:-1])
     return hf.astype(np.float32), dhf.astype(np.float32)
 
 
