@@ -13,11 +13,12 @@ are defined, two methods times two budgets:
     the number of samples drawn per epoch and fewer epochs. :func:`differences` lists every
     key in which it departs from ``paper``; the list is dumped with every run.
 ``recommended`` (the default of ``smlib train`` and of the book) and ``recommended_full``
-    The recommended *method* (:data:`RECOMMENDED_METHOD`: strict rain screen, a centred input
-    context, short-gap filling, a minimum TS diurnal range for training days, and the guided
-    artefact compensation as the corrected product) with the ``quick`` and the ``paper``
-    budgets. It was chosen on the cross-scenario skill benchmark (``python -m benchmarks --only
-    skill``), never on one world.
+    The recommended *method* (:data:`RECOMMENDED_METHOD`: the guided artefact compensation as
+    the corrected product, short gaps filled) with the ``quick`` and the ``paper`` budgets. It
+    was chosen on the cross-scenario skill benchmark (``python -m benchmarks --only skill``),
+    never on one world. The other options measured there (``preprocess.rain_screen=strict``,
+    ``preprocess.lookahead_h``, ``preprocess.min_ts_range_k``) lowered or did not change the
+    network's skill on the worlds tried and are not part of it.
 
 Measured on the embedded twin at book size (``smlib synth --stations 40 --days 365``, 30
 non-reference ISMN stations, 3,372 training windows after the screens and the R filter), CPU,
@@ -292,12 +293,7 @@ def _quick() -> RunConfig:
 #: skill benchmark, ``python -m benchmarks --only skill``; see ``benchmarks/README.md``).
 RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
     "correct": {"product": "flagged", "mode": "guided"},
-    "preprocess": {
-        "rain_screen": "strict",
-        "lookahead_h": 9,
-        "max_gap_h": 3,
-        "min_ts_range_k": 2.0,
-    },
+    "preprocess": {"max_gap_h": 3},
 }
 
 

@@ -26,7 +26,10 @@ non-reference ISMN stations -- the stations the correction is for.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,7 +37,16 @@ import xarray as xr
 
 from smlib import diagnostics as dg
 
-__all__ = ["DIELECTRIC", "score_against_truth", "summary_table"]
+__all__ = [
+    "DIELECTRIC",
+    "score_against_truth",
+    "summary_table",
+    "load_skill_benchmark",
+    "cross_scenario_table",
+    "describe_cross_scenario",
+    "scope_table",
+    "coupling_vs_truth",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +196,140 @@ def summary_table(scores: dict[str, dict]) -> pd.DataFrame:
                 row[k] = v
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
+
+
+# --------------------------------------------------------------------------------------------
+# the cross-scenario benchmark, as the book shows it
+# --------------------------------------------------------------------------------------------
+#: Where ``python -m benchmarks --only skill`` writes its result.
+BENCHMARK_JSON = "benchmarks/results/bench_skill.json"
+
+_LABELS = {
+    "raw": "raw",
+    "fft": "Fourier",
+    "lin": "per-probe linear",
+    "paper": "LSTM, paper's method",
+    "recommended": "LSTM, recommended (default)",
+    "recommended_net": "recommended network alone",
+    "loo_recommended": "recommended, world left out of training",
+}
+
+
+def load_skill_benchmark(path: str | os.PathLike[str] | None = None) -> dict:
+    """The skill benchmark's JSON (default: the repository's ``benchmarks/results``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The benchmark has not been run (``python -m benchmarks --only skill``).
+    """
+    p = Path(path) if path is not None else Path(__file__).resolve().parents[1] / BENCHMARK_JSON
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: run `python -m benchmarks --only skill` first")
+    return json.loads(p.read_text())
+
+
+def cross_scenario_table(result: dict, metric: str = "hf_r") -> pd.DataFrame:
+    """One row per scenario, one column per method: ``metric`` (keys of the module table)."""
+    rows = {
+        name: {_LABELS.get(m, m): (res.get(metric) if isinstance(res, dict) else None)
+               for m, res in scen.items() if not m.startswith("_")}
+        for name, scen in result["scenarios"].items()
+    }  # fmt: skip
+    return pd.DataFrame(rows).T.astype(float).rename_axis("scenario")
+
+
+def describe_cross_scenario(result: dict) -> str:
+    """Sentences on the benchmark that follow its numbers (which method wins where, targets)."""
+    scen = result["scenarios"]
+    n = len(scen)
+    hf = cross_scenario_table(result, "hf_r")
+    rec, paper = _LABELS["recommended"], _LABELS["paper"]
+    rivals = [c for c in (_LABELS["raw"], _LABELS["fft"], _LABELS["lin"], paper) if c in hf]
+    ahead = hf.index[(hf[rec] > hf[rivals].max(axis=1))].tolist() if rec in hf else []
+    behind = [s for s in hf.index if s not in ahead]
+    parts = [
+        f"Across {n} twin worlds the recommended product's median HF correlation with the true "
+        f"SM on rain-free days ranges from {hf[rec].min():.2f} ({hf[rec].idxmin()}) to "
+        f"{hf[rec].max():.2f} ({hf[rec].idxmax()}); the paper's method ranges from "
+        f"{hf[paper].min():.2f} to {hf[paper].max():.2f}."
+    ]
+    if behind:
+        best_other = {s: hf.loc[s, rivals].idxmax() for s in behind}
+        parts.append(
+            "It is ahead of raw, Fourier, the per-probe compensation and the paper's LSTM in "
+            f"{len(ahead)} of {n} worlds; behind in "
+            + ", ".join(f"{s} (best: {best_other[s]})" for s in behind)
+            + "."
+        )
+    else:
+        parts.append(f"It is ahead of every other method in all {n} worlds.")
+    targets = result.get("summary", {}).get("targets", {})
+    if targets:
+        miss = {k: [s for s, v in targets.items() if v.get(k) is False] for k in
+                next(iter(targets.values()))}  # fmt: skip
+        met = [k for k, v in miss.items() if not v]
+        missed = {k: v for k, v in miss.items() if v}
+        if met:
+            parts.append("Targets met in every world: " + ", ".join(met) + ".")
+        if missed:
+            parts.append(
+                "Missed: " + "; ".join(f"{k} in {', '.join(v)}" for k, v in missed.items()) + "."
+            )
+    return " ".join(parts)
+
+
+def scope_table(summary: dict) -> pd.DataFrame:
+    """Skill by hour scope (rain-free / all / rain-affected) from an evaluation summary."""
+    by = summary.get("skill_by_scope") or {}
+    cols = ["hf_r", "phase_error_h", "hf_r_all", "rmse_all", "hf_r_rain", "rmse_rain",
+            "coverage_stations", "coverage_towers", "tower_r_sm_lh", "tower_r_sm_lh_truth"]  # fmt: skip
+    frame = pd.DataFrame(by).T
+    return frame[[c for c in cols if c in frame]].astype(float).rename_axis("method")
+
+
+def coupling_vs_truth(coupling: xr.Dataset) -> tuple[pd.DataFrame, str]:
+    """Each method's tower R(SM, LH) beside the true SM's, with a sentence that follows them.
+
+    Parameters
+    ----------
+    coupling : xarray.Dataset, dims (station, product)
+        :func:`smlib.diagnostics.land_coupling` output (or the book's ``land_coupling`` table)
+        holding a ``truth`` product (the twin).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per method: median R(SM, LH), median |R - R_truth| over the towers, and the
+        number of towers within 0.1 of the truth.
+    sentence : str
+    """
+    r = coupling["r_sm_lh"]
+    products = [str(p) for p in r["product"].values]
+    if "truth" not in products:
+        return pd.DataFrame(), "No true SM here (real data): the coupling cannot be judged."
+    rt = r.sel(product="truth")
+    rows = {}
+    for p in products:
+        if p == "truth":
+            continue
+        d = np.abs(r.sel(product=p) - rt)
+        rows[p] = {
+            "median R(SM, LH)": float(r.sel(product=p).median()),
+            "median |R - R_truth|": float(d.median()),
+            "towers within 0.1": int((d <= 0.1).sum()),
+            "towers": int(np.isfinite(d).sum()),
+        }
+    table = pd.DataFrame(rows).T.rename_axis("method")
+    best = table["median |R - R_truth|"].idxmin()
+    text = (
+        f"The true SM gives a median R(SM, LH) of {float(rt.median()):.2f}. Closest to it: "
+        f"{best} (median |R - R_truth| = {table.loc[best, 'median |R - R_truth|']:.2f}, "
+        f"{int(table.loc[best, 'towers within 0.1'])} of {int(table.loc[best, 'towers'])} "
+        "towers within 0.1); "
+        + ", ".join(
+            f"{m} {row['median |R - R_truth|']:.2f}" for m, row in table.iterrows() if m != best
+        )
+        + "."
+    )
+    return table, text

@@ -136,8 +136,13 @@ def write_ismn(twin, root: Path) -> list[Path]:
     st = twin.world.stations
     ismn = st[st["kind"] == "ismn"]
     stamps = np.asarray(twin.time.strftime("%Y/%m/%d %H:%M"))
-    d_from = twin.time[0].strftime("%Y%m%d")
-    d_to = twin.time[-1].strftime("%Y%m%d")
+    days = np.asarray(twin.time.strftime("%Y%m%d"))
+
+    def period(ok: np.ndarray) -> str:
+        # ISMN names every file after the dates of its first and last record
+        a, b = (ok[0], ok[-1]) if ok.size else (0, len(days) - 1)
+        return f"{days[a]}_{days[b]}"
+
     written = []
     for s, (_, row) in enumerate(ismn.iterrows()):
         net, name = row["network"], row["name"]
@@ -151,7 +156,7 @@ def write_ismn(twin, root: Path) -> list[Path]:
         recs = [f"{stamps[k]} {sm[k]:8.4f} {flag[k]} M" for k in ok]
         d0, d1 = float(row["depth_from"]), float(row["depth_to"])
         head = ismn_header_line(net, name, row["lat"], row["lon"], row["elevation"], d0, d1, sensor)
-        fname = f"{net}_{net}_{name}_sm_{d0:.6f}_{d1:.6f}_{sensor}_{d_from}_{d_to}.stm"
+        fname = f"{net}_{net}_{name}_sm_{d0:.6f}_{d1:.6f}_{sensor}_{period(ok)}.stm"
         written.append(_write_bytes(folder / fname, _join_lines(head, recs, style)))
         ts = twin.ts_obs[s]
         ok = np.flatnonzero(np.isfinite(ts))
@@ -159,7 +164,7 @@ def write_ismn(twin, root: Path) -> list[Path]:
         head = ismn_header_line(
             net, name, row["lat"], row["lon"], row["elevation"], 0.05, 0.05, ts_sensor
         )
-        fname = f"{net}_{net}_{name}_ts_0.050000_0.050000_{ts_sensor}_{d_from}_{d_to}.stm"
+        fname = f"{net}_{net}_{name}_ts_0.050000_0.050000_{ts_sensor}_{period(ok)}.stm"
         written.append(_write_bytes(folder / fname, _join_lines(head, recs, style)))
         p = twin.gauge[s]
         ok = np.flatnonzero(np.isfinite(p))
@@ -168,7 +173,7 @@ def write_ismn(twin, root: Path) -> list[Path]:
             head = ismn_header_line(
                 net, name, row["lat"], row["lon"], row["elevation"], 0.0, 0.0, "Pulse-Count"
             )
-            fname = f"{net}_{net}_{name}_p_0.000000_0.000000_Pulse-Count_{d_from}_{d_to}.stm"
+            fname = f"{net}_{net}_{name}_p_0.000000_0.000000_Pulse-Count_{period(ok)}.stm"
             written.append(_write_bytes(folder / fname, _join_lines(head, recs, style)))
         csv = folder / f"{net}_{net}_{name}_static_variables.csv"
         written.append(_write_bytes(csv, _static_csv(row, twin.world.regions)))
