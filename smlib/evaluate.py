@@ -43,6 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib import diagnostics as dg
 from smlib.atomic import atomic_path
+from smlib.methods import METHODS
 
 __all__ = ["evaluate", "REQUIRED_VARIABLES"]
 
@@ -169,13 +170,9 @@ def _r_sm_ts_part(ismn: xr.Dataset, methods: dict[str, str], report: _Report) ->
     report.table(by_sensor, "r_sm_ts_by_sensor")
     report.summary["median_r_sm_ts"] = {m: _medians_dict(by_sensor, m) for m in methods}
     sm_clim = table["sm_climatology"].to_numpy()
-    names = {
-        "raw": ("fig1_r_sm_ts_raw", "ISMN"),
-        "lstm": ("fig3_r_sm_ts_lstm", "ISMN$_\\mathrm{LSTM}$"),
-        "fft": ("fig3b_r_sm_ts_fft", "ISMN$_\\mathrm{FFT}$"),
-    }
+    names = {"raw": "fig1_r_sm_ts_raw", "lstm": "fig3_r_sm_ts_lstm", "fft": "fig3b_r_sm_ts_fft"}
     for m, clim in climatologies.items():
-        name, label = names[m]
+        name, label = names.get(m, f"fig3_r_sm_ts_{m}"), METHODS[m].label if m in METHODS else m
         report.figure(plots.plot_r_sm_ts_heatmap(clim, sm_clim, title=f"R(SM, TS): {label}"), name)
     report.figure(plots.plot_r_by_sensor_type(table, list(methods)), "fig4_r_sm_ts_by_sensor")
 

@@ -193,7 +193,7 @@ STUDY_PROFILES: dict[str, tuple[str, str]] = {
 def run_pipeline(
     data_dir: str | os.PathLike | None = None,
     work_dir: str | os.PathLike = "build/quick",
-    profile: str = "recommended",
+    profile: str = "quick",
     overrides: Sequence[str] = (),
     twin: dict[str, Any] | None = None,
     methods: Sequence[str] = ("lstm", "fft", "lin"),

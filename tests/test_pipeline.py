@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import xarray as xr
 
 from smlib.pipeline import data_layout, run_pipeline, stage_timings
 
@@ -31,7 +32,18 @@ def test_data_layout_errors(tmp_path):
 @pytest.mark.slow
 def test_stages_are_cached_and_rerun_on_change(tmp_path):
     first = run_pipeline(work_dir=tmp_path, **TINY)
-    assert set(first.timings) == {"synth", "ingest", "train", "correct", "evaluate"}
+    # the study budget "quick" trains the recommended model and the paper's method beside it
+    assert set(first.timings) == {
+        "synth",
+        "ingest",
+        "train",
+        "train_baseline",
+        "correct",
+        "evaluate",
+    }
+    assert first.run_dir.name == "recommended"
+    with xr.open_dataset(first.corrected) as corrected:
+        assert {"sm_lstm", "sm_lstm_flag", "sm_paper", "sm_fft", "sm_lin"} <= set(corrected)
     assert all(t > 0 for t in first.timings.values())
     for path in (first.cube, first.run_dir / "best.pt", first.corrected):
         assert path.exists()
@@ -49,7 +61,9 @@ def test_stages_are_cached_and_rerun_on_change(tmp_path):
         mp.setattr(pipeline_mod, "_code_digest", lambda s: "edited" if s == "evaluate" else real(s))
         edited = run_pipeline(work_dir=tmp_path, **TINY)
     assert edited.timings["evaluate"] > 0
-    assert all(edited.timings[s] == 0.0 for s in ("synth", "ingest", "train", "correct"))
+    assert all(
+        edited.timings[s] == 0.0 for s in ("synth", "ingest", "train", "train_baseline", "correct")
+    )
 
     changed = dict(
         TINY, overrides=[o.replace("hidden_size=8", "hidden_size=6") for o in TINY["overrides"]]
@@ -59,5 +73,5 @@ def test_stages_are_cached_and_rerun_on_change(tmp_path):
     assert third.timings["train"] > 0 and third.timings["correct"] > 0
     assert third.timings["evaluate"] > 0
     # the old run was replaced whole; no scratch folder is left behind
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["quick"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["quick", "recommended"]
     assert stage_timings(tmp_path)["train"] == pytest.approx(third.timings["train"])
