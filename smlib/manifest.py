@@ -190,6 +190,12 @@ def data_status(
         lines.append(
             "absent datasets: " + ", ".join(absent) + " (see 'obtain' in the manifest for each)"
         )
+    present = {s.key for s in rows if s.present}
+    if "ismn" in present and not {"era5_land", "merra2"} <= present:
+        lines.append(
+            "without both ERA5-Land and MERRA-2 the book trains on the in-situ-only feature set "
+            "and leaves out the Fourier baseline (README: Using your own data)"
+        )
     return "\n".join(lines)
 
 

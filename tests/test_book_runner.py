@@ -147,7 +147,9 @@ def test_failing_notebook_stops_with_its_traceback_and_keeps_earlier_copies(
     assert (sections / "a.ipynb").is_file() and (sections / "a.key.json").is_file()
     assert (sections / "b.failed.ipynb").is_file()
     assert not (sections / "b.ipynb").exists() and not (sections / "c.ipynb").exists()
-    assert (tmp_path / "work" / "book-work" / "quick" / "a.txt").read_text() == "7"
+    # a data folder gets its own work folder (never the twin's book-work/quick)
+    work_dir = smlib.book.book_work_dir(tmp_path / "work", "quick", data)
+    assert work_dir.name.startswith("quick-data-") and (work_dir / "a.txt").read_text() == "7"
 
     # fix b: a is reused, b and c run
     _notebook(nbs / "b.ipynb", "z = n", "n = 1\n")

@@ -76,7 +76,10 @@ def test_stations_kept_and_removed_by_rule(cube):
         "NET/gap",
     ]
     qc = json.loads(cube.attrs["qc_summary"])
-    assert list(qc) == ["depth", "flag_good", "one_sensor", "complete_local_days", "min_days"]
+    assert list(qc) == [
+        "unreadable", "depth", "flag_good", "one_sensor", "complete_local_days", "min_days"
+    ]  # fmt: skip
+    assert qc["unreadable"]["stations_removed"] == 0
     assert qc["depth"]["reasons"] == {"NET/deep": "no SM sensor within 0.1 m"}
     assert qc["depth"]["detail"]["sensors"] == 2  # full's 0.20 m probe and deep's probe
     assert qc["flag_good"]["reasons"] == {"NET/bad": "no TS value flagged G"}
@@ -286,3 +289,103 @@ def test_ingest_reads_the_embedded_twin(tmp_path):
     # reanalysis soil temperature near the true one (same days, same hours, degC)
     both = np.isfinite(c["era5_ts"].values) & np.isfinite(t["ts"].values)
     assert np.nanmean(np.abs(c["era5_ts"].values[both] - t["ts"].values[both])) < 8.0
+
+
+# ------------------------------------------------------------------------------ issue 12
+def _t():
+    return pd.date_range(START, periods=24 * N_DAYS, freq="h")
+
+
+def test_sm_only_reference_stations_are_kept(tmp_path, stm_writer):
+    root, t = tmp_path / "ismn", _t()
+    stm_writer(root, "NET", "cosmos", "sm", 0.0, 0.19, "Cosmic-ray-Probe", t, _sm(t))
+    stm_writer(root, "NET", "tdr", "sm", 0.0, 0.05, "TDR-100", t, _sm(t))
+    stm_writer(root, "NET", "tdr", "ts", 0.5, 0.5, "T", t, _ts(t))  # too deep: SM only
+    stm_writer(root, "NET", "ec5", "sm", 0.0, 0.05, "EC5", t, _sm(t))  # no TS, no reference
+    stm_writer(root, "NET", "pair", "sm", 0.0, 0.05, "EC5", t, _sm(t))
+    stm_writer(root, "NET", "pair", "ts", 0.05, 0.05, "T", t, _ts(t))
+    ds = ingest(root, min_days=MIN_DAYS)
+    assert list(ds.station.values) == ["NET/cosmos", "NET/pair", "NET/tdr"]
+    assert ds.is_reference.values.tolist() == [True, False, True]
+    assert np.isnan(ds["ts"].sel(station="NET/cosmos")).all()
+    assert int(np.isfinite(ds["sm"].sel(station="NET/cosmos")).sum()) == 24 * N_DAYS
+    assert ds.attrs["n_sm_only_references"] == 2
+    reasons = json.loads(ds.attrs["qc_summary"])["depth"]["reasons"]
+    assert reasons == {
+        "NET/ec5": "no TS sensor within 0.1 m (only reference stations may have SM only)"
+    }
+    # an explicit reference list decides which SM-only station may stay
+    ref = tmp_path / "refs.txt"
+    ref.write_text("NET/ec5\n")
+    ds = ingest(root, reference=ref, min_days=MIN_DAYS)
+    assert list(ds.station.values) == ["NET/ec5", "NET/pair"]
+    assert ds.is_reference.values.tolist() == [True, False]
+
+
+def test_station_gauge_is_stored_and_screens_its_days(tmp_path, stm_writer):
+    from smlib.config import PreprocessConfig
+    from smlib.cube import RAIN_SOURCE_FLAGS
+    from smlib.preprocess import rain_flags
+
+    root, t = tmp_path / "ismn", _t()
+    sm = _sm(t) + np.where(t.day >= 3, 0.05, 0.0)  # SM jumps on day 2 (index; June 3)
+    rain = np.where((t.day == 4) & (t.hour == 10), 2.0, 0.0)  # the gauge: rain on June 4
+    for name in ("gauged", "plain"):
+        stm_writer(root, "NET", name, "sm", 0.0, 0.05, "EC5", t, sm)
+        stm_writer(root, "NET", name, "ts", 0.05, 0.05, "T", t, _ts(t))
+    stm_writer(root, "NET", "gauged", "p", 0.0, 0.0, "Pulse-Count", t, rain)
+    ds = ingest(root, min_days=MIN_DAYS)
+    assert ds["precip"].attrs["units"] == "mm h-1" and "gauge" in ds["precip"].attrs["long_name"]
+    assert float(ds["precip"].sel(station="NET/gauged").sum()) == 2.0
+    assert np.isnan(ds["precip"].sel(station="NET/plain")).all()
+    src = ds["insitu_rain_source"]
+    assert src.dtype == np.int8 and src.attrs["flag_meanings"] == "none sm_tendency gauge"
+    assert (src.sel(station="NET/gauged") == 2).all() and (src.sel(station="NET/plain") == 1).all()
+    assert list(RAIN_SOURCE_FLAGS) == [0, 1, 2]
+    flags = rain_flags(ds, PreprocessConfig(rain_screen="paper"))["insitu"]
+    day_flags = flags.reshape(2, N_DAYS, 24).all(axis=2)
+    assert day_flags[0].tolist() == [False, False, False, True, False]  # gauged: the rain day
+    assert day_flags[1].tolist() == [False, False, True, False, False]  # plain: the SM jump
+    # the int8 record survives the NetCDF round trip with its flags
+    write_atomic(ds, tmp_path / "c.nc")
+    back = open_cube(tmp_path / "c.nc")
+    assert back["insitu_rain_source"].dtype == np.int8
+    np.testing.assert_array_equal(back["insitu_rain_source"].values, src.values)
+
+
+def test_ingest_on_error_and_sensor_map(tmp_path, stm_writer):
+    root, t = tmp_path / "ismn", _t()
+    for name, sensor, scale in (("ok", "EC5", 1.0), ("pct", "EC5", 100.0), ("ns", "n.s.", 1.0)):
+        stm_writer(root, "NET", name, "sm", 0.0, 0.05, sensor, t, _sm(t) * scale)
+        stm_writer(root, "NET", name, "ts", 0.05, 0.05, "T", t, _ts(t))
+    with pytest.raises(ValueError, match=r"NET_NET_pct_sm_.*\.stm:2: soil moisture 25 outside"):
+        ingest(root, min_days=MIN_DAYS, on_error="raise")
+    ds = ingest(root, min_days=MIN_DAYS)  # default: skip
+    assert list(ds.station.values) == ["NET/ns", "NET/ok"]
+    qc = json.loads(ds.attrs["qc_summary"])["unreadable"]
+    assert qc["stations_removed"] == 1 and qc["detail"] == {"files": 1}
+    assert "NET_NET_pct_sm" in qc["reasons"]["NET/pct"] and ":2: " in qc["reasons"]["NET/pct"]
+    assert json.loads(ds.attrs["sensor_notes"]) == {
+        "NET/ns": "instrument not specified by the provider ('n.s.')"
+    }
+    assert str(ds["sensor_type"].sel(station="NET/ns").values) == "unknown"
+    smap = tmp_path / "map.yml"
+    smap.write_text("stations:\n  NET/ns: tdr\n")
+    ds = ingest(root, min_days=MIN_DAYS, sensor_map=smap)
+    assert str(ds["sensor_type"].sel(station="NET/ns").values) == "tdr"
+    assert bool(ds["is_reference"].sel(station="NET/ns")) and ds.attrs["sensor_notes"] == "{}"
+    with pytest.raises(ValueError, match="on_error must be one of"):
+        ingest(root, on_error="ignore")
+
+
+@pytest.mark.realdata
+def test_real_cosmos_download_gives_sm_only_references(realdata):
+    """The issue's case: ISMN's COSMOS stations ship SM only and used to be dropped."""
+    ds = ingest(
+        realdata / "ismn_TUW-GEO_ismn_tests" / "Data_seperate_files_header_20170810_20180809",
+        min_days=92,
+    )
+    assert list(ds.station.values) == ["COSMOS/ARM-1", "COSMOS/Barrow-ARM"]
+    assert ds.is_reference.values.all() and set(ds.sensor_type.values) == {"cosmic-ray"}
+    assert np.isnan(ds["ts"].values).all() and int(ds["sm"].notnull().sum()) == 6120
+    assert ds.attrs["n_sm_only_references"] == 2

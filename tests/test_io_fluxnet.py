@@ -122,3 +122,29 @@ def test_tower_series_to_xarray(tmp_path):
     ds = tw.to_xarray()
     assert ds["sm"].attrs["units"] == "m3 m-3" and ds.sizes["time"] == 24
     assert ds.attrs["site"] == "DE-Tha"
+
+
+def test_damaged_tower_file_costs_its_site_only(tmp_path):
+    from smlib.io.errors import InputError
+
+    (tmp_path / "sites.csv").write_text(
+        "SITE_ID,LOCATION_LAT,LOCATION_LONG,UTC_OFFSET\nUS-Aaa,40,-100,-6\nUS-Bbb,41,-101,-6\n"
+    )
+    _flx_file(tmp_path, "US-Aaa", "2020-07-01", 96)
+    _flx_file(tmp_path, "US-Bbb", "2020-07-01", 96, swc=150.0)  # SWC in tenths of a percent?
+    with pytest.raises(InputError, match=r"FLX_US-Bbb_.*\.csv:2: SWC 150 % outside") as err:
+        read_fluxnet(tmp_path)
+    assert err.value.line == 2
+    skipped = []
+    (tw,) = read_fluxnet(tmp_path, on_error="skip", skipped=skipped)
+    assert tw.site == "US-Aaa"
+    (rec,) = skipped
+    assert rec.station == "FLUXNET/US-Bbb" and rec.source == "fluxnet" and rec.line == 2
+    # a truncated CSV (cut inside a time stamp) is one line naming the file, too
+    f = next(tmp_path.glob("FLX_US-Aaa_*.csv"))
+    raw = f.read_bytes()
+    f.write_bytes(raw[: raw.index(b"\n", len(raw) // 2) + 5])
+    skipped = []
+    assert read_fluxnet(tmp_path, on_error="skip", skipped=skipped) == []
+    assert {r.station for r in skipped} == {"FLUXNET/US-Aaa", "FLUXNET/US-Bbb"}
+    assert all("\n" not in r.describe() for r in skipped)

@@ -134,7 +134,8 @@ def test_off_hour_values_are_counted_skips(tmp_path, stm_writer):
     [
         (["2020-01-01 00:00", "2020-01-01 00:00"], [0.1, 0.2], ":3: duplicated time stamp"),
         (["2020-01-01 01:00", "2020-01-01 00:00"], [0.1, 0.2], ":3: time stamps out of order"),
-        (["2020-01-01 00:00", "2020-01-01 01:00"], [0.1, 25.0], ":3: soil moisture above 1"),
+        (["2020-01-01 00:00", "2020-01-01 01:00"], [0.1, 25.0], ":3: soil moisture 25 outside"),
+        (["2020-01-01 00:00", "2020-01-01 01:00"], [0.1, -0.2], ":3: soil moisture -0.2 outside"),
     ],
 )
 def test_bad_series_name_file_and_line(tmp_path, stm_writer, times, values, message):
@@ -147,10 +148,10 @@ def test_bad_series_name_file_and_line(tmp_path, stm_writer, times, values, mess
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("2020/01/01 02:00 0.2 G M extra", ":4: expected"),
+        ("2020/01/01 02:00", ":4: missing value or flag"),
         ("2020/01/01 02:00 abc G M", ":4: value is not a number"),
         ("2020/13/01 02:00 0.2 G M", ":4: cannot parse the time stamp"),
-        ("2020/01/01 02:00", ":4: "),
+        ("2020/01/01 02", ":4: "),
     ],
 )
 def test_malformed_lines_name_file_and_line(line, message):
@@ -162,6 +163,18 @@ def test_malformed_lines_name_file_and_line(line, message):
     with pytest.raises(ValueError, match=message) as err:
         parse_stm(text.encode(), name)
     assert name in str(err.value)
+
+
+def test_provider_flags_with_blanks_are_one_field():
+    """RISMA writes provider flags such as 'Frozen soil,OK,OK' (blanks inside)."""
+    text = (
+        "RISMA RISMA MB11 49.5 -98.0 300.0 0.00 0.05 Hydraprobe-II-Sdi-12-C\n"
+        "2020/01/01 00:00 0.1 G Frozen soil,OK,OK\n2020/01/01 01:00 0.2 G OK\n"
+        "2020/01/01 02:00 0.3 D02 Out of WFV average range,NA,NA,OK\n"
+    )
+    name = "RISMA_RISMA_MB11_sm_0.000000_0.050000_Hydraprobe-II-Sdi-12-C_20200101_20200101.stm"
+    (s,) = parse_stm(text.encode(), name)
+    assert s.values.tolist() == [0.1, 0.2] and s.removed_flags == {"D02": 1}
 
 
 def test_bad_header_and_file_name():

@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from smlib.io.errors import InputError
 from smlib.io.reanalysis import (
     deaccumulate,
     era5_land_at_stations,
     merra2_at_stations,
     open_era5_land,
     open_merra2,
+    open_reanalysis_file,
+    stack_forecast_steps,
 )
 
 LAT = np.array([46.0, 45.9, 45.8])  # CDS order: latitude descending
@@ -106,9 +109,22 @@ def test_era5_split_in_time_joins_and_deaccumulates_across_files(tmp_path, hourl
     np.testing.assert_allclose(
         box.data["lh"].sel(lat=46.0, lon=7.0).values[1:], lh[1:], rtol=1e-5, atol=1e-2
     )
+    # a third file repeating hours 18-24 identically merges: same series, no error
     full.isel(valid_time=slice(18, 25)).to_netcdf(d / "c.nc")
-    with pytest.raises(ValueError, match="duplicated time stamp"):
+    (box,) = open_era5_land(d)
+    assert box.data.sizes["time"] == time.size
+    np.testing.assert_allclose(
+        box.data["lh"].sel(lat=46.0, lon=7.0).values[1:], lh[1:], rtol=1e-5, atol=1e-2
+    )
+    # ... but one differing record is a one-line error naming both files, cell and time
+    bad = full.isel(valid_time=slice(18, 25)).load()
+    bad["swvl1"][3, 1, 2] += 0.05
+    bad.to_netcdf(d / "c.nc")
+    with pytest.raises(ValueError, match="differ") as err:
         open_era5_land(d)
+    msg = str(err.value)
+    assert "\n" not in msg and "b.nc" in msg
+    assert "c.nc" in msg and "cell lat 45.9, lon 7.2" in msg and "2020-07-01T21:00" in msg
 
 
 @pytest.mark.parametrize(
@@ -216,3 +232,121 @@ def test_era5_mixed_expver_dimension_is_combined(tmp_path, hourly):
     np.testing.assert_allclose(
         box.data["lh"].sel(lat=46.0, lon=7.0).values[1:], lh[1:], rtol=1e-5, atol=1e-2
     )
+
+
+def test_overlapping_station_boxes_and_monthly_global_files_mix(tmp_path, hourly):
+    """Per-station boxes sharing cells, plus a larger grid split in time: all read, no hour lost."""
+    time, lh, pr = hourly
+    d = tmp_path / "mix"
+    d.mkdir()
+    big_lat, big_lon = np.array([46.1, 46.0, 45.9, 45.8]), np.array([6.9, 7.0, 7.1, 7.2, 7.3])
+    whole = xr.open_dataset(_era5_file(tmp_path / "w.nc", time, lh, pr, lat=big_lat, lon=big_lon))
+    # "global" grid in two monthly-like pieces; two station boxes cut from it (sharing cells)
+    whole.isel(valid_time=slice(0, 30)).to_netcdf(d / "global_a.nc")
+    whole.isel(valid_time=slice(30, None)).to_netcdf(d / "global_b.nc")
+    whole.isel(latitude=slice(1, 3), longitude=slice(1, 3), valid_time=slice(10, 40)).to_netcdf(
+        d / "station1.nc"
+    )
+    whole.isel(latitude=slice(1, 4), longitude=slice(2, 4), valid_time=slice(25, None)).to_netcdf(
+        d / "station2.nc"
+    )
+    axis = pd.date_range("2020-07-01", periods=50, freq="h").to_numpy()
+    ds, uncovered = era5_land_at_stations(d, ["N/a", "N/b"], np.array([45.99, 45.9]),
+                                          np.array([7.01, 7.1]), axis)  # fmt: skip
+    assert uncovered == []
+    ref = open_era5_land(tmp_path / "w.nc")[0].data
+    for i, (la, lo) in enumerate([(46.0, 7.0), (45.9, 7.1)]):
+        cell = ref.sel(lat=la, lon=lo)
+        np.testing.assert_allclose(ds["era5_sm"].values[i], cell["sm"].values, rtol=1e-6)
+        # de-accumulated after joining: the hour after each seam is there
+        np.testing.assert_allclose(ds["era5_lh"].values[i, 1:], cell["lh"].values[1:], rtol=1e-4)
+        np.testing.assert_allclose(ds["era5_precip"].values[i, 1:], cell["precip"].values[1:],
+                                   atol=1e-4)  # fmt: skip
+
+
+def test_overlapping_boxes_that_differ_name_both_files(tmp_path, hourly):
+    time, lh, pr = hourly
+    d = tmp_path / "boxes"
+    d.mkdir()
+    big = xr.open_dataset(_era5_file(tmp_path / "w.nc", time, lh, pr)).load()
+    big.isel(longitude=slice(0, 3)).to_netcdf(d / "s1.nc")
+    other = big.isel(longitude=slice(1, 4)).load()
+    other["stl1"][7:, 2, 0] += 1.0  # lat 45.8 (stored last), lon 7.1; from 07 UTC on
+    other.to_netcdf(d / "s2.nc")
+    with pytest.raises(InputError) as err:
+        era5_land_at_stations(d, ["N/x"], np.array([45.8]), np.array([7.1]), time.to_numpy())
+    msg = str(err.value)
+    assert "s1.nc" in msg and "s2.nc" in msg and "lat 45.8, lon 7.1" in msg
+    assert "ts at 2020-07-01T07:00" in msg
+
+
+def _truncate(src, dst, keep=0.5):
+    raw = src.read_bytes()
+    dst.write_bytes(raw[: int(len(raw) * keep)])
+    return dst
+
+
+@pytest.mark.parametrize("opener", [open_era5_land, open_merra2])
+def test_truncated_netcdf_is_one_line_error_or_a_counted_skip(tmp_path, hourly, opener):
+    time, lh, pr = hourly
+    d = tmp_path / "d"
+    d.mkdir()
+    if opener is open_era5_land:
+        good = _era5_file(d / "good.nc", time, lh, pr)
+    else:
+        good = _merra2_file(d / "good.nc", pd.date_range("2020-07-01 00:30", periods=5, freq="h"))
+    _truncate(good, d / "broken.nc")
+    with pytest.raises(InputError) as err:
+        opener(d)
+    msg = str(err.value)
+    assert msg.startswith(str(d / "broken.nc") + ": not a readable") and "\n" not in msg
+    assert "truncated" in msg
+    skipped = []
+    boxes = opener(d, on_error="skip", skipped=skipped)
+    assert len(boxes) == 1 and boxes[0].sources == [str(good)]
+    assert [s.file for s in skipped] == [str(d / "broken.nc")]
+
+
+def test_merra2_identical_station_boxes_merge(tmp_path):
+    time = pd.date_range("2020-07-01 00:30", periods=24, freq="h")
+    d = tmp_path / "m"
+    d.mkdir()
+    _merra2_file(d / "st1.nc", time)
+    _merra2_file(d / "st2.nc", time)  # a neighbour's box: the same cells and hours
+    (box,) = open_merra2(d)
+    assert box.data.sizes["time"] == 24 and len(box.sources) == 2
+
+
+def test_forecast_steps_become_valid_times():
+    """CDS GRIB accumulations: (time, step) -> one axis of valid times, first of duplicates."""
+    t0 = pd.to_datetime(["2020-07-01", "2020-07-02"]).to_numpy()
+    steps = pd.to_timedelta([1, 2, 24], unit="h").to_numpy()
+    vals = np.arange(6.0).reshape(2, 3, 1, 1)
+    ds = xr.Dataset(
+        {"tp": (("time", "step", "latitude", "longitude"), vals)},
+        coords={"time": t0, "step": steps, "latitude": [45.0], "longitude": [7.0],
+                "valid_time": (("time", "step"), t0[:, None] + steps[None, :])},
+    )  # fmt: skip
+    out = stack_forecast_steps(ds)
+    hours = (out["time"].values - t0[0]) // np.timedelta64(1, "h")
+    assert hours.tolist() == [1, 2, 24, 25, 26, 48]
+    assert out["tp"].values[:, 0, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    one = stack_forecast_steps(ds.isel(time=0, step=0))  # a single field: scalar coordinates
+    assert one.sizes["time"] == 1 and one["time"].values[0] == t0[0] + steps[0]
+
+
+@pytest.mark.realdata
+def test_real_era5_grib_sample_is_read(realdata):
+    pytest.importorskip("cfgrib")
+    path = realdata / "era5_ecmwf_cfgrib" / "soil-surface-level-mix.grib"
+    ds = open_reanalysis_file(path)
+    assert ds.sizes["time"] == 1 and ds["time"].values[0] == np.datetime64("2022-01-01T00:00")
+    assert ds["swvl1"].dims == ("time", "latitude", "longitude") and ds["swvl1"].shape == (1, 6, 6)
+    assert ds["swvl1"].attrs["units"] == "m**3 m**-3" and ds["stl1"].attrs["units"] == "K"
+    land = ds["swvl1"].values[0] > 0.01  # sea points hold 0 in ERA5 GRIB
+    assert 15 < land.sum() < 30 and np.all(ds["swvl1"].values[0][land] < 0.6)
+    assert np.all((ds["stl1"].values > 260) & (ds["stl1"].values < 300))
+    # the sample has no accumulations: the ERA5-Land reader says which, in one line
+    with pytest.raises(InputError, match=r"soil-surface-level-mix.grib: ERA5-Land file lacks "
+                       r"variable\(s\) \['slhf', 'tp'\]"):  # fmt: skip
+        open_era5_land(path)

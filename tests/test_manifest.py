@@ -64,6 +64,7 @@ def test_status_of_a_data_folder(tmp_path):
     assert not status["era5_land"].present and not status["twin"].present
     text = data_status(tmp_path)
     assert "ismn           present" in text and "absent datasets:" in text and "era5_land" in text
+    assert "the book trains on the in-situ-only feature set" in text  # ISMN without reanalysis
 
 
 @pytest.mark.realdata

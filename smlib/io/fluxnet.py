@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from smlib.io.errors import InputError, SkippedInput, check_on_error, skip_or_raise
+
 __all__ = [
     "TowerSeries",
     "read_site_list",
@@ -220,9 +222,16 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     )
     values.index = pd.DatetimeIndex(t)
     values["sm"] = values["sm"] / 100.0  # SWC is in percent in every family
-    too_high = values["sm"] > 1.0
-    if too_high.any():
-        raise ValueError(f"{path}: SWC above 100 % at {values.index[too_high][0]}")
+    impossible = (values["sm"] > 1.0) | (values["sm"] < 0.0)
+    if impossible.any():
+        k = int(np.flatnonzero(impossible.to_numpy())[0])
+        n_comment = sum(1 for _ in _leading_comments(path))
+        raise InputError(
+            str(path),
+            f"SWC {100 * values['sm'].iloc[k]:g} % outside the possible range 0..100 % "
+            f"at {values.index[k]}",
+            line=k + n_comment + 2,
+        )
     if m["res"] == "HH":
         hour = values.index.floor("h")
         grouped = values.groupby(hour)
@@ -235,6 +244,22 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     return values.astype("float64"), str(cols["sm"])
 
 
+def _read_named(path: Path, utc_offset: float) -> tuple[pd.DataFrame, str]:
+    """:func:`read_tower_file`, with every failure as an :class:`InputError` naming the file."""
+    try:
+        return read_tower_file(path, utc_offset)
+    except InputError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        text = " ".join(str(err).split())
+        if text.startswith(str(path)):
+            text = text[len(str(path)) :].lstrip(": ")
+        m = re.match(r"^(\d+): (.*)$", text)
+        if m:
+            raise InputError(str(path), m[2], line=int(m[1])) from err
+        raise InputError(str(path), text or type(err).__name__) from err
+
+
 def _leading_comments(path: Path):
     with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
@@ -244,7 +269,11 @@ def _leading_comments(path: Path):
 
 
 def read_fluxnet(
-    paths: str | Path | Iterable[str | Path], site_list: str | Path | None = None
+    paths: str | Path | Iterable[str | Path],
+    site_list: str | Path | None = None,
+    *,
+    on_error: str = "raise",
+    skipped: list[SkippedInput] | None = None,
 ) -> list[TowerSeries]:
     """Read and merge every tower file under one or more folders.
 
@@ -255,6 +284,11 @@ def read_fluxnet(
     site_list : path, optional
         Site-list CSV; by default the first CSV with ``SITE_ID`` and ``LOCATION_LAT`` columns
         found in the given folders.
+    on_error : {"raise", "skip"}
+        What a tower file that cannot be read does; under ``"skip"`` its whole site is left
+        out and recorded in ``skipped``.
+    skipped : list of SkippedInput, optional
+        Receives the skipped files.
 
     Returns
     -------
@@ -262,6 +296,8 @@ def read_fluxnet(
         One per site, sorted by site id; FLUXNET2015 wins over AmeriFlux and ICOS where they
         overlap, and those only extend it in time.
     """
+    check_on_error(on_error)
+    skipped = [] if skipped is None else skipped
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files: list[Path] = []
@@ -295,8 +331,16 @@ def read_fluxnet(
         merged: pd.DataFrame | None = None
         sm_col = ""
         used = []
-        for _, f in sorted(by_site[site], key=lambda x: (x[0], str(x[1]))):
-            df, col = read_tower_file(f, info["utc_offset"])
+        try:
+            parts = [
+                (f, *_read_named(f, info["utc_offset"]))
+                for _, f in sorted(by_site[site], key=lambda x: (x[0], str(x[1])))
+            ]
+        except InputError as err:
+            skip_or_raise(err, err.file, on_error, skipped, station=f"FLUXNET/{site}",
+                          source="fluxnet")  # fmt: skip
+            continue
+        for f, df, col in parts:
             if merged is None:
                 merged, sm_col = df, col
             else:

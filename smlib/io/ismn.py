@@ -24,6 +24,18 @@ members, which we do not need. We therefore parse the documented formats here wi
 vectorised pandas (one ``read_csv``/``str.extract`` per file), handle CR, LF and CRLF line
 endings, and raise errors that name the file and line.
 
+Damaged files
+-------------
+Every problem is an :class:`~smlib.io.errors.InputError` naming the file and line: a malformed
+line, duplicated or unordered time stamps, a ``G`` value outside :data:`VALID_RANGE` (SM in
+percent, say), a damaged zip member, and a *truncated* file -- one whose records stop before
+the end date in its name (ISMN names every file after its first and last record; a cut inside
+the last day is not seen, and the complete-day rule drops that day anyway). With
+``iter_ismn(..., on_error="skip")`` the file is recorded with its station
+(:func:`station_of_file`) instead, and :func:`smlib.cube.ingest` leaves that station out.
+Provider flags may hold blanks (RISMA: ``Frozen soil,OK,OK``): everything after the ISMN flag
+is the provider flag.
+
 Quality flags
 -------------
 Only values whose ISMN flag is exactly ``G`` are kept (paper, section 2.1). Every other flag
@@ -37,6 +49,7 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,13 +59,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from smlib.io.errors import InputError, SkippedInput, check_on_error, skip_or_raise
+from smlib.progress import progress_bar
+
 __all__ = [
     "IsmnSeries",
     "parse_stm",
     "read_stm",
     "iter_ismn",
     "read_ismn",
+    "station_of_file",
     "KNOWN_FLAG",
+    "VALID_RANGE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,7 +83,12 @@ _FNAME = re.compile(
     r"_(?P<start>\d{8})_(?P<end>\d{8})\.stm$",
     re.IGNORECASE,
 )
+_DATES = re.compile(r"_(?P<start>\d{8})_(?P<end>\d{8})\.stm$", re.IGNORECASE)
 _DATE_LINE = re.compile(r"^\s*\d{4}/\d{2}/\d{2}\s+\d{2}:\d{2}")
+_HV_LINE = re.compile(
+    r"^\s*(?P<date>\S+)\s+(?P<hour>\S+)\s+(?P<value>\S+)\s+(?P<flag>\S+)"
+    r"(?:\s+(?P<provider_flag>.*?))?\s*$"
+)
 
 
 def _num(group: str) -> str:
@@ -91,6 +114,16 @@ _CEOP_COMBINED = re.compile(
 )
 _MISSING = -999.0  # CEOP combined uses -999.99; anything <= -999 is missing
 _TIME_FORMAT = "%Y/%m/%d %H:%M"
+
+#: Physically possible range of each variable (after units); a ``G`` value outside it makes
+#: the file unreadable (its numbers are never let in): ``(low, high, unit, hint)``.
+VALID_RANGE: dict[str, tuple[float, float, str, str]] = {
+    "sm": (0.0, 1.0, "m3 m-3", " (percent instead of m3 m-3?)"),
+    "ts": (-60.0, 80.0, "degC", ""),
+    "p": (0.0, 500.0, "mm", ""),
+}
+_UNITS = {"sm": "m3 m-3", "ts": "degC", "p": "mm h-1"}
+_LONG_NAMES = {"sm": "soil moisture", "ts": "soil temperature", "p": "precipitation"}
 
 
 @dataclass(eq=False)
@@ -148,7 +181,7 @@ class IsmnSeries:
 
     def to_xarray(self) -> xr.DataArray:
         """The kept values as a 1-D ``DataArray`` on ``time`` with the metadata as attributes."""
-        units = {"sm": "m3 m-3", "ts": "degC"}.get(self.variable, "unknown")
+        units = _UNITS.get(self.variable, "unknown")
         return xr.DataArray(
             self.values,
             coords={"time": self.time},
@@ -177,7 +210,7 @@ def _normalise_lines(raw: bytes, name: str) -> tuple[list[str], np.ndarray]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     numbers = np.array([i + 1 for i, line in enumerate(lines) if line.strip()], dtype=int)
     if numbers.size == 0:
-        raise ValueError(f"{name}: file is empty")
+        raise InputError(name, "file is empty")
     return [lines[i - 1] for i in numbers], numbers
 
 
@@ -193,15 +226,17 @@ def _parse_header(line: str, name: str) -> tuple[str, str, float, float, float, 
         if not station:
             break
         return tok[1], station, *nums, " ".join(tok[i + 5 :])
-    raise ValueError(
-        f"{name}:1: not an ISMN Header+values header "
+    raise InputError(
+        name,
+        "not an ISMN Header+values header "
         "(expected 'CSE NETWORK STATION LAT LON ELEV DEPTH_FROM DEPTH_TO SENSOR'): "
-        f"{line.strip()!r}"
+        f"{line.strip()!r}",
+        line=1,
     )
 
 
-def _bad_line(name: str, numbers: np.ndarray, lines: list[str], k: int, what: str) -> ValueError:
-    return ValueError(f"{name}:{numbers[k]}: {what}: {lines[k].strip()!r}")
+def _bad_line(name: str, numbers: np.ndarray, lines: list[str], k: int, what: str) -> InputError:
+    return InputError(name, f"{what}: {lines[k].strip()!r}", line=int(numbers[k]))
 
 
 def _finish(
@@ -265,15 +300,17 @@ def _finish(
             "%s: %d G values not on a whole hour skipped (the cube is hourly)", name, off_hour.sum()
         )
         good &= ~off_hour
-    if variable == "sm":
-        over = np.flatnonzero(good & (num > 1.0))
-        if over.size:
+    if variable in VALID_RANGE:
+        low, high, unit, hint = VALID_RANGE[variable]
+        out = np.flatnonzero(good & ((num < low) | (num > high)))
+        if out.size:
             raise _bad_line(
                 name,
                 numbers,
                 lines,
-                rows[over[0]],
-                "soil moisture above 1 m3 m-3 (percent instead of m3 m-3?)",
+                rows[out[0]],
+                f"{_LONG_NAMES[variable]} {num[out[0]]:g} outside the possible range "
+                f"{low:g}..{high:g} {unit}{hint}",
             )
     return IsmnSeries(
         variable=variable,
@@ -311,11 +348,15 @@ def _parse_header_values(
             engine="c",
         )
     except pd.errors.ParserError:
-        ntok = np.array([len(line.split()) for line in lines[1:]])
-        k = int(np.flatnonzero((ntok < 4) | (ntok > 5))[0]) + 1
-        raise _bad_line(
-            name, numbers, lines, k, "expected 'DATE TIME VALUE FLAG [PROVIDER_FLAG]'"
-        ) from None
+        # some providers' flags hold blanks ("Frozen soil,OK,OK" in RISMA): everything after
+        # the ISMN flag is the provider flag
+        df = pd.Series(lines[1:]).str.extract(_HV_LINE)
+        bad = np.flatnonzero(df["date"].isna().to_numpy())
+        if bad.size:
+            raise _bad_line(
+                name, numbers, lines, int(bad[0]) + 1,
+                "expected 'DATE TIME VALUE FLAG [PROVIDER_FLAG]'",
+            ) from None  # fmt: skip
     short = np.flatnonzero(df["flag"].isna().to_numpy())
     if short.size:
         raise _bad_line(name, numbers, lines, short[0] + 1, "missing value or flag")
@@ -342,10 +383,10 @@ def _extract(name: str, lines: list[str], numbers: np.ndarray, pattern: re.Patte
     return df
 
 
-def _names(names: str) -> tuple[str, str]:
+def _names(names: str, file: str = "") -> tuple[str, str]:
     tok = names.split()
     if len(tok) < 3:
-        raise ValueError(f"expected 'CSE NETWORK STATION', got {names!r}")
+        raise InputError(file, f"expected 'CSE NETWORK STATION', got {names!r}", line=1)
     return tok[1], " ".join(tok[2:])
 
 
@@ -353,7 +394,7 @@ def _parse_ceop_sep(
     name: str, lines: list[str], numbers: np.ndarray, var: str, sensor: str, good_only: bool
 ) -> IsmnSeries:
     df = _extract(name, lines, numbers, _CEOP_SEP)
-    net, station = _names(df["names"].iloc[0])
+    net, station = _names(df["names"].iloc[0], name)
     lat, lon, elev, dfrom, dto = (
         float(df[c].iloc[0]) for c in ("lat", "lon", "elev", "dfrom", "dto")
     )
@@ -371,7 +412,7 @@ def _parse_ceop_combined(
     name: str, lines: list[str], numbers: np.ndarray, good_only: bool
 ) -> list[IsmnSeries]:
     df = _extract(name, lines, numbers, _CEOP_COMBINED)
-    net, station = _names(df["names"].iloc[0])
+    net, station = _names(df["names"].iloc[0], name)
     lat, lon, elev = (float(df[c].iloc[0]) for c in ("lat", "lon", "elev"))
     depth = pd.to_numeric(df["depth"]).to_numpy()
     out = []
@@ -422,48 +463,112 @@ def parse_stm(raw: bytes, name: str, *, good_only: bool = True) -> list[IsmnSeri
 
     Raises
     ------
-    ValueError
-        On malformed content, naming the file and line.
+    InputError
+        (a ``ValueError``) on malformed content or impossible values, naming the file and line.
     """
     lines, numbers = _normalise_lines(raw, name)
     m = _FNAME.search(Path(name).name)
     first_is_data = bool(_DATE_LINE.match(lines[0]))
     if m is None:
         if first_is_data:
-            return _parse_ceop_combined(name, lines, numbers, good_only)
-        raise ValueError(
-            f"{name}: file name does not follow the ISMN pattern "
-            "CSE_NETWORK_STATION_VAR_DEPTHFROM_DEPTHTO_SENSOR_YYYYMMDD_YYYYMMDD.stm"
+            out = _parse_ceop_combined(name, lines, numbers, good_only)
+        else:
+            raise InputError(
+                name,
+                "file name does not follow the ISMN pattern "
+                "CSE_NETWORK_STATION_VAR_DEPTHFROM_DEPTHTO_SENSOR_YYYYMMDD_YYYYMMDD.stm",
+            )
+    elif first_is_data:
+        out = [_parse_ceop_sep(name, lines, numbers, m["var"].lower(), m["sensor"], good_only)]
+    else:
+        out = [_parse_header_values(name, lines, numbers, m["var"].lower(), good_only)]
+    if m is not None:  # (CEOP combined names give the requested period, not the records')
+        _check_complete(out, name, numbers)
+    return out
+
+
+def _check_complete(series: list[IsmnSeries], name: str, numbers: np.ndarray) -> None:
+    """A file whose records stop before the end date in its name was cut short (ISMN names
+    every file ``..._STARTDATE_ENDDATE.stm`` after its first and last record)."""
+    m = _DATES.search(Path(name).name)
+    if m is None:
+        return
+    end = np.datetime64(pd.Timestamp(m["end"]).date(), "D")
+    last = max((s.raw_days.max() for s in series if s.raw_days.size), default=None)
+    if last is not None and last < end:
+        raise InputError(
+            name,
+            f"records end on {last} but the file name says {end}: the file is truncated "
+            "(interrupted download or copy?)",
+            line=int(numbers[-1]),
         )
-    var = m["var"].lower()
-    if first_is_data:
-        return [_parse_ceop_sep(name, lines, numbers, var, m["sensor"], good_only)]
-    return [_parse_header_values(name, lines, numbers, var, good_only)]
 
 
 def read_stm(path: str | Path, *, good_only: bool = True) -> list[IsmnSeries]:
     """Read one ISMN ``.stm`` file (see :func:`parse_stm`)."""
     path = Path(path)
-    return parse_stm(path.read_bytes(), str(path), good_only=good_only)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(str(path), f"cannot read the file ({err.strerror or err})") from err
+    return parse_stm(raw, str(path), good_only=good_only)
 
 
-def _members(path: Path) -> Iterator[tuple[str, bytes]]:
+def station_of_file(name: str) -> str:
+    """``NETWORK/STATION`` of an ISMN file, from its folders or else its name.
+
+    Works without opening the file, so that a damaged file can still be charged to its
+    station. ``name`` may be ``archive.zip!NETWORK/STATION/file.stm``.
+    """
+    member = name.split("!", 1)[-1].replace("\\", "/")
+    parts = [p for p in member.split("/") if p]
+    fname = parts[-1] if parts else member
+    if len(parts) >= 3 and f"_{parts[-3]}_{parts[-2]}_" in f"_{fname}":
+        return f"{parts[-3]}/{parts[-2]}"  # the download's NETWORK/STATION folders
+    m = _FNAME.search(fname) or _DATES.search(fname)
+    if m is not None:
+        head = fname[: m.start()].split("_", 2)  # CSE_NETWORK_STATION (no '_' in NETWORK)
+        if len(head) == 3:
+            return f"{head[1]}/{head[2]}"
+    return Path(fname).stem
+
+
+def _members(path: Path) -> Iterator[tuple[str, object]]:
+    """``(name, read)`` for every ``.stm`` file; ``read()`` returns its bytes or raises."""
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise InputError(str(path), f"not a readable zip archive ({err})") from err
+        with zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 if info.filename.lower().endswith(".stm") and not info.is_dir():
-                    yield f"{path}!{info.filename}", zf.read(info)
+                    yield f"{path}!{info.filename}", lambda info=info: _read_member(zf, info)
     elif path.is_file():
-        yield str(path), path.read_bytes()
+        if path.suffix.lower() == ".zip":
+            raise InputError(str(path), "not a readable zip archive (truncated download?)")
+        yield str(path), path.read_bytes
     elif path.is_dir():
         for f in sorted(path.rglob("*.stm")):
-            yield str(f), f.read_bytes()
+            yield str(f), f.read_bytes
     else:
         raise FileNotFoundError(f"ISMN path {path} does not exist")
 
 
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:
+        raise InputError(f"{zf.filename}!{info.filename}", f"damaged zip member ({err})") from err
+
+
 def iter_ismn(
-    path: str | Path, variables: Iterable[str] | None = ("sm", "ts")
+    path: str | Path,
+    variables: Iterable[str] | None = ("sm", "ts"),
+    *,
+    on_error: str = "raise",
+    skipped: list[SkippedInput] | None = None,
+    progress: bool = False,
 ) -> Iterator[IsmnSeries]:
     """Iterate over the series of an ISMN download (folder, zip or single file).
 
@@ -472,25 +577,52 @@ def iter_ismn(
     path : str or Path
         Extracted folder, the portal's zip, or one ``.stm`` file.
     variables : iterable of str or None
-        ISMN short names to keep (None: all). Files of other variables are not parsed.
+        ISMN short names to keep (None: all; ``p`` is the station's rain gauge). Files of
+        other variables are not parsed.
+    on_error : {"raise", "skip"}
+        What a file that cannot be read or holds impossible values does: stop with an
+        :class:`~smlib.io.errors.InputError`, or be skipped and recorded in ``skipped`` (with
+        the station it belongs to, see :func:`station_of_file`).
+    skipped : list of SkippedInput, optional
+        Receives the skipped files under ``on_error="skip"``.
+    progress : bool
+        Show a progress bar over the files.
 
     Yields
     ------
     IsmnSeries
     """
+    check_on_error(on_error)
+    if skipped is None:
+        skipped = []
     keep = None if variables is None else {v.lower() for v in variables}
-    for name, raw in _members(Path(path)):
+    members = _members(Path(path))
+    if progress:
+        members = progress_bar(members, desc="ISMN files", unit="file")
+    for name, read in members:
         m = _FNAME.search(name)
         if keep is not None and m is not None and m["var"].lower() not in keep:
             continue
-        for series in parse_stm(raw, name):
-            if keep is None or series.variable in keep:
-                yield series
+        try:
+            series = parse_stm(read(), name)
+        except (InputError, OSError) as err:
+            skip_or_raise(err, name, on_error, skipped, station=station_of_file(name),
+                          source="ismn")  # fmt: skip
+            continue
+        for s in series:
+            if keep is None or s.variable in keep:
+                yield s
 
 
-def read_ismn(path: str | Path, variables: Iterable[str] | None = ("sm", "ts")) -> list[IsmnSeries]:
+def read_ismn(
+    path: str | Path,
+    variables: Iterable[str] | None = ("sm", "ts"),
+    *,
+    on_error: str = "raise",
+    skipped: list[SkippedInput] | None = None,
+) -> list[IsmnSeries]:
     """Read every series of an ISMN download into a list (see :func:`iter_ismn`)."""
-    out = list(iter_ismn(path, variables))
+    out = list(iter_ismn(path, variables, on_error=on_error, skipped=skipped))
     if not out:
         raise ValueError(f"{path}: no ISMN series of variables {sorted(variables or [])} found")
     return out
