@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.__main__ import available  # noqa: E402
 
 
-def _run(tmp_path: Path, name: str) -> dict:
+def _run(tmp_path: Path, name: str, timeout: int = 300) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--only", name, "--out", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     path = tmp_path / f"bench_{name}.json"
@@ -45,7 +45,7 @@ def _positive(x: float) -> bool:
 
 def test_every_module_is_covered():
     names = {n.removeprefix("bench_") for n in available()}
-    assert names == {"preprocess", "method", "memory", "e2e"}
+    assert {"preprocess", "method", "memory", "e2e", "skill"} <= names
 
 
 def test_unknown_benchmark_is_refused(tmp_path):
@@ -88,3 +88,17 @@ def test_memory(tmp_path):
     sp = d["scale_prepare"]
     assert sp["stations"] == 60 and sp["stations_with_valid_hours"] == 60
     assert 0.5 < sp["valid_fraction"] <= 1.0
+
+
+@pytest.mark.slow
+def test_skill(tmp_path):
+    """Two tiny worlds end to end (twin -> ingest -> two trainings -> corrections -> scores,
+    and each world left out of training once): the structure of what the book reads."""
+    d = _run(tmp_path, "skill", timeout=900)
+    scen = d["scenarios"]
+    assert set(scen) == {"default", "sensor_lag"}
+    for s in scen.values():
+        assert {"raw", "fft", "lin", "paper", "recommended", "loo_recommended"} <= set(s)
+        assert s["recommended"]["coverage_stations"] is not None
+        assert -1.0 <= s["recommended"]["hf_r"] <= 1.0
+    assert set(d["summary"]["targets"]) == set(scen)
