@@ -23,9 +23,13 @@ execution and the table of contents (NCAR CUPiD's pattern)::
    the smlib version and source, and the keys of the notebooks before it -- equals the one
    stored next to its executed copy (``NAME.key.json``). A failing notebook stops the build
    with :class:`NotebookFailed`, which carries the failing cell's traceback; the executed copies
-   before it are kept and the failed copy is left as ``NAME.failed.ipynb`` for inspection;
+   before it are kept and the failed copy is left as ``NAME.failed.ipynb`` for inspection.
+   The kernels run with ``SMLIB_PROGRESS=0`` (:mod:`smlib.progress`), so no progress bar is
+   saved into a page, and each executed copy shows one parameters cell, the values it ran
+   with (:func:`present_parameters`);
 3. writes ``book/_toc.yml`` from the notebook list (only if it changed), the profile notice
-   included by the introduction and the generated part of the reproducibility page;
+   and the results at a glance (:mod:`smlib.glance`, from this build's evaluation summary)
+   included by the introduction, and the generated part of the reproducibility page;
 4. builds ``book/_build/html`` with ``jupyter-book build`` (``execute_notebooks: off``).
 
 Stage timings go to ``book/sections/_timings.json``.
@@ -33,9 +37,12 @@ Stage timings go to ``book/sections/_timings.json``.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import datetime as _dt
 import hashlib
 import importlib.metadata
+import io
 import json
 import logging
 import os
@@ -44,24 +51,28 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import tokenize
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm.auto import tqdm
 
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
+from smlib.progress import PROGRESS_ENV, progress_bar
 
 __all__ = [
     "BookPlan",
     "NotebookFailed",
     "NotebookSpec",
+    "book_work_dir",
     "build_book",
     "execution_key",
     "load_plan",
+    "present_parameters",
+    "split_overrides",
     "toc_yaml",
 ]
 
@@ -286,6 +297,15 @@ class NotebookFailed(RuntimeError):
             f"The executed copy up to the failure is {copy}; earlier notebooks' copies are kept."
         )
 
+    def summary(self) -> str:
+        """One line: the notebook, the cell and the cause (what ``smlib book`` prints)."""
+        lines = [ln.strip() for ln in str(self.evalue).splitlines() if ln.strip()]
+        cause = lines[0] if lines else ""
+        return (
+            f"notebook {self.notebook} failed in cell [{self.cell}]: {self.ename}: {cause} "
+            f"(executed copy: {self.copy}; -v shows the traceback)"
+        )
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -349,6 +369,105 @@ def _ensure_twin(plan: BookPlan, folder: Path) -> tuple[Path, float]:
     return folder, time.perf_counter() - start
 
 
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (kernels started inside inherit)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _assignments(source: str) -> dict[str, tuple[str, str]] | None:
+    """``name -> (value source, trailing comment)`` of a parameters cell made of plain
+    ``name = value  # comment`` statements; None when the cell holds anything else."""
+    try:
+        tree = ast.parse(source)
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (SyntaxError, tokenize.TokenError):
+        return None
+    comments = {
+        t.start[0]: t.string.lstrip("#").strip() for t in tokens if t.type == tokenize.COMMENT
+    }
+    out = {}
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            return None
+        value = ast.get_source_segment(source, node.value) or ""
+        out[node.targets[0].id] = (value, comments.get(node.end_lineno or node.lineno, ""))
+    return out
+
+
+def present_parameters(nb: Any, parameters: Mapping[str, Any]) -> bool:
+    """Leave one visible parameters cell in an executed notebook: the values it ran with.
+
+    Papermill keeps the notebook's ``parameters`` cell (its defaults) and inserts an
+    ``injected-parameters`` cell after it with the values it was given, so a rendered page would
+    show two cells, the first of them partly untrue. This rewrites the injected cell to list
+    *every* parameter with the value it had when the notebook ran -- the given ones marked
+    ``# set for this build``, the others as the defaults cell set them -- each below its comment
+    from the defaults cell, and tags the defaults cell ``remove-cell`` (myst-nb drops it from
+    the page; it stays in the ``.ipynb``). Running the rewritten cell after the defaults cell
+    leaves the same values, so the page shows what the code saw. A defaults cell that is not
+    made of plain ``name = value`` lines is folded instead (``hide-input``).
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        An executed notebook, changed in place.
+    parameters : mapping
+        The parameters papermill injected.
+
+    Returns
+    -------
+    bool
+        Whether the notebook was changed (False without exactly one cell of each kind).
+    """
+    from papermill.translators import PythonTranslator
+
+    tagged = {
+        tag: [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+        for tag in ("parameters", "injected-parameters")
+    }
+    if len(tagged["parameters"]) != 1 or len(tagged["injected-parameters"]) != 1:
+        return False
+    defaults_cell, injected = tagged["parameters"][0], tagged["injected-parameters"][0]
+    defaults = _assignments(defaults_cell.source)
+    tags = defaults_cell.metadata.setdefault("tags", [])
+    if defaults is None:
+        tags.append("hide-input")
+        return True
+    lines = [  # short lines: the code column of a book page is about 75 characters wide
+        "# The parameters this section ran with. Values marked 'set for this build'",
+        "# came from the book runner (params file, data and work folders); the",
+        "# others are the notebook's defaults.",
+    ]
+    for name, (value, comment) in defaults.items():
+        given = name in parameters
+        if given:
+            value = PythonTranslator.translate(parameters[name])
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{name} = {value}" + ("  # set for this build" if given else ""))
+    for name in parameters:  # given but not declared (papermill warns): shown as given
+        if name not in defaults:
+            value = PythonTranslator.translate(parameters[name])
+            lines.append(f"{name} = {value}  # set for this build (not a declared parameter)")
+    injected.source = "\n".join(lines)
+    tags.append("remove-cell")
+    return True
+
+
 def _execute(
     spec: NotebookSpec,
     source: Path,
@@ -364,16 +483,17 @@ def _execute(
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     failed.unlink(missing_ok=True)
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(running),
-            parameters=parameters,
-            kernel_name=kernel,
-            cwd=str(cwd),
-            progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
-            log_output=False,
-            request_save_on_cell_execute=False,
-        )
+        with _environment({PROGRESS_ENV: "0"}):  # the kernel inherits it: no bars in the book
+            papermill.execute_notebook(
+                str(source),
+                str(running),
+                parameters=parameters,
+                kernel_name=kernel,
+                cwd=str(cwd),
+                progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
+                log_output=False,
+                request_save_on_cell_execute=False,
+            )
     except PapermillExecutionError as err:
         if running.exists():
             os.replace(running, failed)
@@ -388,6 +508,11 @@ def _execute(
     except BaseException:
         running.unlink(missing_ok=True)
         raise
+    import nbformat
+
+    executed = nbformat.read(running, as_version=4)
+    if present_parameters(executed, parameters):
+        nbformat.write(executed, running)
     os.replace(running, out)
 
 
@@ -425,6 +550,21 @@ def _display_path(path: Path, root: Path) -> str:
 
 def _fence(text: str, lang: str = "") -> str:
     return f"````{lang}\n{text.rstrip()}\n````\n"
+
+
+def _glance_md(plan: BookPlan, work_dir: Path) -> str:
+    """The introduction's results at a glance, from this build's evaluation summary."""
+    from smlib.glance import GLANCE_SECTIONS, glance_markdown
+
+    stems = {spec.stem for spec in plan.notebooks}
+    pages = {topic: f"sections/{stem}" for topic, stem in GLANCE_SECTIONS.items() if stem in stems}
+    # smlib.pipeline.run_pipeline writes the evaluation into <work_dir>/report_<name>/; the
+    # newest one is that of the notebooks just run
+    reports = sorted(work_dir.glob("report_*/summary.json"), key=lambda p: p.stat().st_mtime)
+    summary = _read_json(reports[-1]) if reports else None
+    if reports:
+        log.info("results at a glance from %s", reports[-1])
+    return glance_markdown(summary if isinstance(summary, dict) else None, pages)
 
 
 def _build_info_md(plan: BookPlan, data_label: str, built_at: str) -> str:
@@ -524,6 +664,63 @@ def _reproducibility_md(
 # --------------------------------------------------------------------------------------------
 # the runner
 # --------------------------------------------------------------------------------------------
+def book_work_dir(work_root: Path, profile: str, data_dir: Path | None) -> Path:
+    """The work folder of one build: ``book-work/<profile>`` for the twin, and one folder per
+    data folder (``book-work/<profile>-<name>-<digest of its path>``), so that a build on
+    user data never replaces the twin's cube, runs and reports (or another folder's)."""
+    name = profile
+    if data_dir is not None:
+        resolved = str(Path(data_dir).resolve())
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(resolved).name).strip("-") or "data"
+        name = f"{profile}-{slug}-{_sha256(resolved.encode())[:8]}"
+    out = (Path(work_root) / "book-work" / name).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def split_overrides(plan: BookPlan, overrides: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """Split ``smlib book --set KEY=VALUE`` strings into notebook parameters and config overrides.
+
+    Returns
+    -------
+    (dict, list of str)
+        Parameters (KEY declared in the params file, VALUE parsed as YAML) and training
+        configuration overrides, already checked against :mod:`smlib.config` (strict keys).
+
+    Raises
+    ------
+    ValueError
+        A string without ``=``, a runner parameter, or an unknown configuration key.
+    """
+    import yaml
+
+    from smlib.config import get_profile
+
+    declared = set(plan.defaults) | {k for spec in plan.notebooks for k in spec.parameters}
+    params: dict[str, Any] = {}
+    config: list[str] = []
+    for item in overrides:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        if key in RUNNER_PARAMETERS:
+            raise ValueError(f"--set {key}: set by the runner (use --data / --profile)")
+        if key in declared and key != "overrides":
+            params[key] = yaml.safe_load(value)
+        else:
+            config.append(f"{key}={value}")
+    if config:
+        try:
+            get_profile(plan.profile, config)
+        except (KeyError, ValueError, TypeError) as err:
+            text = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise ValueError(
+                f"--set: {text} (notebook parameters of {plan.source.name}: {sorted(declared)})"
+            ) from None
+    return params, config
+
+
 def build_book(
     profile: str = "quick",
     data: str | os.PathLike[str] | None = None,
@@ -534,6 +731,7 @@ def build_book(
     book_dir: str | os.PathLike[str] | None = None,
     notebooks_dir: str | os.PathLike[str] | None = None,
     work_root: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Execute the notebooks of a profile and build the HTML book.
 
@@ -552,6 +750,11 @@ def build_book(
         Overrides (for tests and other layouts): the params YAML, the Jupyter Book source
         folder (default ``book/``), the source notebooks (``notebooks/``) and the folder for
         the twin and intermediate files (``build/``).
+    overrides
+        ``KEY=VALUE`` strings (``smlib book --set``): a KEY that a notebook declares in the
+        params file (``min_days=30``) sets that parameter (value read as YAML); any other
+        is a training-configuration override (``preprocess.feature_set=insitu``, strict keys,
+        checked before anything runs) appended to the notebooks' ``overrides``.
 
     Returns
     -------
@@ -601,7 +804,8 @@ def build_book(
         if not data_dir.is_dir():
             raise FileNotFoundError(f"data folder {data_dir} not found")
         data_label = f"the data in `{_display_path(data_dir, root)}`"
-    work_dir = (work / "book-work" / plan.profile).resolve()
+    work_dir = book_work_dir(work, plan.profile, None if data is None else data_dir)
+    set_params, config_overrides = split_overrides(plan, overrides)
     work_dir.mkdir(parents=True, exist_ok=True)
 
     # executed copies of notebooks no longer in the plan would linger in the book
@@ -617,16 +821,19 @@ def build_book(
     data_listing = _tree_listing(data_dir)
     kernel = _kernel_name()
     upstream = ""
-    progress = tqdm(plan.notebooks, desc="notebooks", unit="nb", file=sys.stdout, disable=None)
+    progress = progress_bar(plan.notebooks, desc="notebooks", unit="nb")
     for spec in progress:
         progress.set_postfix_str(spec.stem)
         parameters = {
             **plan.defaults,
             **spec.parameters,
+            **{k: v for k, v in set_params.items() if k in plan.defaults or k in spec.parameters},
             "data_dir": _notebook_path(data_dir, nb_src),
             "work_dir": _notebook_path(work_dir, nb_src),
             "profile": plan.profile,
         }
+        if config_overrides and "overrides" in parameters:
+            parameters["overrides"] = [*parameters["overrides"], *config_overrides]
         key = execution_key(sources[spec.stem], parameters, data_listing, library, upstream)
         upstream = key
         out = sections / f"{spec.stem}.ipynb"
@@ -660,6 +867,7 @@ def build_book(
             plan, data_label, built_at, timings, previous.get("html_s"), book, root
         ),
     )
+    atomic_write_text(sections / "_glance.md", _glance_md(plan, work_dir))
     timings["built_at"] = built_at
     if skip_html:
         timings["total_s"] = time.perf_counter() - t_total

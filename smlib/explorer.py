@@ -6,23 +6,27 @@ Two views of the same per-station series (raw, Fourier, LSTM, nearby reference, 
     ipywidgets controls wired to a plotting function with :func:`ipywidgets.interactive_output`:
     a station dropdown, a date-range slider and one checkbox per series. Needs a running kernel.
 :func:`static_explorer`
-    For the HTML book, where there is no kernel: one PNG per station (full period above, the
-    week with the largest raw diurnal range below, every series overlaid) in an
-    :class:`ipywidgets.Stack`; a dropdown's ``index`` is linked to the stack's
-    ``selected_index`` both in the browser (:func:`ipywidgets.jslink`, which lives in the saved
-    widget state) and in the kernel (:func:`ipywidgets.link`). Every station is selectable in
-    the published page.
+    For the HTML book, where there is no kernel: per station, one PNG of the whole record and
+    one zoomed PNG per week choice (the week of the clearest raw diurnal cycle, and weeks
+    spread over the record), in nested :class:`ipywidgets.Stack` widgets. A station dropdown
+    and a week dropdown are linked to the stacks both in the browser (:func:`ipywidgets.jslink`,
+    which lives in the saved widget state) and in the kernel (:func:`ipywidgets.link`); a
+    search box finds a station by part of its id, network or sensor type. Every station and
+    every week choice is selectable in the published page.
 
 The widget state must be stored in the executed notebook (``nbclient`` does it by default,
-``store_widget_state=True``). CSS classes ``smlib-explorer``, ``smlib-explorer-station`` and
-``smlib-explorer-plots`` mark the static view for browser tests.
+``store_widget_state=True``). CSS classes ``smlib-explorer``, ``smlib-explorer-search``,
+``smlib-explorer-station``, ``smlib-explorer-week``, ``smlib-explorer-plots`` and
+``smlib-explorer-zoom`` mark the static view for browser tests.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,14 +34,19 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from smlib import diagnostics as dg
+from smlib.display import method_label
 from smlib.plots import METHOD_STYLE, SM_UNITS
+from smlib.progress import progress_bar
 
 __all__ = [
-    "SERIES",
-    "SERIES_LABELS",
+    "series_keys",
+    "series_label",
     "explorer_data",
     "zoom_start",
     "plot_station",
+    "plot_record",
+    "plot_zoom",
+    "week_choices",
     "station_png",
     "static_explorer",
     "live_explorer",
@@ -45,16 +54,23 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Series the explorer can overlay, in drawing order.
-SERIES: tuple[str, ...] = ("raw", "fft", "lstm", "reference", "truth")
-#: Checkbox label of each series.
-SERIES_LABELS: dict[str, str] = {
-    "raw": "raw",
-    "fft": "Fourier",
-    "lstm": "LSTM",
-    "reference": "reference",
-    "truth": "truth",
-}
+#: Series besides the correction methods, drawn after them.
+_CONTEXT_SERIES = ("reference", "truth")
+#: Style of a series the method registry does not know.
+_FALLBACK_STYLE = {"color": "0.3", "linestyle": "-."}
+
+
+def series_keys(data: xr.Dataset) -> list[str]:
+    """The series ``data`` holds, in drawing order: the correction methods in the order of
+    :data:`smlib.diagnostics.METHOD_VARIABLES` (``raw`` first), then ``reference``, ``truth``."""
+    keys = [k for k in dg.METHOD_VARIABLES if k in data]
+    keys += [k for k in data.data_vars if k not in keys and k not in _CONTEXT_SERIES]
+    return keys + [k for k in _CONTEXT_SERIES if k in data]
+
+
+def series_label(key: str) -> str:
+    """Plain label of a series (checkboxes, attributes): ``Fourier``, ``LSTM``, ``truth``..."""
+    return method_label(key)
 
 
 def explorer_data(
@@ -75,7 +91,8 @@ def explorer_data(
     Returns
     -------
     xarray.Dataset, dims (station, time)
-        Variables among :data:`SERIES` (m3 m-3); ``reference`` holds the nearest reference
+        One variable per method of the corrected file (its key: ``raw``, ``fft``, ``lstm``,
+        ...), plus ``reference`` and ``truth`` (m3 m-3); ``reference`` holds the nearest reference
         station's SM for stations that have one within ``max_km`` (NaN elsewhere). Station
         coordinates ``reference_station`` (id or "") and ``reference_km`` are added.
     """
@@ -111,7 +128,7 @@ def explorer_data(
         )
         out["truth"] = t.astype(np.float32)
     for v in out.data_vars:
-        label = "nearest reference station" if v == "reference" else SERIES_LABELS[v]
+        label = "nearest reference station" if v == "reference" else series_label(v)
         out[v].attrs = {
             "units": "m3 m-3",
             "standard_name": "volume_fraction_of_condensed_water_in_soil",
@@ -152,18 +169,19 @@ def zoom_start(data: xr.Dataset, station: str, days: int = 7) -> pd.Timestamp | 
     return None if best is None else time[best]
 
 
-def _draw(ax, data: xr.Dataset, station: str, sl: slice, series: Sequence[str]) -> int:
-    """Plot ``series`` of ``station`` over the time slice ``sl``; return lines drawn."""
+def _draw(ax, data: xr.Dataset, station: str, sl: slice, series: Sequence[str] | None) -> int:
+    """Plot ``series`` (None: all) of ``station`` over the time slice ``sl``; return lines
+    drawn."""
     x = data.sel(station=station, time=sl)
     t = pd.DatetimeIndex(x["time"].values)
     drawn = 0
-    for key in SERIES:
-        if key not in series or key not in x:
+    for key in series_keys(data):
+        if series is not None and key not in series:
             continue
         y = np.asarray(x[key].values, dtype=float)
         if not np.isfinite(y).any():
             continue
-        style = METHOD_STYLE[key]
+        style = {"label": key, **_FALLBACK_STYLE, **METHOD_STYLE.get(key, {})}
         label = style["label"]
         if key == "reference":
             label += f" ({x['reference_station'].item()})"
@@ -177,7 +195,7 @@ def plot_station(
     station: str,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    series: Sequence[str] = SERIES,
+    series: Sequence[str] | None = None,
     zoom: str | pd.Timestamp | None = None,
     zoom_days: int = 7,
     figsize: tuple[float, float] = (9.0, 5.2),
@@ -193,7 +211,7 @@ def plot_station(
     start, end : str or Timestamp, optional
         Period of the upper panel (inclusive; default: the whole record).
     series : sequence of str
-        Keys of :data:`SERIES` to draw (absent ones are ignored).
+        Series to draw (absent ones are ignored); default all (:func:`series_keys`).
     zoom : str or Timestamp, optional
         First hour of the lower panel; default :func:`zoom_start` within the period.
     zoom_days : int
@@ -250,10 +268,198 @@ def plot_station(
 
 def station_png(data: xr.Dataset, station: str, dpi: int = 72, **kwargs: object) -> bytes:
     """PNG bytes of :func:`plot_station` for ``station`` (full record, default zoom)."""
-    fig = plot_station(data, station, **kwargs)
+    return _png(plot_station(data, station, **kwargs), dpi)
+
+
+def _png(fig: Figure, dpi: int, colors: int | None = None) -> bytes:
+    """PNG bytes of a figure; with ``colors``, reduced to that many (a third of the size for
+    line plots, which the book stores by the hundred in the explorer's widget state)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    if colors is None:
+        return buf.getvalue()
+    from PIL import Image
+
+    buf.seek(0)
+    with Image.open(buf) as image:
+        reduced = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    reduced.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def week_choices(data: xr.Dataset, n: int = 6, days: int = 7) -> list[pd.Timestamp]:
+    """``n`` zoom windows spread evenly over the record: their first hours (00 UTC).
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        From :func:`explorer_data` (hourly ``time``).
+    n : int
+        Number of windows (fewer when the record is too short to hold ``n`` distinct ones).
+    days : int
+        Window length, days; every window lies inside the record.
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        Distinct, increasing 00-UTC starts; empty when the record has no 00-UTC hour.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    time = pd.DatetimeIndex(data["time"].values)
+    if len(time) == 0:
+        return []
+    midnights = time[time.hour == 0]
+    fits = midnights[midnights + pd.Timedelta(days=days) - pd.Timedelta(hours=1) <= time[-1]]
+    if len(fits) == 0:
+        fits = midnights[:1]
+    picks = np.unique(np.round(np.linspace(0, len(fits) - 1, n)).astype(int)) if len(fits) else []
+    return [fits[i] for i in picks]
+
+
+def plot_record(
+    data: xr.Dataset,
+    station: str,
+    series: Sequence[str] | None = None,
+    marks: Sequence[pd.Timestamp] = (),
+    zoom_days: int = 7,
+    figsize: tuple[float, float] = (9.0, 2.9),
+) -> Figure:
+    """One station's whole record, with the zoom windows on offer shaded and numbered.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        From :func:`explorer_data`.
+    station : str
+        Station id.
+    series : sequence of str
+        Series to draw; default all (:func:`series_keys`).
+    marks : sequence of Timestamp
+        First hours of windows to shade, labelled 1, 2, ... (the week choices of the
+        static explorer).
+    zoom_days : int
+        Length of each shaded window.
+    figsize : (float, float)
+        Inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; the legend of the series below it.
+    """
+    if station not in data["station"].values:
+        raise KeyError(f"station {station!r} is not in the explorer data")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    fig.suptitle(f"{station} ({_describe(data, station)})", fontsize=11)
+    t = pd.DatetimeIndex(data["time"].values)
+    n = _draw(ax, data, station, slice(None), series)
+    width = pd.Timedelta(days=zoom_days) - pd.Timedelta(hours=1)
+    for k, z0 in enumerate(marks, start=1):
+        ax.axvspan(z0, z0 + width, color="0.88", zorder=0)
+        ax.annotate(
+            str(k), (z0 + width / 2, 1.0), xycoords=("data", "axes fraction"),
+            ha="center", va="bottom", fontsize=7, color="0.35",
+        )  # fmt: skip
+    if len(t):
+        ax.set_xlim(t[0], t[-1])
+        ax.set_title(f"{t[0]:%Y-%m-%d} to {t[-1]:%Y-%m-%d}", fontsize=9, loc="left")
+    ax.set_ylabel(f"SM ({SM_UNITS})")
+    if n == 0:
+        ax.text(0.5, 0.5, "no data for the chosen series", ha="center", transform=ax.transAxes)
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8,
+            frameon=False,
+        )  # fmt: skip
+    return fig
+
+
+def plot_zoom(
+    data: xr.Dataset,
+    station: str,
+    start: str | pd.Timestamp | None = None,
+    zoom_days: int = 7,
+    series: Sequence[str] | None = None,
+    figsize: tuple[float, float] = (9.0, 2.6),
+) -> Figure:
+    """One station over ``zoom_days`` days from ``start``.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        From :func:`explorer_data`.
+    station : str
+        Station id.
+    start : str or Timestamp, optional
+        First hour; default :func:`zoom_start` (the week of the clearest raw diurnal cycle).
+    zoom_days : int
+        Window length, days.
+    series : sequence of str
+        Series to draw; default all (:func:`series_keys`).
+    figsize : (float, float)
+        Inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes, titled with the window's dates.
+    """
+    return next(_zoom_windows(data, station, [start], zoom_days, series, figsize))
+
+
+def _zoom_windows(
+    data: xr.Dataset,
+    station: str,
+    starts: Sequence[str | pd.Timestamp | None],
+    zoom_days: int,
+    series: Sequence[str] | None,
+    figsize: tuple[float, float],
+) -> Iterator[Figure]:
+    """One figure, yielded once per window of ``starts`` (None: :func:`zoom_start`).
+
+    The series are drawn once and each window is a change of the axis limits and title, so
+    that pre-rendering many windows costs one drawing, not one per window; the layout the
+    first window got when the caller saved it is kept for the others.
+    """
+    if station not in data["station"].values:
+        raise KeyError(f"station {station!r} is not in the explorer data")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    _draw(ax, data, station, slice(None), series)
+    x = data.sel(station=station)
+    t = pd.DatetimeIndex(x["time"].values)
+    shown = [
+        np.asarray(x[k].values, dtype=float)
+        for k in series_keys(data)
+        if series is None or k in series
+    ]
+    ax.set_ylabel(f"SM ({SM_UNITS})")
+    ax.set_xlabel("Time (UTC)")
+    title = ax.set_title("", fontsize=9, loc="left")
+    note = ax.text(0.5, 0.5, "", ha="center", transform=ax.transAxes)
+    for start in starts:
+        clearest = start is None
+        z0 = zoom_start(data, station, zoom_days) if clearest else pd.Timestamp(start)
+        if z0 is None:
+            z0 = t[0]
+        z1 = z0 + pd.Timedelta(days=zoom_days) - pd.Timedelta(hours=1)
+        ax.set_xlim(z0, z1)
+        inside = (t >= z0) & (t <= z1)
+        values = np.concatenate([y[inside] for y in shown]) if shown else np.empty(0)
+        values = values[np.isfinite(values)]
+        if values.size:
+            low, high = float(values.min()), float(values.max())
+            pad = 0.06 * (high - low) or 0.005
+            ax.set_ylim(low - pad, high + pad)
+        note.set_text("" if values.size else "no data in this window")
+        why = ", the clearest raw diurnal cycle" if clearest else ""
+        title.set_text(f"{z0:%Y-%m-%d} + {zoom_days} days{why}")
+        yield fig
+        fig.set_layout_engine("none")  # keep the first window's layout: saves a third
 
 
 def _describe(data: xr.Dataset, station: str) -> str:
@@ -270,14 +476,64 @@ def _station_options(data: xr.Dataset) -> list[tuple[str, int]]:
     return [(f"{s} ({_describe(data, s)})", i) for i, s in enumerate(stations)]
 
 
+#: Colours of the explorer's pre-rendered PNGs (reduced: hundreds of them live in the page).
+_COLORS = 64
+
+#: Selects the station whose label matches the search box; runs in the browser (no kernel):
+#: an exact label on every keystroke or pick from the list, else the first label containing
+#: the text on Enter. It sets the station dropdown as a click would, so the widget links follow.
+_SEARCH_JS = (
+    "(function (input, exact) {"
+    " var box = input.closest('.smlib-explorer');"
+    " var select = box && box.querySelector('.smlib-explorer-station select');"
+    " var q = input.value.trim().toLowerCase();"
+    " if (!select || !q) { return; }"
+    " var labels = Array.prototype.map.call(select.options,"
+    " function (o) { return o.text.toLowerCase(); });"
+    " var i = labels.indexOf(q);"
+    " if (i < 0 && !exact) { i = labels.findIndex(function (l) { return l.includes(q); }); }"
+    " input.style.outline = (i < 0 && !exact) ? '2px solid #d62728' : '';"
+    " if (i < 0 || i === select.selectedIndex) { return; }"
+    " select.selectedIndex = i;"
+    " select.dispatchEvent(new Event('change', {bubbles: true}));"
+    "})(this, EXACT)"
+)
+
+
+def _search_html(labels: Sequence[str]) -> str:
+    """A search box with the station labels as suggestions (HTML with inline handlers)."""
+    list_id = f"smlib-stations-{uuid.uuid4().hex[:12]}"
+    options = "".join(f'<option value="{html.escape(label)}"></option>' for label in labels)
+    return (
+        f'<input type="search" list="{list_id}" placeholder="find a station: id, network or'
+        f' sensor type, then Enter" aria-label="find a station" size="48"'
+        f' oninput="{html.escape(_SEARCH_JS.replace("EXACT", "true"))}"'
+        f' onchange="{html.escape(_SEARCH_JS.replace("EXACT", "false"))}">'
+        f'<datalist id="{list_id}">{options}</datalist>'
+    )
+
+
 def static_explorer(
     data: xr.Dataset,
-    series: Sequence[str] = SERIES,
+    series: Sequence[str] | None = None,
     dpi: int = 72,
     zoom_days: int = 7,
+    weeks: int = 4,
     progress: bool | None = None,
 ):
-    """Kernel-free explorer: a station dropdown linked to a stack of pre-rendered PNGs.
+    """Kernel-free explorer: station and zoom week chosen among pre-rendered images.
+
+    Every station gets an image of its whole record (:func:`plot_record`) and one zoomed
+    image per week choice (:func:`plot_zoom`): the week of its clearest raw diurnal cycle,
+    then ``weeks`` windows spread over the record (:func:`week_choices`, shaded and numbered
+    in the record image). The controls are linked to the images in the browser
+    (:func:`ipywidgets.jslink`, saved in the notebook's widget state) and in the kernel
+    (:func:`ipywidgets.link`), so the published page switches them without Python:
+
+    - a search box (an :class:`ipywidgets.HTML` input with the station labels as suggestions;
+      typing a label, or part of one and Enter, selects the station);
+    - a station dropdown, linked to a :class:`ipywidgets.Stack` with one view per station;
+    - a week dropdown, linked to the week :class:`~ipywidgets.Stack` inside every view.
 
     Parameters
     ----------
@@ -286,48 +542,76 @@ def static_explorer(
     series : sequence of str
         Series drawn in every image.
     dpi : int
-        Resolution of the images (they are stored in the notebook's widget state).
+        Resolution of the images (they are stored in the notebook's widget state:
+        stations x (weeks + 2) images).
     zoom_days : int
-        Length of the zoomed window of each image.
+        Length of the zoomed windows, days.
+    weeks : int
+        Number of evenly spread windows offered besides each station's clearest one.
     progress : bool, optional
-        Show a progress bar (None: only on a terminal).
+        Progress bar while drawing (None: :func:`smlib.progress.progress_enabled` decides).
 
     Returns
     -------
     ipywidgets.VBox
-        Children ``[Dropdown, Stack]``; the stack holds one :class:`ipywidgets.Image` per
-        station (same order as ``data.station``). Attribute ``links`` holds the browser-side
-        :func:`~ipywidgets.jslink` and the kernel-side :func:`~ipywidgets.link`.
+        Children ``[HTML search box, HBox(station Dropdown, week Dropdown), Stack]``; the
+        stack's children (one per station, order of ``data.station``) are
+        ``VBox([Image(record), Stack(Image per week choice)])``. Attribute ``controls`` maps
+        ``search``, ``station`` and ``week`` to their widgets, ``links`` holds every link.
+        CSS classes: ``smlib-explorer`` (the box), ``smlib-explorer-search``,
+        ``smlib-explorer-station``, ``smlib-explorer-week``, ``smlib-explorer-plots`` (the
+        station stack) and ``smlib-explorer-zoom`` (the week stacks).
     """
-    import sys
-
     import ipywidgets as widgets
-    from tqdm.auto import tqdm
 
     stations = data["station"].values.astype(str)
     if stations.size == 0:
         raise ValueError("the explorer data hold no station")
-    images = [
-        widgets.Image(
-            value=station_png(data, s, dpi=dpi, series=series, zoom_days=zoom_days),
-            format="png",
-            layout=widgets.Layout(max_width="100%", height="auto"),
-        )
-        for s in tqdm(stations, desc="explorer images", file=sys.stdout, disable=not progress)
+    starts = week_choices(data, weeks, zoom_days)
+    week_labels = ["clearest raw diurnal cycle (per station)"] + [
+        f"{k}: {z0:%Y-%m-%d} + {zoom_days} days" for k, z0 in enumerate(starts, start=1)
     ]
-    dropdown = widgets.Dropdown(
-        options=_station_options(data), value=0, description="Station", layout={"width": "auto"}
+    layout = widgets.Layout(max_width="100%", height="auto")
+    views = []
+    disable = None if progress is None else not progress
+    for s in progress_bar(stations, desc="explorer images", disable=disable):
+        record = _png(plot_record(data, s, series, starts, zoom_days), dpi, _COLORS)
+        windows = _zoom_windows(data, s, [None, *starts], zoom_days, series, (9.0, 2.6))
+        zooms = [_png(fig, dpi, _COLORS) for fig in windows]
+        zoom_stack = widgets.Stack(
+            children=[widgets.Image(value=z, format="png", layout=layout) for z in zooms],
+            selected_index=0,
+        )
+        zoom_stack.add_class("smlib-explorer-zoom")
+        views.append(
+            widgets.VBox([widgets.Image(value=record, format="png", layout=layout), zoom_stack])
+        )
+    options = _station_options(data)
+    station = widgets.Dropdown(
+        options=options, value=0, description="Station", layout={"width": "auto"}
     )
-    dropdown.add_class("smlib-explorer-station")
-    stack = widgets.Stack(children=images, selected_index=0)
+    station.add_class("smlib-explorer-station")
+    week = widgets.Dropdown(
+        options=[(label, i) for i, label in enumerate(week_labels)],
+        value=0,
+        description="Zoom",
+        layout={"width": "auto"},
+    )
+    week.add_class("smlib-explorer-week")
+    search = widgets.HTML(_search_html([label for label, _ in options]))
+    search.add_class("smlib-explorer-search")
+    stack = widgets.Stack(children=views, selected_index=0)
     stack.add_class("smlib-explorer-plots")
-    box = widgets.VBox([dropdown, stack])
+    controls = widgets.HBox([station, week], layout=widgets.Layout(flex_flow="row wrap"))
+    box = widgets.VBox([search, controls, stack])
     box.add_class("smlib-explorer")
-    # the browser link lives in the saved widget state; the kernel link keeps Python in step
-    box.links = (
-        widgets.jslink((dropdown, "index"), (stack, "selected_index")),
-        widgets.link((dropdown, "index"), (stack, "selected_index")),
+    # browser links live in the saved widget state; kernel links keep Python in step
+    pairs = [((station, "index"), (stack, "selected_index"))]
+    pairs += [((week, "index"), (view.children[1], "selected_index")) for view in views]
+    box.links = tuple(widgets.jslink(a, b) for a, b in pairs) + tuple(
+        widgets.link(a, b) for a, b in pairs
     )
+    box.controls = {"search": search, "station": station, "week": week}
     return box
 
 
@@ -361,7 +645,7 @@ def live_explorer(
     if show is None:
         from IPython.display import display as show
 
-    present = [k for k in SERIES if k in data]
+    present = series_keys(data)
     checked = set(present if series is None else series)
     days = pd.DatetimeIndex(data["time"].values).normalize().unique()
     if len(days) == 0:
@@ -377,7 +661,7 @@ def live_explorer(
         continuous_update=False,
     )
     boxes = {
-        k: widgets.Checkbox(value=k in checked, description=SERIES_LABELS[k], indent=False)
+        k: widgets.Checkbox(value=k in checked, description=series_label(k), indent=False)
         for k in present
     }
     stations = data["station"].values.astype(str)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import xarray as xr
-from tqdm.auto import tqdm
+
+from smlib.progress import progress_bar
 
 __all__ = ["lag_sensitivity", "lag_sensitivity_array", "lag_sensitivity_from_run"]
 
@@ -102,7 +103,7 @@ def lag_sensitivity_array(
     cudnn_off = torch.backends.cudnn.flags(enabled=False)
     try:
         with cudnn_off:
-            for start in tqdm(
+            for start in progress_bar(
                 range(0, n, batch_size),
                 desc="lag sensitivity",
                 file=sys.stdout,

@@ -89,9 +89,12 @@ class Chromium:
     Use as a context manager; :meth:`open` loads a URL and returns the requests it made.
     """
 
-    def __init__(self, executable: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, executable: str, timeout: float = 30.0, width: int = 1280, height: int = 2000
+    ) -> None:
         self.executable = executable
         self.timeout = timeout
+        self.width, self.height = width, height
         self._profile = Path(tempfile.mkdtemp(prefix="smlib-chromium-"))
         self._proc: subprocess.Popen[bytes] | None = None
         self._ws: Any = None
@@ -121,7 +124,7 @@ class Chromium:
             "--remote-allow-origins=*",
             "--remote-debugging-port=0",
             f"--user-data-dir={self._profile}",
-            "--window-size=1280,2000",
+            f"--window-size={self.width},{self.height}",
             "about:blank",
         ]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -142,6 +145,14 @@ class Chromium:
         )
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable")
+        # the layout viewport is exactly width x height CSS pixels, whatever the window chrome
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         self.call("Network.setCacheDisabled", cacheDisabled=True)
         return self
 

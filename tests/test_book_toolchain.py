@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -113,6 +114,10 @@ def test_every_notebook_executed_into_a_copy_with_injected_parameters(tiny_book:
         nb = nbformat.read(copy, as_version=4)
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1, f"{copy}: papermill did not inject parameters"
+        # one visible parameters cell: the executed values; the defaults cell is not shown
+        (defaults,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert "remove-cell" in defaults.metadata["tags"]
+        assert "remove-cell" not in injected[0].metadata["tags"]
         for name, value in TINY_PARAMETERS.get(spec.stem, {}).items():
             assert f"{name} = {value!r}" in injected[0].source
         assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
@@ -135,6 +140,12 @@ def test_second_run_reuses_unchanged_notebooks(tiny_book: dict) -> None:
 def test_book_states_its_profile_and_timings(tiny_book: dict) -> None:
     intro = (tiny_book["html"] / "intro.html").read_text()
     assert "<strong>quick</strong> profile" in intro
+    # the results at a glance hold this build's numbers
+    work = tiny_book["book"].parent / "work" / "book-work" / "quick"
+    (summary_path,) = work.glob("report_*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    for method, value in summary["median_hf_r_vs_truth"].items():
+        assert f"{value:.2f}".replace("-", "−") in intro, method
     repro = (tiny_book["html"] / "reproducibility.html").read_text()
     for spec in tiny_book["plan"].notebooks:
         assert spec.stem in repro
@@ -153,6 +164,109 @@ def test_html_references_no_remote_scripts_or_styles(tiny_book: dict) -> None:
     assert not offenders
 
 
+#: The width of the window the browser test renders every page in, CSS pixels.
+VIEWPORT_WIDTH = 1280
+#: Visible elements of the page body that end right of the viewport and are not inside a box
+#: that scrolls sideways within it (i.e. content cut off or pushing the page wider).
+TOO_WIDE = """(() => {
+  const vw = document.documentElement.clientWidth;
+  const scrolls = (e) => {
+    for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+      const x = getComputedStyle(a).overflowX;
+      if ((x === 'auto' || x === 'scroll') && a.getBoundingClientRect().right <= vw + 1) return true;
+    }
+    return false;
+  };
+  const main = document.querySelector('main') || document.body;
+  const wide = [...main.querySelectorAll('*')].filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right > vw + 1 && !scrolls(e);
+  });
+  return {
+    page: document.documentElement.scrollWidth - window.innerWidth,
+    elements: wide.slice(0, 5).map((e) => e.tagName + '.' + [...e.classList].join('.')
+      + ' right=' + Math.round(e.getBoundingClientRect().right)),
+  };
+})()"""
+#: Every image in the page, with whether it loaded.
+IMAGES = (
+    "[...document.images].map(i => [i.getAttribute('src').slice(0, 80),"
+    " i.complete && i.naturalWidth > 0])"
+)
+#: The explorer's visible pictures (record and zoom) as checksums of their bytes: the widget
+#: manager gives every rendering a fresh blob: URL, so the URL does not identify a picture.
+EXPLORER_PICTURES = """Promise.all(
+  [...document.querySelectorAll('.smlib-explorer-plots img')]
+    .filter((i) => i.offsetParent !== null)
+    .map((i) => fetch(i.src).then((r) => r.arrayBuffer()).then((buf) => {
+      let h = 2166136261;
+      for (const b of new Uint8Array(buf)) { h = Math.imul(h ^ b, 16777619) >>> 0; }
+      return h.toString(16) + ':' + buf.byteLength;
+    }))
+).then((sums) => sums.join())"""
+
+
+def _choose(browser: Chromium, select_css: str, index: str) -> None:
+    """Pick an option of a widget's <select> as a user would (change event)."""
+    browser.evaluate(
+        f"(() => {{ const s = document.querySelector({json.dumps(select_css)});"
+        f" s.selectedIndex = {index};"
+        " s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
+    )
+
+
+def _type(browser: Chromium, input_css: str, text: str, enter: bool) -> None:
+    """Type into a text box (input event per keystroke), then Enter (change event)."""
+    browser.evaluate(f"document.querySelector({json.dumps(input_css)}).focus()")
+    browser.call("Input.insertText", text=text)
+    if enter:
+        for kind in ("keyDown", "keyUp"):
+            browser.call(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="Enter",
+                code="Enter",
+                windowsVirtualKeyCode=13,
+                text="\r" if kind == "keyDown" else "",
+            )
+
+
+def _changed(browser: Chromium, expression: str, before: str) -> str:
+    """Wait until ``expression`` evaluates to something other than ``before``."""
+    return browser.wait_for(
+        f"(async () => {{ const v = await ({expression});"
+        f" return v !== {json.dumps(before)} && v; }})()"
+    )
+
+
+def _check_explorer(browser: Chromium) -> None:
+    """Kernel-free explorer: every control changes the picture, without a kernel."""
+    station_select = ".smlib-explorer-station select"
+    week_select = ".smlib-explorer-week select"
+    browser.wait_for(f"document.querySelector({json.dumps(week_select)})")
+    n_options = browser.evaluate(f"document.querySelector({json.dumps(station_select)}).length")
+    assert n_options >= 2, "the explorer lists fewer than two stations"
+    assert browser.evaluate(f"document.querySelector({json.dumps(week_select)}).length") >= 2
+    first = browser.wait_for(EXPLORER_PICTURES)
+    assert len(first.split(",")) == 2, "expected the record and the zoomed picture"
+    # station: both pictures change
+    _choose(browser, station_select, "s.options.length - 1")
+    second = _changed(browser, EXPLORER_PICTURES, first)
+    assert all(a != b for a, b in zip(first.split(","), second.split(","), strict=True))
+    # week: the zoomed picture changes, the record stays
+    _choose(browser, week_select, "s.options.length - 1")
+    third = _changed(browser, EXPLORER_PICTURES, second)
+    assert third.split(",")[0] == second.split(",")[0] and third != second
+    # search: part of the first station's label, then Enter, selects it
+    label = browser.evaluate(
+        f"document.querySelector({json.dumps(station_select)}).options[0].text"
+    )
+    _type(browser, ".smlib-explorer-search input", label.split(" ")[0][-6:], enter=True)
+    browser.wait_for(f"document.querySelector({json.dumps(station_select)}).selectedIndex === 0")
+    fourth = _changed(browser, EXPLORER_PICTURES, third)
+    assert fourth.split(",")[0] == first.split(",")[0], "search did not bring back station 1"
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
@@ -161,32 +275,66 @@ def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
         pytest.skip("chromium not installed (./run test installs it)")
     html = tiny_book["html"]
     sections = [f"sections/{s.stem}.html" for s in tiny_book["plan"].notebooks]
-    with serve(html) as server, Chromium(chromium) as browser:
+    with serve(html) as server, Chromium(chromium, width=VIEWPORT_WIDTH) as browser:
         loads = {}
         loads["index.html"] = browser.open(f"{server.url}/index.html")
         browser.wait_for("location.pathname.endsWith('/intro.html')")
+        assert browser.evaluate("window.innerWidth") == VIEWPORT_WIDTH
         for page in (*PAGES, *sections):
             loads[page] = browser.open(f"{server.url}/{page}")
             browser.wait_for(
                 "document.readyState === 'complete' && (window.MathJax === undefined"
                 " || MathJax.startup.promise.then(() => true))"
             )
+            if page.startswith("sections/"):  # widgets render after the load event
+                browser.wait_for(
+                    "document.querySelectorAll('.jupyter-widgets-view').length === 0"
+                    " || [...document.images].every(i => i.complete)"
+                )
             dom = browser.evaluate(
                 "({math: document.querySelectorAll('mjx-container').length,"
                 " mathErrors: document.querySelectorAll('mjx-merror').length,"
                 " rawTex: document.body.innerText.includes('\\\\frac'),"
-                " images: [...document.images].map(i => [i.getAttribute('src'),"
-                "   i.complete && i.naturalWidth > 0])})"
+                f" images: {IMAGES}}})"
             )
             assert dom["mathErrors"] == 0, page
             assert all(ok for _, ok in dom["images"]), f"{page}: images not loaded {dom}"
+            wide = browser.evaluate(TOO_WIDE)
+            assert wide["page"] <= 0, f"{page} is {wide['page']} px wider than the window"
+            assert wide["elements"] == [], f"{page}: cut off at the right edge {wide}"
+            if page == "intro.html":
+                # results at a glance, from this build's evaluation, linking to the sections
+                text = browser.evaluate("document.body.innerText")
+                assert "Results at a glance" in text and "HF R against the truth" in text
+                links = browser.evaluate(
+                    "[...document.querySelectorAll('#results-at-a-glance a')]"
+                    ".map(a => a.getAttribute('href'))"
+                )
+                assert any("sections/04_evaluation.html" in href for href in links), links
             if page == "methods.html":
                 assert dom["math"] >= 10, "MathJax did not render the methods' equations"
                 assert not dom["rawTex"], "unrendered TeX left on the methods page"
+            if page.startswith("sections/"):
+                # one parameters cell per section, and no frozen progress bar
+                text = browser.evaluate("document.body.innerText")
+                assert text.count("parameters this section ran with") == 1, page
+                assert "papermill replaces this cell" not in text, f"{page}: the defaults cell"
+                assert not re.search(r"\d+%\|", text), f"{page}: a progress bar was saved"
+                assert not browser.evaluate(
+                    "document.querySelectorAll('.widget-progress, progress').length"
+                ), f"{page}: a progress-bar widget was saved"
             if page == "sections/00_overview.html":
                 maps = [src for src, _ in dom["images"] if "_images/" in src]
                 assert maps, "the station map image is missing"
                 assert dom["math"] >= 1
+                # the station table scrolls inside the page, folded under a summary when long
+                tables = browser.evaluate(
+                    "[...document.querySelectorAll('.smlib-table')].map(t =>"
+                    " [t.querySelectorAll('tbody tr').length, !!t.closest('details')])"
+                )
+                assert tables, "the station table is not shown with smlib.display.show_table"
+                rows, folded = tables[0]  # the first is the station table
+                assert folded == (rows > 15), tables
                 # the saved widget state renders: tabs per sensor type, switching works
                 visible = (
                     "[...document.querySelectorAll('.widget-html-content')]"
@@ -195,31 +343,12 @@ def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
                 browser.wait_for("document.querySelectorAll('.lm-TabBar-tab').length >= 2")
                 before = browser.wait_for(visible)
                 browser.click("[...document.querySelectorAll('.lm-TabBar-tab')].pop()")
-                after = browser.wait_for(
-                    f"(() => {{ const v = {visible}; return v !== {json.dumps(before)} && v; }})()"
-                )
+                after = _changed(browser, visible, before)
                 assert after and after != before
             if page == "sections/07_explorer.html":
-                # kernel-free explorer: every station selectable, the image follows the choice
-                shown_src = (
-                    "[...document.querySelectorAll('.smlib-explorer-plots img')]"
-                    ".filter(i => i.offsetParent !== null).map(i => i.src.slice(-64)).join()"
-                )
-                browser.wait_for("document.querySelector('.smlib-explorer-station select')")
-                n_options = browser.evaluate(
-                    "document.querySelector('.smlib-explorer-station select').options.length"
-                )
-                assert n_options >= 2, "the explorer lists fewer than two stations"
-                first = browser.wait_for(shown_src)
-                browser.evaluate(
-                    "(() => { const s = document.querySelector('.smlib-explorer-station select');"
-                    " s.selectedIndex = s.options.length - 1;"
-                    " s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
-                )
-                second = browser.wait_for(
-                    f"(() => {{ const v = {shown_src}; return v !== {json.dumps(first)} && v; }})()"
-                )
-                assert second and second != first, "switching station did not change the plot"
+                _check_explorer(browser)
+                images = browser.evaluate(IMAGES)
+                assert all(ok for _, ok in images), f"explorer images not loaded {images}"
         served = {path.split("?")[0] for path, status in server.requests if status == 200}
 
     for page, load in loads.items():
@@ -229,3 +358,32 @@ def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
         assert load.exceptions() == [], f"{page}: JavaScript errors {load.exceptions()}"
     assert any(p.startswith("/_images/") and p.endswith(".png") for p in served)
     assert any("/vendor/mathjax/output/chtml/fonts/" in p for p in served), "MathJax fonts"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_book_opened_from_the_file_system_requests_nothing_else(tiny_book: dict) -> None:
+    """Opened as files (file://), as a reader who downloads the book would: every request
+    stays on the file system, and the widgets and images still render."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed (./run test installs it)")
+    html = tiny_book["html"]
+    pages = ("intro.html", "methods.html", "sections/00_overview.html", "sections/07_explorer.html")
+    with Chromium(chromium, width=VIEWPORT_WIDTH) as browser:
+        for page in pages:
+            load = browser.open((html / page).as_uri())
+            browser.wait_for(
+                "document.readyState === 'complete' && (window.MathJax === undefined"
+                " || MathJax.startup.promise.then(() => true))"
+            )
+            if page == "sections/07_explorer.html":
+                _check_explorer(browser)
+            images = browser.evaluate(IMAGES)
+            assert all(ok for _, ok in images), f"{page}: images not loaded {images}"
+            if page.startswith("sections/"):
+                assert images, f"{page} shows no image"
+            schemes = {urlsplit(u).scheme for u in load.requested_urls()}
+            assert schemes <= {"file", "data", "blob"}, f"{page}: requests {schemes}"
+            assert load.failed_requests() == [], f"{page}: failed {load.failed_requests()}"
+            assert load.exceptions() == [], f"{page}: JavaScript errors {load.exceptions()}"

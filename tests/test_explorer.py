@@ -94,28 +94,87 @@ def test_station_png_is_a_png(corrected) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_static_explorer_has_one_image_per_station_and_a_browser_link(corrected, truth) -> None:
-    box = explorer.static_explorer(explorer.explorer_data(corrected, truth), dpi=30)
-    dropdown, stack = box.children
-    assert isinstance(dropdown, widgets.Dropdown) and isinstance(stack, widgets.Stack)
-    assert len(stack.children) == len(dropdown.options) == len(STATIONS)
-    assert all(isinstance(c, widgets.Image) and c.value[:4] == b"\x89PNG" for c in stack.children)
-    # each station's image differs (the stack is not one picture repeated)
-    assert len({c.value for c in stack.children}) == len(STATIONS)
-    js = [link for link in box.links if isinstance(link, Link)]
-    assert len(js) == 1
-    assert js[0].source == (dropdown, "index") and js[0].target == (stack, "selected_index")
-    assert "smlib-explorer-station" in dropdown._dom_classes
+def test_week_choices_spread_over_the_record_inside_it(corrected) -> None:
+    data = explorer.explorer_data(corrected)  # 10 days from 2020-06-01
+    # windows of 7 days start on June 1 to 4: the first and the last of them
+    starts = explorer.week_choices(data, n=2, days=7)
+    assert starts == [pd.Timestamp("2020-06-01"), pd.Timestamp("2020-06-04")]
+    # more choices than fitting windows: each start once
+    assert explorer.week_choices(data, n=10, days=7) == list(
+        pd.date_range("2020-06-01", "2020-06-04", freq="D")
+    )
+    with pytest.raises(ValueError, match="n must be"):
+        explorer.week_choices(data, n=0)
 
 
-def test_switching_the_station_switches_the_image(corrected) -> None:
-    box = explorer.static_explorer(explorer.explorer_data(corrected), dpi=30)
-    dropdown, stack = box.children
+def test_plot_record_marks_the_week_choices_and_plot_zoom_its_window(corrected, truth) -> None:
+    data = explorer.explorer_data(corrected, truth)
+    marks = explorer.week_choices(data, n=2, days=3)
+    fig = explorer.plot_record(data, "NET/DIEL-1", marks=marks, zoom_days=3)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 4  # raw, lstm, reference, truth
+    assert len(ax.patches) == 2 and [t.get_text() for t in ax.texts] == ["1", "2"]
+    zoom = explorer.plot_zoom(data, "NET/DIEL-1", "2020-06-05", zoom_days=3)
+    xmin, xmax = zoom.axes[0].get_xlim()
+    assert xmax - xmin == pytest.approx(3 - 1 / 24)
+    assert zoom.axes[0].get_title(loc="left").startswith("2020-06-05 + 3 days")
+    clearest = explorer.plot_zoom(data, "NET/FAR-1", zoom_days=7)  # default: zoom_start
+    assert "clearest" in clearest.axes[0].get_title(loc="left")
+    assert clearest.axes[0].get_title(loc="left").startswith("2020-06-03")
+
+
+def _static(data, **kwargs):
+    box = explorer.static_explorer(data, dpi=20, **kwargs)
+    search, (station, week), stack = box.children[0], box.children[1].children, box.children[2]
+    return box, search, station, week, stack
+
+
+def test_static_explorer_has_every_station_and_week_and_browser_links(corrected, truth) -> None:
+    box, search, station, week, stack = _static(explorer.explorer_data(corrected, truth), weeks=2)
+    assert isinstance(station, widgets.Dropdown) and isinstance(week, widgets.Dropdown)
+    assert isinstance(stack, widgets.Stack)
+    assert len(stack.children) == len(station.options) == len(STATIONS)
+    assert len(week.options) == 3  # the clearest week, then two spread over the record
+    for view in stack.children:
+        record, zooms = view.children
+        assert isinstance(record, widgets.Image) and record.value[:4] == b"\x89PNG"
+        assert len(zooms.children) == len(week.options)
+        assert "smlib-explorer-zoom" in zooms._dom_classes
+    # each station's picture differs, and so does each week's
+    assert len({v.children[0].value for v in stack.children}) == len(STATIONS)
+    assert len({z.value for z in stack.children[0].children[1].children}) == len(week.options)
+    js = {(link.source, link.target) for link in box.links if isinstance(link, Link)}
+    assert ((station, "index"), (stack, "selected_index")) in js
+    for view in stack.children:
+        assert ((week, "index"), (view.children[1], "selected_index")) in js
+    assert "smlib-explorer-station" in station._dom_classes
+    assert "smlib-explorer-week" in week._dom_classes
+    assert box.controls == {"search": search, "station": station, "week": week}
+
+
+def test_search_box_offers_every_station_label(corrected) -> None:
+    _, search, station, _, _ = _static(explorer.explorer_data(corrected), weeks=1)
+    assert "smlib-explorer-search" in search._dom_classes
+    html = search.value
+    assert html.count("<option ") == len(STATIONS)
+    for label in station.options:
+        assert f'value="{label[0]}"' in html
+    list_id = html.split('list="')[1].split('"')[0]
+    assert f'<datalist id="{list_id}">' in html
+    # the handlers select the station dropdown of the same explorer and notify the widget
+    assert "smlib-explorer-station select" in html and "dispatchEvent" in html
+    assert "oninput=" in html and "onchange=" in html
+
+
+def test_switching_station_and_week_switches_the_images(corrected) -> None:
+    _, _, station, week, stack = _static(explorer.explorer_data(corrected), weeks=2)
     assert stack.selected_index == 0
-    dropdown.index = 2
+    station.index = 2
     assert stack.selected_index == 2
-    dropdown.value = 1
+    station.value = 1
     assert stack.selected_index == 1
+    week.index = 2
+    assert all(view.children[1].selected_index == 2 for view in stack.children)
 
 
 def test_live_explorer_redraws_on_every_control(corrected, truth) -> None:
@@ -140,3 +199,21 @@ def test_live_explorer_redraws_on_every_control(corrected, truth) -> None:
 def test_explorer_data_requires_sm(corrected) -> None:
     with pytest.raises(KeyError, match="'sm'"):
         explorer.explorer_data(corrected.drop_vars("sm"))
+
+
+def test_every_method_of_the_corrected_file_is_a_series(corrected) -> None:
+    """Methods are read from the registry, not a fixed list: a new one is drawn and labelled."""
+    from smlib.diagnostics import METHOD_VARIABLES
+
+    extra = next((k for k, v in METHOD_VARIABLES.items() if k not in ("raw", "fft", "lstm")), None)
+    if extra is None:
+        pytest.skip("the method registry holds no method besides raw, fft and lstm")
+    ds = corrected.assign({METHOD_VARIABLES[extra]: corrected["sm_lstm"] + 0.01})
+    data = explorer.explorer_data(ds)
+    keys = explorer.series_keys(data)
+    assert keys[0] == "raw" and extra in keys and keys[-1] == "reference"
+    assert data[extra].attrs["long_name"] == f"soil moisture, {explorer.series_label(extra)}"
+    fig = explorer.plot_record(data, "NET/DIEL-1")
+    assert len(fig.axes[0].lines) == len(keys)
+    box = explorer.live_explorer(data, show=lambda fig: None)
+    assert box.controls[extra].description == explorer.series_label(extra)
