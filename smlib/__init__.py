@@ -84,6 +84,7 @@ _LAZY: dict[str, str] = {
     "Products": "pipeline",
     "build_book": "book",
     "load_plan": "book",
+    "show_table": "display",
     "NotebookFailed": "book",
     "configure_cartopy": "naturalearth",
     "block_cartopy_downloads": "naturalearth",
