@@ -42,6 +42,7 @@ __all__ = [
     "score_against_truth",
     "summary_table",
     "load_skill_benchmark",
+    "benchmark_figure",
     "cross_scenario_table",
     "describe_cross_scenario",
     "scope_table",
@@ -227,6 +228,11 @@ def load_skill_benchmark(path: str | os.PathLike[str] | None = None) -> dict:
     if not p.exists():
         raise FileNotFoundError(f"{p}: run `python -m benchmarks --only skill` first")
     return json.loads(p.read_text())
+
+
+def benchmark_figure() -> Path:
+    """Path of the skill benchmark's figure (``benchmarks/results/bench_skill.png``)."""
+    return Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "bench_skill.png"
 
 
 def cross_scenario_table(result: dict, metric: str = "hf_r") -> pd.DataFrame:
