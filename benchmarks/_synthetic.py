@@ -70,7 +70,7 @@ def synthetic_cube(
     start: str = "2015-01-01",
     dtype: type = np.float32,
 ) -> xr.Dataset:
-    """A station cube (DESIGN.md layout) of ``n_station`` ISMN stations x ``n_days`` hourly days."""
+    """A station cube (docs/architecture.md layout) of ``n_station`` ISMN stations x ``n_days`` hourly days."""
     n_time = 24 * n_days
     a = synthetic_arrays(n_station, n_time, seed=seed, reanalysis=reanalysis, dtype=dtype)
     lon = a.pop("lon")

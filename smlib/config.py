@@ -151,7 +151,7 @@ class PreprocessConfig:
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    r"""What ``smlib correct`` writes for each method (the per-hour flags of DESIGN.md).
+    r"""What ``smlib correct`` writes for each method (the per-hour flags of docs/architecture.md).
 
     Attributes
     ----------

@@ -344,7 +344,7 @@ def correct(
     fft_product: str = "mean",
     product: str | None = None,
 ) -> xr.Dataset:
-    """Corrected dataset (DESIGN.md): ``sm``, ``ts``, ``sm_lstm``, ``sm_fft``.
+    """Corrected dataset (docs/architecture.md): ``sm``, ``ts``, ``sm_lstm``, ``sm_fft``.
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """The harmonised station cube: schema, station-level QC, reference designation, ingest.
 
 The cube is the contract between the readers and everything downstream (see
-``DESIGN.md``): a CF-1.8 ``xarray.Dataset`` on dims ``(station, time)``, hourly UTC, with
+``docs/architecture.md``): a CF-1.8 ``xarray.Dataset`` on dims ``(station, time)``, hourly UTC, with
 stations ``NETWORK/STATION`` (ISMN) and ``FLUXNET/<SITE_ID>`` (towers).
 
 Station-level QC (paper, section 2.1; each rule's removals are counted in ``qc_summary``)
@@ -853,7 +853,7 @@ def ingest(
     Returns
     -------
     xarray.Dataset
-        The station cube (schema in ``DESIGN.md``), ``qc_summary`` JSON in its attributes.
+        The station cube (schema in ``docs/architecture.md``), ``qc_summary`` JSON in its attributes.
         ``precip`` is the station's own gauge (ISMN ``p`` or tower P) where it has one, and
         ``insitu_rain_source`` records per station-hour which source screens its local day
         for rain (:func:`insitu_rain_source`). Reference stations may have SM only (``ts``

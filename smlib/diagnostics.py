@@ -57,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Method key -> variable of the corrected file (DESIGN.md, "Corrected output").
+#: Method key -> variable of the corrected file (docs/architecture.md, "The corrected output").
 METHOD_VARIABLES: dict[str, str] = method_variables(("raw", "fft", "lin", "paper", "lstm"))
 
 #: Mean Earth radius (km) used by :func:`haversine_km`.

@@ -69,7 +69,7 @@ def evaluate(
     Parameters
     ----------
     corrected : path or xarray.Dataset
-        Corrected output (DESIGN.md): dims (station, time) hourly UTC, ``sm`` and optionally
+        Corrected output (docs/architecture.md): dims (station, time) hourly UTC, ``sm`` and optionally
         ``sm_fft``, ``sm_lstm``, ``ts``, ``lh``; station coordinates ``lat``, ``lon``,
         ``sensor_type``, ``is_reference`` and ``kind``.
     out : path
@@ -451,7 +451,7 @@ def _validate(ds: xr.Dataset, name: str) -> None:
     missing = [v for v in REQUIRED_VARIABLES if v not in ds]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords and c not in ds]
     if missing:
-        raise KeyError(f"{name}: missing {', '.join(missing)} (see DESIGN.md, corrected output)")
+        raise KeyError(f"{name}: missing {', '.join(missing)} (see docs/architecture.md, the corrected output)")
     if set(ds["sm"].dims) != {"station", "time"}:
         raise ValueError(f"{name}: 'sm' must have dims (station, time), has {ds['sm'].dims}")
     if ds.sizes["time"] < 48:

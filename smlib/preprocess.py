@@ -13,7 +13,7 @@ useful on its own:
    product's daily precipitation exceeds 0.1 mm. Each screen masks only its own source (in-situ
    SM and TS; ERA5-Land variables; MERRA-2 variables). The ``strict`` option of the
    configuration unites every screen (and an in-situ gauge ``precip`` where present), widens it
-   by ``widen_days`` on each side and masks every variable (DESIGN.md, "a pitfall worth
+   by ``widen_days`` on each side and masks every variable (docs/architecture.md and the project brief, "a pitfall worth
    measuring").
 2. **Frequency separation** (:func:`moving_average`, :func:`decompose`): LF is a 24-h moving
    average, HF = x - LF. An even window has no centre sample; ``centred`` (the default) averages
@@ -580,7 +580,7 @@ def prepare(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> Prepare
     Parameters
     ----------
     ds : xarray.Dataset
-        Station cube (DESIGN.md): dims (station, time), hourly UTC, coordinate ``lon``.
+        Station cube (docs/architecture.md): dims (station, time), hourly UTC, coordinate ``lon``.
     cfg : PreprocessConfig
     training : bool
         Apply the rain screen (always in training; at inference only if

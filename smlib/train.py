@@ -373,7 +373,7 @@ def train(
     Parameters
     ----------
     cube : path or xarray.Dataset
-        Station cube (DESIGN.md).
+        Station cube (docs/architecture.md).
     out : path
         Run directory (created).
     profile : {"quick", "paper"}
