@@ -451,7 +451,9 @@ def _validate(ds: xr.Dataset, name: str) -> None:
     missing = [v for v in REQUIRED_VARIABLES if v not in ds]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords and c not in ds]
     if missing:
-        raise KeyError(f"{name}: missing {', '.join(missing)} (see docs/architecture.md, the corrected output)")
+        raise KeyError(
+            f"{name}: missing {', '.join(missing)} (see docs/architecture.md, the corrected output)"
+        )
     if set(ds["sm"].dims) != {"station", "time"}:
         raise ValueError(f"{name}: 'sm' must have dims (station, time), has {ds['sm'].dims}")
     if ds.sizes["time"] < 48:
