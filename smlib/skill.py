@@ -270,6 +270,13 @@ def describe_cross_scenario(result: dict) -> str:
         )
     else:
         parts.append(f"It is ahead of every other method in all {n} worlds.")
+    failed = {n: s["_error"] for n, s in scen.items() if "_error" in s}
+    if failed:
+        parts.append(
+            "No LSTM could be trained in "
+            + "; ".join(f"{n} ({why})" for n, why in failed.items())
+            + " -- there the per-probe compensation and the Fourier baseline are the options."
+        )
     targets = result.get("summary", {}).get("targets", {})
     if targets:
         miss = {k: [s for s, v in targets.items() if v.get(k) is False] for k in
