@@ -52,7 +52,7 @@ import torch
 import xarray as xr
 
 from smlib import __version__
-from smlib import ddp as _ddp
+from smlib import distributed as _ddp
 from smlib.atomic import atomic_path, atomic_write_text
 from smlib.config import (
     RunConfig,
