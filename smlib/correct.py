@@ -47,7 +47,7 @@ from smlib.preprocess import (
     prepare,
     rain_flags,
 )
-from smlib.train import WindowBatcher, load_checkpoint, open_cube, resolve_device
+from smlib.runfolder import WindowBatcher, load_checkpoint, open_cube, resolve_device
 
 __all__ = [
     "LoadedModel",

@@ -241,7 +241,7 @@ def lag_sensitivity_from_run(
     """
     from smlib.correct import LoadedModel, load_model
     from smlib.preprocess import prepare, training_stations
-    from smlib.train import open_cube
+    from smlib.runfolder import open_cube
 
     lm = model if isinstance(model, LoadedModel) else load_model(model)
     ds = open_cube(cube)
