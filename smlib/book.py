@@ -76,6 +76,8 @@ __all__ = [
     "toc_yaml",
 ]
 
+from smlib.errors import NotebookFailed
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -278,33 +280,6 @@ def execution_key(
         "upstream": upstream,
     }
     return _sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-
-
-# --------------------------------------------------------------------------------------------
-# errors
-# --------------------------------------------------------------------------------------------
-class NotebookFailed(RuntimeError):
-    """A notebook raised during execution; the message holds the failing cell's traceback."""
-
-    def __init__(
-        self, notebook: str, cell: int | None, ename: str, evalue: str, traceback: str, copy: Path
-    ) -> None:
-        self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
-        self.traceback_text, self.copy = traceback, copy
-        super().__init__(
-            f"notebook {notebook} failed in cell [{cell}] with {ename}: {evalue}\n"
-            f"{traceback}\n"
-            f"The executed copy up to the failure is {copy}; earlier notebooks' copies are kept."
-        )
-
-    def summary(self) -> str:
-        """One line: the notebook, the cell and the cause (what ``smlib book`` prints)."""
-        lines = [ln.strip() for ln in str(self.evalue).splitlines() if ln.strip()]
-        cause = lines[0] if lines else ""
-        return (
-            f"notebook {self.notebook} failed in cell [{self.cell}]: {self.ename}: {cause} "
-            f"(executed copy: {self.copy}; -v shows the traceback)"
-        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from smlib.atomic import atomic_dir
+from smlib.errors import CartopyDownloadBlocked, NaturalEarthMissing
 
 __all__ = [
     "NATURAL_EARTH_LAYERS",
@@ -66,14 +67,6 @@ _WGS84_PRJ = (
     'GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],'
     'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]'
 )
-
-
-class NaturalEarthMissing(FileNotFoundError):
-    """The offline Natural Earth shapefiles have not been built."""
-
-
-class CartopyDownloadBlocked(RuntimeError):
-    """Raised instead of any network download that cartopy attempts."""
 
 
 # --------------------------------------------------------------------------------------------

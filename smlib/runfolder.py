@@ -20,6 +20,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import RunConfig, config_from_dict, config_to_dict
+from smlib.errors import CheckpointError
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -35,10 +36,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "smlib-lstm-checkpoint"
 CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is truncated, corrupt, foreign or belongs to another configuration."""
 
 
 # --------------------------------------------------------------------------- data plumbing

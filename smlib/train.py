@@ -62,6 +62,7 @@ from smlib.config import (
     get_profile,
     load_config,
 )
+from smlib.errors import TrainingDivergedError
 from smlib.model import build_model
 from smlib.preprocess import MinMaxScaler, Prepared, prepare, training_stations
 from smlib.progress import progress_bar
@@ -89,10 +90,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The loss became non-finite; the message names epoch and batch, ``best.pt`` is kept."""
 
 
 def split_samples(

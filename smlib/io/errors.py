@@ -16,33 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
+from smlib.errors import InputError
+
 __all__ = ["InputError", "SkippedInput", "ON_ERROR", "check_on_error", "skip_or_raise"]
 
 logger = logging.getLogger(__name__)
 
 #: The accepted values of ``on_error``.
 ON_ERROR: tuple[str, ...] = ("skip", "raise")
-
-
-class InputError(ValueError):
-    """A file that cannot be read, or that holds impossible values.
-
-    Parameters
-    ----------
-    file : str
-        The file (``archive.zip!member`` for zip members).
-    reason : str
-        What is wrong, in one line.
-    line : int, optional
-        1-based line number, where the problem has one.
-    """
-
-    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
-        self.file = str(file)
-        self.reason = " ".join(str(reason).split())  # always one line
-        self.line = line
-        where = self.file if line is None else f"{self.file}:{line}"
-        super().__init__(f"{where}: {self.reason}")
 
 
 @dataclass(frozen=True)
