@@ -304,17 +304,18 @@ def guided_compensation(
     hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
     raw_hf = hf[0]
     sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
+    # stations where the full fit lacks hours (a signal estimate missing or gappy there) fall
+    # back to fewer estimates: without the first (the network), then the plain TS fit
     full = fit_coefficients(raw_hf, regs + sig_hf, fit_hours, min_hours)
-    # a signal estimate missing at a station (e.g. no reanalysis) must not void the fit
-    retry = ~np.isfinite(full[:, 0])
-    if retry.any() and sig_hf:
-        usable = [a for a in sig_hf if np.isfinite(a[retry]).any()]
-        if usable:
-            part = fit_coefficients(
-                raw_hf[retry], [r[retry] for r in regs] + [a[retry] for a in usable],
-                fit_hours[retry], min_hours,
-            )  # fmt: skip
-            full[retry, :2] = part[:, :2]
+    for subset in (sig_hf[1:], []):
+        retry = ~np.isfinite(full[:, 0])
+        if not retry.any() or len(subset) == len(sig_hf):
+            continue
+        part = fit_coefficients(
+            raw_hf[retry], [r[retry] for r in regs] + [a[retry] for a in subset],
+            fit_hours[retry], min_hours,
+        )  # fmt: skip
+        full[retry, :2] = part[:, :2]
     coef = full[:, :2]
     corrected = apply_coefficients(raw, regs, coef)
     have = np.isfinite(raw)
