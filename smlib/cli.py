@@ -111,7 +111,7 @@ def _cmd_correct(a: argparse.Namespace) -> int:
 
     correct_archive(
         a.cube, a.model, a.out, methods=methods, fft_product=a.fft_product,
-        fmt=a.format or "netcdf", block_stations=a.block_stations or 50, workers=a.workers,
+        fmt=a.format or "netcdf", block_stations=a.block_stations or 25, workers=a.workers,
         scheduler=a.scheduler,
     )  # fmt: skip
     return 0
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default=None, choices=["netcdf", "zarr", "ismn"],
         help="output: one NetCDF file, a zarr store or an ISMN Header+values tree",
     )  # fmt: skip
-    arch.add_argument("--block-stations", type=int, default=None, help="stations per block (50)")
+    arch.add_argument("--block-stations", type=int, default=None, help="stations per block (25)")
     where = arch.add_mutually_exclusive_group()
     where.add_argument(
         "--workers", type=int, default=None, help="a dask LocalCluster of N worker processes"

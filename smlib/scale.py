@@ -30,6 +30,10 @@ machine the default threaded scheduler is used. On a cluster (or a multi-process
     corrected = scale.correct_lazy(cube, "runs/paper", methods=("lstm", "fft"))
     corrected.to_zarr("corrected.zarr")  # zarr package; workers write their own blocks
 
+For the archive run itself there is a command: ``smlib correct CUBE --model RUN --out OUT
+--workers N`` (or ``--scheduler ADDRESS``) corrects station blocks on the cluster and writes
+them one by one into a resumable NetCDF, zarr or ISMN output (:mod:`smlib.archive`).
+
 Workers load the trained model from the run directory once per process, on CPU (the path must
 be readable by every worker). Give each worker one thread (``threads_per_worker=1`` and
 ``OMP_NUM_THREADS=1``) and use more workers instead: torch's OpenMP threads collapse when the
@@ -189,14 +193,18 @@ def _correct_block(
     model,
     methods: tuple[str, ...],
     fft_product: str,
-) -> tuple[np.ndarray, ...]:
+    variables: tuple[str, ...],
+) -> np.ndarray | tuple[np.ndarray, ...]:
     from smlib.correct import correct
 
     *data, lon = arrays
     block = _block_dataset(data, names, lon, time)
     lm = _cached_model(model) if isinstance(model, str) else model
     res = correct(block, lm, methods, fft_product)
-    return tuple(res[f"sm_{m}"].values for m in methods)
+    outs = tuple(res[v].transpose("station", ...).values for v in variables)
+    # apply_ufunc wants a bare array for one output: a 1-tuple would be read as an array with
+    # an extra leading axis ("axes don't match array" on transposing it back)
+    return outs[0] if len(outs) == 1 else outs
 
 
 def correct_lazy(
@@ -215,34 +223,47 @@ def correct_lazy(
         Trained run directory (needed for ``lstm``). A path is loaded once per worker process
         (CPU); a :class:`~smlib.correct.LoadedModel` is shipped with the tasks.
     methods : sequence of {"lstm", "fft"}
+        One method (the archive case) or both.
     fft_product : {"era5", "merra2", "mean"}
 
     Returns
     -------
     xarray.Dataset
-        ``sm``, ``ts`` and ``sm_<method>`` (station, time), m3 m-3, lazily computed; values equal
-        :func:`smlib.correct.correct` on the whole cube.
+        Every variable of :func:`smlib.correct.correct` that has a ``station`` axis (``sm``,
+        ``ts``, ``sm_<method>``, per-hour flags, ...), lazily computed, with the same names,
+        dims and attributes; values equal the in-memory result on the whole cube.
     """
     from smlib.correct import LoadedModel, correct
 
     methods = tuple(methods)
     unknown = set(methods) - {"lstm", "fft"}
-    if unknown:
+    if unknown or not methods:
         raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm and/or fft")
     if "lstm" in methods and model_dir is None:
         raise ValueError("method 'lstm' needs a trained model (--model runs/NAME)")
     model = None
-    need: set[str] = {"sm", "ts"}
     if "lstm" in methods:
         if isinstance(model_dir, LoadedModel):
             model, cfg = model_dir, model_dir.config.preprocess
         else:
             model = str(model_dir)
             cfg = _cached_model(model).config.preprocess
-        need |= set(_needed_variables(ds, cfg))
-    if "fft" in methods:
-        need |= {"era5_sm", "merra2_sm"} & set(ds.data_vars)
-    names = tuple(sorted(need))
+        _needed_variables(ds, cfg)  # a clear error for a cube without the model's inputs
+    # every (station, time) variable goes into each block: the product's rain screens and
+    # rules read the cube's precipitation and reanalysis series, not only the model inputs
+    names = tuple(v for v in ds.data_vars if set(ds[v].dims) == {"station", "time"})
+    # names, dims, dtypes and attributes of the output: the in-memory path on one station-day
+    template = correct(
+        ds.isel(station=[0], time=slice(0, 48)).load(),
+        model if not isinstance(model, str) else _cached_model(model),
+        methods,
+        fft_product,
+    )
+    variables = tuple(v for v in template.data_vars if "station" in template[v].dims)
+    core = [
+        [d for d in template[v].transpose("station", ...).dims if d != "station"] for v in variables
+    ]
+    sizes = {d: template.sizes[d] for dims in core for d in dims if d != "time"}
     inputs = _cube_inputs(ds, names)
     lon = _station_coord_like(ds["lon"], inputs[0])
     outs = xr.apply_ufunc(
@@ -250,33 +271,30 @@ def correct_lazy(
         *inputs,
         lon,
         input_core_dims=[["time"]] * len(inputs) + [[]],
-        output_core_dims=[["time"]] * len(methods),
+        output_core_dims=core,
         kwargs={
             "names": names,
             "time": ds["time"].values,
             "model": model,
             "methods": methods,
             "fft_product": fft_product,
+            "variables": variables,
         },
         dask="parallelized",
-        output_dtypes=[np.float32] * len(methods),
+        output_dtypes=[template[v].dtype for v in variables],
+        dask_gufunc_kwargs={"output_sizes": sizes} if sizes else None,
     )
-    if len(methods) == 1:
+    if len(variables) == 1:
         outs = (outs,)
-    # attributes come from the in-memory path on a one-station, one-day slice (cheap, exact)
-    template = correct(
-        ds.isel(station=[0], time=slice(0, 48)).load(),
-        model if not isinstance(model, str) else _cached_model(model),
-        methods,
-        fft_product,
-    )
     out = template.drop_vars(list(template.data_vars)).drop_dims(["station", "time"])
-    out["sm"] = ds["sm"].transpose("station", "time").astype(np.float32)
-    out["ts"] = ds["ts"].transpose("station", "time").astype(np.float32)
-    for m, da in zip(methods, outs, strict=True):
-        out[f"sm_{m}"] = da.transpose("station", "time")
-    for v in template.data_vars:
-        out[v].attrs = dict(template[v].attrs)
+    out = out.assign_coords(
+        {k: c for k, c in ds.coords.items() if set(c.dims) <= {"station", "time"}}
+    )
+    for v, da in zip(variables, outs, strict=True):
+        out[v] = da.transpose(*template[v].dims).assign_attrs(template[v].attrs)
+    for d in sizes:
+        if d in template.coords:
+            out = out.assign_coords({d: template[d]})
     return out
 
 

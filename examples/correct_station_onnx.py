@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Correct one station's soil moisture with an exported smlib model: numpy + onnxruntime only.
+
+For a logger-side PC or any system without PyTorch or smlib. The model file comes from::
+
+    smlib distill runs/paper --out runs/paper-op          # a small operational student
+    smlib export runs/paper-op --format onnx --out model.onnx
+
+and carries everything this script needs in its metadata (feature list, scaler, window
+length, moving average). Usage::
+
+    python correct_station_onnx.py model.onnx --stm NET_NET_ST_sm_*.stm NET_NET_ST_ts_*.stm \\
+        [--csv reanalysis.csv] --out corrected.csv
+
+Inputs
+    ``--stm``: ISMN Header+values files of the station (variable from the file name, ``sm``
+    and ``ts`` at least; longitude from the header). Only values flagged ``G`` are used, as in
+    smlib; times must be whole UTC hours. ``--csv``: further hourly series, one column per
+    variable named as in the smlib station cube (``era5_sm``, ``era5_ts``, ``era5_lh``,
+    ``merra2_sm``, ...; SM in m3 m-3, TS in degC, LH in W m-2), first column ``time``
+    (``YYYY-MM-DD HH:MM[:SS]`` or ISO, UTC); a model on the ``paper14`` feature set needs the
+    reanalysis columns, an ``insitu`` model needs none.
+Steps (what smlib's preprocessing does at inference; see ``smlib.preprocess``)
+    1. Put every series on one gap-free hourly UTC axis (missing hours NaN).
+    2. LF = moving average over ``lf_window_h`` hours (``centred``: mean of
+       ``x[t-12 .. t+11]``; ``symmetric``: 2 x 24 average; ``trailing``: ``x[t-23 .. t]``),
+       NaN unless every hour of the window is finite; HF = x - LF.
+    3. Features in the model's order: ``<var>_lf``, ``<var>_hf``, and ``tod_sin``/``tod_cos``
+       of the local solar hour (UTC hour + round(lon / 15)).
+    4. Scale: ``(x - x_min) / (x_max - x_min)``; windows of ``window_h`` hours ending at each
+       hour ``t`` whose features are all finite and whose SM LF is finite.
+    5. The network gives normalised HF; HF = y (y_max - y_min) + y_min; corrected SM =
+       max(SM LF + HF, 0) in m3 m-3.
+Output
+    CSV ``time,sm,sm_lf,sm_hf_predicted,sm_corrected``; hours the model cannot correct are
+    empty. This is the network's correction (smlib's ``product=paper``); smlib's default
+    flagged product additionally treats rain-affected hours, which needs the whole record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+# ---------------------------------------------------------------------------------- inputs
+def read_stm(path: Path) -> tuple[str, float, np.ndarray, np.ndarray]:
+    """``(variable, lon, times[h], values)`` of an ISMN Header+values file, ``G`` values only."""
+    variable = path.name.split("_")[3]
+    lines = path.read_text().splitlines()
+    lon = float(lines[0].split()[4])
+    times, values = [], []
+    for line in lines[1:]:
+        parts = line.split()
+        if len(parts) < 4 or parts[3] != "G":
+            continue
+        stamp = np.datetime64(parts[0].replace("/", "-") + "T" + parts[1], "m")
+        if stamp != stamp.astype("datetime64[h]"):
+            continue  # not a whole hour (smlib's hourly cube holds whole hours only)
+        times.append(stamp.astype("datetime64[h]"))
+        values.append(float(parts[2]))
+    return variable, lon, np.array(times, dtype="datetime64[h]"), np.array(values)
+
+
+def read_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hourly columns of a CSV whose first column is the UTC time."""
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    names = [n.strip() for n in lines[0].split(",")]
+    rows = [ln.split(",") for ln in lines[1:]]
+    times = np.array(
+        [np.datetime64(r[0].strip().replace(" ", "T"), "h") for r in rows], dtype="datetime64[h]"
+    )
+    out = {}
+    for j, name in enumerate(names[1:], start=1):
+        vals = np.array([float(r[j]) if r[j].strip() else np.nan for r in rows])
+        out[name] = (times, vals)
+    return out
+
+
+def on_hourly_axis(series: dict[str, tuple[np.ndarray, np.ndarray]]):
+    """One gap-free hourly axis covering every series; float32 arrays with NaN gaps."""
+    t0 = min(t.min() for t, _ in series.values())
+    t1 = max(t.max() for t, _ in series.values())
+    axis = np.arange(t0, t1 + np.timedelta64(1, "h"), dtype="datetime64[h]")
+    gridded = {}
+    for name, (t, v) in series.items():
+        a = np.full(len(axis), np.nan, dtype=np.float32)
+        a[(t - t0).astype(np.int64)] = v
+        gridded[name] = a
+    return axis, gridded
+
+
+# ---------------------------------------------------------------------------- preprocessing
+def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of ``x[t-window+1 .. t]`` (float64), NaN unless all ``window`` values are finite."""
+    ok = np.isfinite(x)
+    s = np.concatenate([[0.0], np.cumsum(np.where(ok, x, 0.0).astype(np.float64))])
+    n = np.concatenate([[0], np.cumsum(ok)])
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        total = s[window:] - s[:-window]
+        count = n[window:] - n[:-window]
+        out[window - 1 :] = np.where(count == window, total / window, np.nan)
+    return out
+
+
+def moving_average(x: np.ndarray, window: int, centering: str) -> np.ndarray:
+    """LF of a float32 series as smlib defines it (module docstring, step 2); float32."""
+    tr = trailing_mean(x, window)
+    if centering == "trailing":
+        return tr.astype(np.float32)
+    fwd = window - 1 - window // 2  # hours after t in the centred window (11 for 24 h)
+    out = np.full(len(x), np.nan)
+    out[: len(x) - fwd] = tr[fwd:]
+    if centering == "symmetric" and window % 2 == 0:
+        nxt = np.full(len(x), np.nan)
+        nxt[: len(x) - fwd - 1] = tr[fwd + 1 :]
+        out = 0.5 * (out + nxt)
+    elif centering not in ("centred", "symmetric"):
+        raise ValueError(f"unknown lf_centering {centering!r}")
+    return out.astype(np.float32)
+
+
+def solar_offset_hours(lon: float) -> int:
+    """Whole hours of local solar time east of UTC: round(lon / 15) in [-12, 12]."""
+    lon = ((lon + 180.0) % 360.0) - 180.0
+    return int(np.clip(np.rint(lon / 15.0), -12, 12))
+
+
+def features(meta: dict, axis: np.ndarray, data: dict[str, np.ndarray], lon: float):
+    """``(x [time, feature] float32 unscaled, sm, sm_lf)`` in the model's feature order."""
+    pre = json.loads(meta["preprocess"])
+    if pre.get("screen_at_inference"):
+        raise SystemExit("this model screens rain at inference; use smlib for it")
+    win, centering = int(meta["lf_window_h"]), meta["lf_centering"]
+    names = json.loads(meta["features"])
+    x = np.empty((len(axis), len(names)), dtype=np.float32)
+    hour = (axis - axis.astype("datetime64[D]")).astype(np.int64)
+    local = (hour + solar_offset_hours(lon)) % 24
+    for j, name in enumerate(names):
+        if name in ("tod_sin", "tod_cos"):
+            ang = 2 * np.pi * local / 24.0
+            x[:, j] = np.sin(ang) if name == "tod_sin" else np.cos(ang)
+            continue
+        var, part = name.rsplit("_", 1)
+        if var not in data:
+            raise SystemExit(f"the model needs the series {var!r}; give it in --stm or --csv")
+        lf = moving_average(data[var], win, centering)
+        x[:, j] = lf if part == "lf" else data[var] - lf
+    sm = data["sm"]
+    return x, sm, moving_average(sm, win, centering)
+
+
+# ------------------------------------------------------------------------------- inference
+def correct_station(model: Path, data: dict, axis: np.ndarray, lon: float, batch: int = 8192):
+    """Corrected SM (float32, NaN where not correctable) and its parts on ``axis``."""
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    x, sm, sm_lf = features(meta, axis, data, lon)
+    x_min, x_max = np.array(json.loads(meta["x_min"])), np.array(json.loads(meta["x_max"]))
+    xs = ((x - x_min) / (x_max - x_min)).astype(np.float32)
+    w = int(meta["window_h"])
+    finite = np.isfinite(xs).all(1)
+    complete = np.zeros(len(axis), dtype=bool)
+    if len(axis) >= w:
+        run = np.concatenate([[0], np.cumsum(finite)])
+        complete[w - 1 :] = (run[w:] - run[:-w]) == w
+    ends = np.flatnonzero(complete & np.isfinite(sm_lf))
+    xs = np.nan_to_num(xs, nan=0.0)
+    windows = np.lib.stride_tricks.sliding_window_view(xs, w, axis=0)  # [n, feature, w]
+    y = np.empty(len(ends), dtype=np.float32)
+    for s in range(0, len(ends), batch):
+        e = ends[s : s + batch]
+        xb = np.ascontiguousarray(windows[e - w + 1].transpose(0, 2, 1))
+        y[s : s + batch] = sess.run(["hf_norm"], {"x": xb, "lf": sm_lf[e]})[0]
+    y_min, y_max = float(meta["y_min"]), float(meta["y_max"])
+    hf = np.full(len(axis), np.nan, dtype=np.float32)
+    hf[ends] = (y.astype(np.float64) * (y_max - y_min) + y_min).astype(np.float32)
+    corrected = np.maximum(sm_lf + hf, 0.0).astype(np.float32)
+    return sm, sm_lf, hf, corrected
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", type=Path, help="model.onnx from smlib export")
+    p.add_argument("--stm", type=Path, nargs="*", default=[], help="ISMN .stm files")
+    p.add_argument("--csv", type=Path, default=None, help="further hourly series (CSV)")
+    p.add_argument("--lon", type=float, default=None, help="longitude (default: .stm header)")
+    p.add_argument("--out", type=Path, required=True, help="output CSV")
+    a = p.parse_args(argv)
+    series, lon = {}, a.lon
+    for f in a.stm:
+        var, file_lon, t, v = read_stm(f)
+        series[var] = (t, v)
+        lon = file_lon if lon is None else lon
+    if a.csv is not None:
+        series.update(read_csv(a.csv))
+    if "sm" not in series or lon is None:
+        p.error("need the station's sm series and its longitude (--stm or --csv and --lon)")
+    axis, data = on_hourly_axis(series)
+    sm, sm_lf, hf, corr = correct_station(a.model, data, axis, lon)
+
+    def fmt(v: float) -> str:
+        return "" if not np.isfinite(v) else f"{v:.6f}"
+
+    rows = ["time,sm,sm_lf,sm_hf_predicted,sm_corrected"]
+    for i, t in enumerate(axis):
+        rows.append(f"{t}:00Z,{fmt(sm[i])},{fmt(sm_lf[i])},{fmt(hf[i])},{fmt(corr[i])}")
+    a.out.write_text("\n".join(rows) + "\n")
+    n = int(np.isfinite(corr).sum())
+    print(f"{a.out}: {n} of {len(axis)} hours corrected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Distillation: an ordinary run folder that reproduces the teacher and plugs into correct()."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from test_preprocess import make_tiny_cube
+
+from smlib.cli import main
+from smlib.config import load_config
+from smlib.correct import StreamingCorrector, correct, load_model, predict_hf
+from smlib.distill import distill, student_config
+from smlib.preprocess import prepare
+from smlib.train import train
+
+torch.set_num_threads(1)
+
+TEACHER = (
+    "model.hidden_size=16",
+    "model.dense=[16, 8]",
+    "train.batch_size=64",
+    "train.max_samples_per_epoch=2048",
+    "train.max_epochs=4",
+    "train.num_threads=1",
+    "train.device=cpu",
+)
+FAST = ("train.max_epochs=12", "train.max_samples_per_epoch=4096", "train.num_threads=1")
+
+
+@pytest.fixture(scope="module")
+def cube():
+    ds, _ = make_tiny_cube(n_ismn=5, n_days=40, rain_days=(12,))
+    return ds
+
+
+@pytest.fixture(scope="module")
+def teacher(cube, tmp_path_factory):
+    return train(cube, tmp_path_factory.mktemp("teacher") / "run", "quick", overrides=TEACHER)
+
+
+@pytest.fixture(scope="module")
+def student(cube, teacher, tmp_path_factory):
+    out = tmp_path_factory.mktemp("student") / "op"
+    return distill(teacher, out, cube=cube, overrides=FAST, max_samples=8192)
+
+
+def test_student_run_folder_names_teacher_and_arch(student, teacher):
+    text = (student / "config.yaml").read_text()
+    assert f"teacher run: {teacher.resolve()}" in text
+    assert "student architecture: gru_student" in text
+    cfg = load_config(student / "config.yaml")
+    assert cfg.model.name == "gru_student" and cfg.model.hidden_size == 32
+    assert cfg.preprocess == load_config(teacher / "config.yaml").preprocess
+    info = json.loads((student / "run.json").read_text())
+    assert info["teacher_run"] == str(teacher.resolve()) and info["arch"] == "gru_student"
+    assert info["status"] == "finished" and info["n_train_samples"] > 0
+    assert (student / "metrics.csv").read_text().startswith("epoch,")
+    assert yaml.safe_load(text)["model"]["name"] == "gru_student"  # comments stay comments
+
+
+def test_student_reproduces_teacher_on_every_correctable_hour(cube, teacher, student):
+    t, s = load_model(teacher, device="cpu"), load_model(student, device="cpu")
+    prep = prepare(cube, t.config.preprocess, training=False)
+    hf_t, hf_s = predict_hf(t, prep), predict_hf(s, prep)
+    ok = prep.valid_end
+    assert ok.sum() > prep.r_ok.sum() / 3  # rain days and all stations are correctable hours
+    np.testing.assert_array_equal(np.isfinite(hf_s), ok)
+    r = np.corrcoef(hf_t[ok], hf_s[ok])[0, 1]
+    assert r > 0.9, r
+    info = json.loads((student / "run.json").read_text())
+    assert info["validation_agreement"]["hf_r_student_teacher"] > 0.9
+
+
+def test_student_plugs_into_correct_and_streaming(cube, student):
+    lm = load_model(student, device="cpu")
+    batch = correct(cube, lm, ("lstm",))
+    assert np.isfinite(batch["sm_lstm"].values).sum() > 0
+    one = cube.isel(station=[0])
+    sc = StreamingCorrector(lm, one)
+    pieces = [sc.update(one.isel(time=slice(i, i + 96))) for i in range(0, one.sizes["time"], 96)]
+    streamed = np.concatenate([p.values[0] for p in pieces])
+    ref = correct(one, lm, ("lstm",), product="paper")["sm_lstm"].values[0]
+    n = len(streamed)
+    np.testing.assert_allclose(streamed, ref[:n], rtol=0, atol=1e-6, equal_nan=True)
+    assert np.isfinite(streamed).sum() > 24 * 10
+
+
+def test_tcn_student_and_errors(cube, teacher, student, tmp_path):
+    out = distill(
+        teacher, tmp_path / "tcn", cube=cube, arch="tcn_student",
+        overrides=("train.max_epochs=2", "train.num_threads=1"), max_samples=2048,
+    )  # fmt: skip
+    assert load_model(out, device="cpu").config.model.name == "tcn_student"
+    with pytest.raises(FileExistsError):
+        distill(teacher, student, cube=cube)
+    with pytest.raises(ValueError, match="does not record its cube"):
+        distill(teacher, tmp_path / "nocube")
+    with pytest.raises(KeyError, match="unknown student architecture"):
+        student_config(load_config(teacher / "config.yaml"), "transformer")
+
+
+def test_cli_distill(cube, teacher, tmp_path):
+    path = tmp_path / "cube.nc"
+    cube.to_netcdf(path)
+    rc = main(
+        ["distill", str(teacher), "--out", str(tmp_path / "op"), "--cube", str(path),
+         "--set", "train.max_epochs=1", "--set", "train.num_threads=1"]
+    )  # fmt: skip
+    assert rc == 0
+    assert load_model(tmp_path / "op", device="cpu").config.train.max_epochs == 1
