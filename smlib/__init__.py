@@ -47,6 +47,9 @@ _LAZY: dict[str, str] = {
     "get_scenario": "synth.scenarios",
     # correction products and their skill
     "correct_file": "correct",
+    "correct_archive": "archive",
+    "distill": "distill",
+    "export_onnx": "export",
     "guided_compensation": "correct",
     "flagged_product": "correct",
     "FLAG_MEANINGS": "correct",

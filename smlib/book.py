@@ -843,6 +843,11 @@ def build_book(
         ),
     )
     atomic_write_text(sections / "_glance.md", _glance_md(plan, work_dir))
+    from smlib.throughput import throughput_markdown
+
+    atomic_write_text(
+        sections / "_throughput.md", throughput_markdown(root / "benchmarks" / "results")
+    )
     timings["built_at"] = built_at
     if skip_html:
         timings["total_s"] = time.perf_counter() - t_total

@@ -9,6 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# PROJ (pulled in by cartopy and ismn) loaded after netCDF4 has opened a file can abort the
+# interpreter at exit although every test passed; loading it first avoids that.
+try:
+    import pyproj  # noqa: F401
+except ImportError:  # pragma: no cover - pyproj comes with cartopy
+    pass
+
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
