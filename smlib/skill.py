@@ -47,6 +47,7 @@ __all__ = [
     "describe_cross_scenario",
     "scope_table",
     "coupling_vs_truth",
+    "ablation_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -346,3 +347,24 @@ def coupling_vs_truth(coupling: xr.Dataset) -> tuple[pd.DataFrame, str]:
         + "."
     )
     return table, text
+
+
+def ablation_table(result: dict) -> pd.DataFrame:
+    """The benchmark's ablations beside the recommended run: HF R and phase error of the
+    network alone and of the product, per world and option."""
+    rows = []
+    for world, opts in (result.get("ablations") or {}).items():
+        base = result["scenarios"][world]
+        rows.append({
+            "world": world, "option": "recommended",
+            "HF R, network": base["recommended_net"]["hf_r"],
+            "HF R, product": base["recommended"]["hf_r"],
+            "phase error (h), network": base["recommended_net"]["phase_error_h"],
+        })  # fmt: skip
+        for label, r in opts.items():
+            rows.append({
+                "world": world, "option": label,
+                "HF R, network": r["hf_r_network"], "HF R, product": r["hf_r_product"],
+                "phase error (h), network": r["phase_error_h_network"],
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["world", "option"]) if rows else pd.DataFrame()
