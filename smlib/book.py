@@ -443,6 +443,15 @@ def present_parameters(nb: Any, parameters: Mapping[str, Any]) -> bool:
     return True
 
 
+#: Seconds one notebook cell may run before the build fails (``SMLIB_CELL_TIMEOUT``).
+CELL_TIMEOUT_S = 3600
+
+
+def _cell_timeout() -> int:
+    value = os.environ.get("SMLIB_CELL_TIMEOUT", "")
+    return int(value) if value.strip().isdigit() else CELL_TIMEOUT_S
+
+
 def _execute(
     spec: NotebookSpec,
     source: Path,
@@ -468,6 +477,9 @@ def _execute(
                 progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
                 log_output=False,
                 request_save_on_cell_execute=False,
+                # a cell that never answers (a lost kernel message) fails the build instead of
+                # blocking it forever
+                execution_timeout=_cell_timeout(),
             )
     except PapermillExecutionError as err:
         if running.exists():
