@@ -466,7 +466,9 @@ def _execute(
     running = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     failed.unlink(missing_ok=True)
-    try:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    def run() -> None:
         with _environment({PROGRESS_ENV: "0"}):  # the kernel inherits it: no bars in the book
             papermill.execute_notebook(
                 str(source),
@@ -477,10 +479,17 @@ def _execute(
                 progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
                 log_output=False,
                 request_save_on_cell_execute=False,
-                # a cell that never answers (a lost kernel message) fails the build instead of
-                # blocking it forever
+                # a cell that never answers (a lost kernel message, seen once on a loaded
+                # machine) fails instead of blocking the build forever
                 execution_timeout=_cell_timeout(),
             )
+
+    try:
+        try:
+            run()
+        except (CellTimeoutError, DeadKernelError) as err:  # the kernel, not the notebook
+            log.warning("%s: %s; running the notebook once more", spec.notebook, err)
+            run()
     except PapermillExecutionError as err:
         if running.exists():
             os.replace(running, failed)
