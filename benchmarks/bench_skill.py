@@ -102,10 +102,6 @@ def _train(cube, run: Path, profile: str) -> float:
     return time.perf_counter() - t0
 
 
-def _score(out: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, methods: dict) -> dict:
-    return score_against_truth(out, truth, cube, methods)
-
-
 def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> tuple:
     """One world end to end (a worker process): twin, ingest, two trainings, scores."""
     torch.set_num_threads(1)
@@ -118,11 +114,13 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         timing["train_recommended_s"] = round(_train(cube, root / name / "rec", "recommended"), 1)
     except ValueError as err:  # e.g. no day passes the training filter: a result, not a crash
         flagged = correct(cube, None, ("fft", "lin"), product="flagged")
-        scores = _score(flagged, truth, cube, {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin"})
+        scores = score_against_truth(
+            flagged, truth, cube, {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin"}
+        )
         scores["_error"] = f"training failed: {err}"
         timing["total_s"] = round(time.perf_counter() - t0, 1)
         return name, scores, timing
-    paper = correct(cube, load_model(root / name / "paper", "cpu"), ("lstm", "fft", "lin"),
+    paper = correct(cube, load_model(root / name / "paper", "cpu"), ("lstm",),
                     product="paper")  # fmt: skip
     flagged = correct(cube, None, ("fft", "lin"), product="flagged")
     rec = correct(cube, load_model(root / name / "rec", "cpu"), ("lstm",))
@@ -132,7 +130,7 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         sm_recommended_flag=rec["sm_lstm_flag"],
         sm_recommended_net=rec["sm_lstm_net"],
     )
-    scores = _score(both, truth, cube, {
+    scores = score_against_truth(both, truth, cube, {
         "raw": "sm", "fft": "sm_fft", "lin": "sm_lin", "paper": "sm_paper",
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
     })  # fmt: skip
@@ -149,7 +147,7 @@ def _left_out(name: str, root: Path, names: tuple[str, ...]) -> tuple:
     _train(_pooled_cube(cubes, name), run_dir, "recommended")
     out = correct(cubes[name], load_model(run_dir, "cpu"), ("lstm",))
     truth = _load(root / name / "twin" / "truth.nc")
-    s = _score(out, truth, cubes[name], {"loo_recommended": "sm_lstm"})
+    s = score_against_truth(out, truth, cubes[name], {"loo_recommended": "sm_lstm"})
     return name, s["loo_recommended"], round(time.perf_counter() - t0, 1)
 
 
@@ -226,7 +224,7 @@ def _one_ablation(name: str, label: str, root: Path) -> tuple:
     train(cube, run_dir, profile="recommended",
           overrides=["train.device=cpu", *ABLATIONS[label]])  # fmt: skip
     corr = correct(cube, load_model(run_dir, "cpu"), ("lstm",))
-    s = _score(corr, truth, cube, {"product": "sm_lstm", "network": "sm_lstm_net"})
+    s = score_against_truth(corr, truth, cube, {"product": "sm_lstm", "network": "sm_lstm_net"})
     row = {
         "overrides": ABLATIONS[label],
         **{

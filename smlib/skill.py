@@ -48,6 +48,8 @@ __all__ = [
     "scope_table",
     "coupling_vs_truth",
     "ablation_table",
+    "describe_ablations",
+    "coverage_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -368,3 +370,25 @@ def ablation_table(result: dict) -> pd.DataFrame:
                 "phase error (h), network": r["phase_error_h_network"],
             })  # fmt: skip
     return pd.DataFrame(rows).set_index(["world", "option"]) if rows else pd.DataFrame()
+
+
+def describe_ablations(table: pd.DataFrame) -> str:
+    """One sentence per option of :func:`ablation_table`: what it did to network and product."""
+    lines = []
+    for world in table.index.get_level_values(0).unique():
+        base = table.loc[(world, "recommended")]
+        for option, row in table.loc[world].iterrows():
+            if option == "recommended":
+                continue
+            lines.append(
+                f"*{world}, {option}*: network HF R {base['HF R, network']:.2f} -> "
+                f"{row['HF R, network']:.2f}, product {base['HF R, product']:.2f} -> "
+                f"{row['HF R, product']:.2f}."
+            )
+    return "\n\n".join(lines)
+
+
+def coverage_table(summary: dict) -> pd.DataFrame:
+    """Share of QC-passed hours holding a correction, per method, at stations and towers."""
+    frame = pd.DataFrame(summary.get("coverage") or {}).T
+    return frame[[c for c in ("stations", "towers") if c in frame]].astype(float)

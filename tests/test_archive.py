@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from test_preprocess import TINY_TRAIN as TINY
 from test_preprocess import make_tiny_cube
 
 from smlib import archive
@@ -18,16 +19,6 @@ from smlib.train import train
 # has been used aborts the interpreter at exit with the pinned wheels ("free(): invalid pointer")
 ismn_interface = pytest.importorskip("ismn.interface")
 torch.set_num_threads(1)
-
-TINY = (
-    "model.hidden_size=8",
-    "model.dense=[8, 4]",
-    "train.batch_size=64",
-    "train.max_samples_per_epoch=256",
-    "train.max_epochs=1",
-    "train.num_threads=1",
-    "train.device=cpu",
-)
 
 
 def cube_file(path, n_ismn: int = 5, n_days: int = 30):

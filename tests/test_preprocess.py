@@ -25,6 +25,17 @@ from smlib.preprocess import (
     window_view,
 )
 
+#: Training overrides for a model that trains in a second on a tiny cube (shape tests, not skill).
+TINY_TRAIN = (
+    "model.hidden_size=8",
+    "model.dense=[8, 4]",
+    "train.batch_size=64",
+    "train.max_samples_per_epoch=256",
+    "train.max_epochs=1",
+    "train.num_threads=1",
+    "train.device=cpu",
+)
+
 
 def make_tiny_cube(
     n_ismn: int = 6,

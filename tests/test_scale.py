@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_preprocess import TINY_TRAIN as TINY
 from test_preprocess import make_tiny_cube
 
 from smlib import scale
@@ -15,15 +16,6 @@ from smlib.train import train
 
 torch.set_num_threads(1)
 
-TINY = (
-    "model.hidden_size=8",
-    "model.dense=[8, 4]",
-    "train.batch_size=64",
-    "train.max_samples_per_epoch=256",
-    "train.max_epochs=1",
-    "train.num_threads=1",
-    "train.device=cpu",
-)
 FIELDS = ("x", "sm_lf", "sm_hf", "valid_end", "r_ok")
 
 
@@ -100,3 +92,16 @@ def test_local_cluster_two_workers(cube, run_dir):
         np.testing.assert_array_equal(got[name].values, getattr(ref, name), err_msg=name)
     np.testing.assert_array_equal(corr["sm_fft"].values, ref_fft["sm_fft"].values)
     assert np.isfinite(corr["sm_lstm"].values).sum() > 0
+
+
+# the archive case: one method only (was `ValueError: axes don't match array`)
+@pytest.mark.parametrize("method", ["lstm", "fft"])
+def test_correct_lazy_one_method_equals_in_memory(cube, run_dir, method):
+    model = run_dir if method == "lstm" else None
+    ref = correct(cube, load_model(run_dir, device="cpu") if model else None, (method,))
+    got = scale.correct_lazy(cube.chunk({"station": 3}), model, (method,)).compute()
+    assert set(got.data_vars) >= {"sm", "ts", f"sm_{method}"}
+    assert f"sm_{'fft' if method == 'lstm' else 'lstm'}" not in got
+    np.testing.assert_array_equal(got[f"sm_{method}"].values, ref[f"sm_{method}"].values)
+    assert np.isfinite(got[f"sm_{method}"].values).any()
+    assert got[f"sm_{method}"].attrs == ref[f"sm_{method}"].attrs

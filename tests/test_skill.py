@@ -97,3 +97,18 @@ def test_coupling_vs_truth_names_the_closest_method():
     assert "Closest to it: lstm" in text
     no_truth = coupling.sel(product=["raw", "lstm"])
     assert "cannot be judged" in coupling_vs_truth(no_truth)[1]
+
+
+def test_ablation_sentences_and_coverage_table():
+    from smlib.skill import ablation_table, coverage_table, describe_ablations
+
+    result = {
+        "scenarios": {"w": {"recommended": {"hf_r": 0.9}, "recommended_net": {"hf_r": 0.6,
+                                                                              "phase_error_h": 2}}},
+        "ablations": {"w": {"strict": {"hf_r_network": 0.8, "hf_r_product": 0.91,
+                                       "phase_error_h_network": 1}}},
+    }  # fmt: skip
+    text = describe_ablations(ablation_table(result))
+    assert text == "*w, strict*: network HF R 0.60 -> 0.80, product 0.90 -> 0.91."
+    cov = coverage_table({"coverage": {"lstm": {"stations": 1.0, "stations_by_flag": {}}}})
+    assert list(cov.columns) == ["stations"] and cov.loc["lstm", "stations"] == 1.0
