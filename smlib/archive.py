@@ -401,7 +401,7 @@ def correct_archive(
     Parameters
     ----------
     cube : path
-        Station cube NetCDF (DESIGN.md); read block by block, never whole.
+        Station cube NetCDF (docs/architecture.md); read block by block, never whole.
     model_dir : path or None
         Trained (or distilled) run directory; needed for ``lstm``.
     out : path

@@ -61,6 +61,7 @@ import yaml
 
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
+from smlib.digests import package_modules, source_digest, tree_signature
 from smlib.progress import PROGRESS_ENV, progress_bar
 
 __all__ = [
@@ -228,29 +229,12 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _library_digest(pattern: str = "**/*.py") -> str:
-    """sha256 over the smlib version and the source files matching ``pattern``."""
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parent
-    files: set[Path] = set()
-    for match in package.glob(pattern):
-        if match.is_dir():
-            files.update(match.rglob("*.py"))
-        elif match.suffix == ".py":
-            files.add(match)
-    for path in sorted(files):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _tree_listing(folder: Path) -> str:
-    """sha256 of a folder's file names, sizes and modification times (contents not read)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        st = path.stat()
-        digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+def _library_digest(modules: Sequence[str] | None = None) -> str:
+    """sha256 over the smlib version and the sources of ``modules`` and what they import
+    (:func:`smlib.digests.source_digest`); ``None``: every source file of the package."""
+    if modules is None:
+        modules = package_modules()
+    return _sha256(f"{__version__}\0{source_digest(modules)}".encode())
 
 
 def execution_key(
@@ -323,7 +307,7 @@ def _ensure_twin(plan: BookPlan, folder: Path) -> tuple[Path, float]:
     """Write the synthetic twin for ``plan`` into ``folder`` unless it is up to date."""
     stamp_name = ".smlib-twin.json"
     want = json.dumps(
-        {"twin": plan.twin, "synth": _library_digest("synth*")}, sort_keys=True, default=str
+        {"twin": plan.twin, "synth": _library_digest(["smlib.synth"])}, sort_keys=True, default=str
     )
     stamp = folder / stamp_name
     if stamp.is_file() and stamp.read_text() == want:
@@ -814,7 +798,7 @@ def build_book(
         stale.with_name(f"{stale.stem}.key.json").unlink(missing_ok=True)
 
     library = _library_digest()
-    data_listing = _tree_listing(data_dir)
+    data_listing = tree_signature(data_dir)
     kernel = _kernel_name()
     upstream = ""
     progress = progress_bar(plan.notebooks, desc="notebooks", unit="nb")

@@ -47,7 +47,7 @@ from smlib.preprocess import (
     prepare,
     rain_flags,
 )
-from smlib.runfolder import WindowBatcher, load_checkpoint, open_cube, resolve_device
+from smlib.runfolder import WindowBatcher, load_checkpoint, load_cube, resolve_device
 
 __all__ = [
     "LoadedModel",
@@ -496,7 +496,7 @@ def correct_file(
     ``baseline_dir``: a second run (the paper's method) whose network series is added as
     ``sm_paper`` with its flag, so that one file holds the default product and the paper's.
     """
-    ds = open_cube(cube)
+    ds = load_cube(cube)
     result = correct(ds, model_dir, methods, fft_product, product=product)
     if baseline_dir is not None:
         base = correct(ds, baseline_dir, ("lstm",), fft_product, product="paper")

@@ -72,7 +72,7 @@ from smlib.io.sensors import (
     default_sensor_table,
     load_sensor_table,
 )
-from smlib.timeutils import local_day_view, solar_offset_hours
+from smlib.timeutils import hourly_index, local_day_view, solar_offset_hours
 
 __all__ = [
     "CUBE_SCHEMA_VERSION",
@@ -92,6 +92,8 @@ __all__ = [
     "ingest",
     "open_cube",
     "validate_cube",
+    "station_kind",
+    "ismn_stations",
     "write_atomic",
 ]
 
@@ -689,6 +691,35 @@ def write_atomic(ds: xr.Dataset, out: str | os.PathLike) -> Path:
 _REQUIRED_COORDS = tuple(STATION_COORDS)
 
 
+def station_kind(ds: xr.Dataset) -> np.ndarray:
+    """Kind of every station of a cube or corrected file: ``"ismn"`` or ``"tower"``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Dims ``(station, ...)``; a dataset without the ``kind`` coordinate holds ISMN stations
+        only (the corrected files of older runs).
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (station,)
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> station_kind(xr.Dataset(coords={"station": ["a", "b"]})).tolist()
+    ['ismn', 'ismn']
+    """
+    if "kind" in ds.coords or "kind" in ds:
+        return np.asarray(ds["kind"].values).astype(str)
+    return np.full(ds.sizes["station"], "ismn")
+
+
+def ismn_stations(ds: xr.Dataset) -> xr.Dataset:
+    """The ISMN stations of ``ds`` (flux towers left out, see :func:`station_kind`)."""
+    return ds.isel(station=np.flatnonzero(station_kind(ds) == "ismn"))
+
+
 def validate_cube(ds: xr.Dataset, name: str = "dataset") -> None:
     """Raise ``ValueError`` naming what is wrong if ``ds`` is not a valid station cube."""
 
@@ -713,8 +744,10 @@ def validate_cube(ds: xr.Dataset, name: str = "dataset") -> None:
     if t.size:
         if pd.Timestamp(t[0]) != pd.Timestamp(t[0]).normalize():
             fail(f"time axis starts at {t[0]}, not at 00 UTC")
-        if t.size > 1 and not (np.diff(t) == np.timedelta64(1, "h")).all():
-            fail("time axis is not regular hourly")
+        try:
+            hourly_index(t, "time")
+        except ValueError as err:
+            fail(str(err))
 
 
 def open_cube(path: str | os.PathLike, chunks: int | dict | None = None) -> xr.Dataset:

@@ -46,7 +46,7 @@ from smlib.np_diagnostics import (
     pearson_r,
 )
 from smlib.preprocess import daily_correlation
-from smlib.timeutils import solar_offset_hours, warm_season_mask
+from smlib.timeutils import hourly_index, solar_offset_hours, warm_season_mask
 
 __all__ = [
     "METHOD_VARIABLES",
@@ -82,9 +82,7 @@ METHOD_VARIABLES: dict[str, str] = method_variables(("raw", "fft", "lin", "paper
 # xarray wrappers
 # --------------------------------------------------------------------------------------------
 def _check_hourly(da: xr.DataArray) -> None:
-    step = np.diff(np.asarray(da["time"].values, dtype="datetime64[s]")).astype(np.int64)
-    if step.size and not (step == 3600).all():
-        raise ValueError(f"{da.name or 'series'}: time axis must be hourly and gap-free (UTC)")
+    hourly_index(da["time"].values, str(da.name or "series"))
 
 
 def hf_correlation(

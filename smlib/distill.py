@@ -55,7 +55,8 @@ from smlib.correct import LoadedModel, load_model
 from smlib.model import MODELS, build_model
 from smlib.preprocess import prepare
 from smlib.progress import progress_bar
-from smlib.train import WindowBatcher, open_cube, resolve_device, save_checkpoint, split_samples
+from smlib.runfolder import WindowBatcher, load_cube, resolve_device, save_checkpoint
+from smlib.train import split_samples
 
 __all__ = ["STUDENTS", "student_config", "teacher_targets", "distill"]
 
@@ -237,7 +238,7 @@ def distill(
     if cube is None:
         cube = _teacher_cube(teacher_run)
     cube_name = str(cube) if not isinstance(cube, xr.Dataset) else "<in-memory Dataset>"
-    ds = open_cube(cube)
+    ds = load_cube(cube)
     prep = prepare(ds, cfg.preprocess, training=False)
     if tuple(prep.features) != tuple(teacher.scaler.features):
         raise ValueError(

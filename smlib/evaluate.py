@@ -43,7 +43,8 @@ import xarray as xr
 from smlib import __version__
 from smlib import diagnostics as dg
 from smlib.atomic import atomic_path
-from smlib.methods import METHODS
+from smlib.cube import station_kind
+from smlib.timeutils import hourly_index
 
 __all__ = ["evaluate", "REQUIRED_VARIABLES"]
 
@@ -113,7 +114,7 @@ def evaluate(
             "period": [str(ds["time"].values[0])[:19], str(ds["time"].values[-1])[:19]],
         }
     )
-    kind = _kind(ds)
+    kind = station_kind(ds)
     ismn = ds.isel(station=np.flatnonzero(kind == "ismn"))
     keep = _diurnal_hours(ds, cube, report)
 
@@ -159,21 +160,21 @@ def _r_sm_ts_part(ismn: xr.Dataset, methods: dict[str, str], report: _Report) ->
             "sm_climatology": np.asarray(ismn["sm"].mean("time").values, dtype=float),
         }
     )
-    climatologies = {}
+    daily_r = {}
     for m, var in methods.items():
-        daily = dg.daily_r_sm_ts(ismn, var).compute()
+        daily = daily_r[m] = dg.daily_r_sm_ts(ismn, var).compute()
         table[m] = np.asarray(daily.mean("day", skipna=True).values)
         table[f"n_days_{m}"] = np.asarray(np.isfinite(daily).sum("day").values)
-        climatologies[m] = dg.r_sm_ts_climatology(daily)
     report.table(table, "r_sm_ts_station")
     by_sensor = _median_by_sensor(table, list(methods))
     report.table(by_sensor, "r_sm_ts_by_sensor")
     report.summary["median_r_sm_ts"] = {m: _medians_dict(by_sensor, m) for m in methods}
     sm_clim = table["sm_climatology"].to_numpy()
     names = {"raw": "fig1_r_sm_ts_raw", "lstm": "fig3_r_sm_ts_lstm", "fft": "fig3b_r_sm_ts_fft"}
-    for m, clim in climatologies.items():
-        name, label = names.get(m, f"fig3_r_sm_ts_{m}"), METHODS[m].label if m in METHODS else m
-        report.figure(plots.plot_r_sm_ts_heatmap(clim, sm_clim, title=f"R(SM, TS): {label}"), name)
+    for m, daily in daily_r.items():
+        report.figure(
+            plots.plot_daily_r_heatmap(daily, sm_clim, m), names.get(m, f"fig3_r_sm_ts_{m}")
+        )
     report.figure(plots.plot_r_by_sensor_type(table, list(methods)), "fig4_r_sm_ts_by_sensor")
 
 
@@ -458,13 +459,7 @@ def _validate(ds: xr.Dataset, name: str) -> None:
         raise ValueError(f"{name}: 'sm' must have dims (station, time), has {ds['sm'].dims}")
     if ds.sizes["time"] < 48:
         raise ValueError(f"{name}: {ds.sizes['time']} hours; at least 48 are needed")
-    step = np.diff(np.asarray(ds["time"].values, dtype="datetime64[s]")).astype(np.int64)
-    if not (step == 3600).all():
-        bad = int(np.flatnonzero(step != 3600)[0])
-        raise ValueError(
-            f"{name}: time axis must be hourly without gaps; step {step[bad]} s after "
-            f"{str(ds['time'].values[bad])[:19]}"
-        )
+    hourly_index(ds["time"].values, name)
 
 
 def _with_lh_from_cube(ds: xr.Dataset, cube: str | os.PathLike[str]) -> xr.Dataset:
@@ -479,12 +474,6 @@ def _with_lh_from_cube(ds: xr.Dataset, cube: str | os.PathLike[str]) -> xr.Datas
     finally:
         if not isinstance(cube, xr.Dataset):  # close only what was opened here
             c.close()
-
-
-def _kind(ds: xr.Dataset) -> np.ndarray:
-    if "kind" in ds.coords or "kind" in ds:
-        return np.asarray(ds["kind"].values).astype(str)
-    return np.full(ds.sizes["station"], "ismn")
 
 
 def _median_by_sensor(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import html
 import io
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -572,20 +572,21 @@ def static_explorer(
         f"{k}: {z0:%Y-%m-%d} + {zoom_days} days" for k, z0 in enumerate(starts, start=1)
     ]
     layout = widgets.Layout(max_width="100%", height="auto")
+
+    def images(figures: Iterable[Figure]) -> list[widgets.Image]:
+        # one PNG widget per figure, encoded as it comes (the zoom windows reuse one figure)
+        return [
+            widgets.Image(value=_png(f, dpi, _COLORS), format="png", layout=layout) for f in figures
+        ]
+
     views = []
     disable = None if progress is None else not progress
     for s in progress_bar(stations, desc="explorer images", disable=disable):
-        record = _png(plot_record(data, s, series, starts, zoom_days), dpi, _COLORS)
-        windows = _zoom_windows(data, s, [None, *starts], zoom_days, series, (9.0, 2.6))
-        zooms = [_png(fig, dpi, _COLORS) for fig in windows]
-        zoom_stack = widgets.Stack(
-            children=[widgets.Image(value=z, format="png", layout=layout) for z in zooms],
-            selected_index=0,
-        )
+        [record] = images([plot_record(data, s, series, starts, zoom_days)])
+        zooms = images(_zoom_windows(data, s, [None, *starts], zoom_days, series, (9.0, 2.6)))
+        zoom_stack = widgets.Stack(children=zooms, selected_index=0)
         zoom_stack.add_class("smlib-explorer-zoom")
-        views.append(
-            widgets.VBox([widgets.Image(value=record, format="png", layout=layout), zoom_stack])
-        )
+        views.append(widgets.VBox([record, zoom_stack]))
     options = _station_options(data)
     station = widgets.Dropdown(
         options=options, value=0, description="Station", layout={"width": "auto"}

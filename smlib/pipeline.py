@@ -8,13 +8,12 @@ seconds, while each notebook still runs on its own under papermill.
 
 The stamp of a stage is a SHA-256 over a JSON document of its parameters and its inputs' stamps,
 stored next to the output as ``<output>.stamp.json`` together with the wall time it took. The
-parameters include a digest of the smlib sources the stage depends on (:data:`STAGE_SOURCES`),
+parameters include a digest of the smlib sources the stage depends on (:data:`STAGE_MODULES`),
 so editing, say, :mod:`smlib.evaluate` re-runs the evaluation but not the training.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Any
 
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
+from smlib.digests import json_digest, source_digest, tree_signature
 
 __all__ = ["Products", "run_pipeline", "data_layout", "stage_timings", "choices_for_data"]
 
@@ -108,46 +108,32 @@ def data_layout(data_dir: str | os.PathLike) -> dict[str, Path | None]:
     return found
 
 
-def _digest(doc: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _stamp_path(output: Path) -> Path:
     return output.with_name(output.name + ".stamp.json")
 
 
-#: The smlib sources each stage's output depends on (besides its inputs' stamps): editing one
-#: of them re-runs the stage, so a build never shows results of code that has since changed.
-STAGE_SOURCES: dict[str, tuple[str, ...]] = {
-    "synth": ("synth/*.py", "timeutils.py"),
-    "ingest": ("io/*.py", "cube.py", "timeutils.py"),
-    "train": ("config.py", "preprocess.py", "model.py", "train.py", "ddp.py", "timeutils.py"),
-    "correct": ("correct.py", "fourier.py", "preprocess.py", "model.py", "config.py"),
-    "evaluate": ("diagnostics.py", "sensitivity.py", "plots.py", "evaluate.py", "naturalearth.py"),
+#: The smlib modules each stage runs: a stage's output depends on their sources and on those of
+#: every smlib module they import (:func:`smlib.digests.module_sources`), so editing any of
+#: them re-runs the stage and a build never shows results of code that has since changed.
+STAGE_MODULES: dict[str, tuple[str, ...]] = {
+    "synth": ("smlib.synth",),
+    "ingest": ("smlib.cube",),
+    "train": ("smlib.train",),
+    "train_baseline": ("smlib.train",),
+    "correct": ("smlib.correct",),
+    "evaluate": ("smlib.evaluate",),
 }
 
 
 def _code_digest(stage: str) -> str:
-    """SHA-256 over the source files of :data:`STAGE_SOURCES` for ``stage``."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for pattern in STAGE_SOURCES.get(stage, ()):
-        for f in sorted(root.glob(pattern)):
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
+    """SHA-256 over the sources the stage depends on (:data:`STAGE_MODULES`).
 
-
-def _tree_signature(path: Path | None) -> str | None:
-    """Cheap signature of an input file or folder: names, sizes and modification times."""
-    if path is None:
-        return None
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(path.parent)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()
+    Raises
+    ------
+    KeyError
+        A stage without an entry: every stage must say what code it runs.
+    """
+    return source_digest(STAGE_MODULES[stage])
 
 
 def _stage(
@@ -160,7 +146,7 @@ def _stage(
 ) -> str:
     """Run ``action`` unless ``output`` is up to date for ``params``; return the stage stamp."""
     doc = {"stage": name, "smlib": __version__, "code": _code_digest(name), **params}
-    digest = _digest(doc)
+    digest = json_digest(doc)
     stamp_file = _stamp_path(output)
     if not force and output.exists() and stamp_file.exists():
         try:
@@ -269,7 +255,7 @@ def run_pipeline(
             "twin": twin_stamp,
             "min_days": min_days,
             "inputs": {
-                k: _tree_signature(v) if twin_stamp is None else str(v)
+                k: tree_signature(v) if twin_stamp is None else str(v)
                 for k, v in layout.items()
                 if k != "truth"
             },

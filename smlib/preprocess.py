@@ -43,7 +43,7 @@ import pandas as pd
 import xarray as xr
 
 from smlib.config import PreprocessConfig
-from smlib.timeutils import solar_offset_hours
+from smlib.timeutils import hourly_index, solar_offset_hours
 
 __all__ = [
     "FEATURE_SETS",
@@ -201,10 +201,7 @@ def decompose(
 
 # --------------------------------------------------------------------------- local days
 def _check_hourly(time: np.ndarray) -> pd.DatetimeIndex:
-    t = pd.DatetimeIndex(time)
-    if len(t) > 1 and not (np.diff(t.values) == np.timedelta64(1, "h")).all():
-        raise ValueError("the time axis must be hourly and gap-free (UTC); reindex the cube first")
-    return t
+    return hourly_index(time, "station cube", hint="reindex the cube first")
 
 
 def _day_index(time: pd.DatetimeIndex, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "CheckpointError",
-    "open_cube",
+    "load_cube",
     "resolve_device",
     "WindowBatcher",
     "save_checkpoint",
@@ -39,8 +39,14 @@ CHECKPOINT_VERSION = 1
 
 
 # --------------------------------------------------------------------------- data plumbing
-def open_cube(cube: str | os.PathLike | xr.Dataset) -> xr.Dataset:
-    """Return the station cube as an in-memory Dataset (path or Dataset accepted)."""
+def load_cube(cube: str | os.PathLike | xr.Dataset) -> xr.Dataset:
+    """The station cube in memory, for training and correction (they read every value).
+
+    A Dataset is returned as given; a path is opened and loaded whole. Unlike
+    :func:`smlib.cube.open_cube` (lazy, for whole archives) the schema is not checked here:
+    training and correction name each variable they need when it is missing, so hand-made
+    cubes with just those variables work too.
+    """
     if isinstance(cube, xr.Dataset):
         return cube
     path = Path(cube)

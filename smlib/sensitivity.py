@@ -241,10 +241,10 @@ def lag_sensitivity_from_run(
     """
     from smlib.correct import LoadedModel, load_model
     from smlib.preprocess import prepare, training_stations
-    from smlib.runfolder import open_cube
+    from smlib.runfolder import load_cube
 
     lm = model if isinstance(model, LoadedModel) else load_model(model)
-    ds = open_cube(cube)
+    ds = load_cube(cube)
     cfg = lm.config.preprocess
     kind = np.asarray(ds["kind"].values).astype(str)
     refs = np.flatnonzero((kind == "ismn") & np.asarray(ds["is_reference"].values, dtype=bool))

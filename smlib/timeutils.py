@@ -20,12 +20,56 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "hourly_index",
     "solar_offset_hours",
     "local_solar_hour",
     "local_day_view",
     "local_day_start",
     "warm_season_mask",
 ]
+
+
+def hourly_index(
+    time: np.ndarray | pd.DatetimeIndex, name: str = "series", hint: str = ""
+) -> pd.DatetimeIndex:
+    """The time axis as a ``DatetimeIndex``, checked to be hourly and gap-free.
+
+    The one check every module uses before it treats positions as hours.
+
+    Parameters
+    ----------
+    time : array of datetime64 or DatetimeIndex, shape (time,)
+        UTC time stamps.
+    name : str
+        What the axis belongs to (a file, a variable), named in the error.
+    hint : str
+        Advice appended to the error, e.g. ``"reindex the cube first"``.
+
+    Raises
+    ------
+    ValueError
+        At the first step that is not one hour, naming ``name``, the step and where it is.
+
+    Examples
+    --------
+    >>> hourly_index(np.array(["2020-01-01T00", "2020-01-01T01"], dtype="datetime64[h]")).size
+    2
+    >>> hourly_index(np.array(["2020-01-01T00", "2020-01-01T03"], dtype="datetime64[h]"), "sm")
+    Traceback (most recent call last):
+    ...
+    ValueError: sm: time axis must be hourly and gap-free (UTC); a step of 3 h after 2020-01-01 00:00
+    """
+    t = pd.DatetimeIndex(time)
+    step = np.diff(t.values.astype("datetime64[s]")).astype(np.int64)
+    bad = np.flatnonzero(step != 3600)
+    if bad.size:
+        k = int(bad[0])
+        why = f"a step of {step[k] / 3600:g} h after {t[k]:%Y-%m-%d %H:%M}"
+        raise ValueError(
+            f"{name}: time axis must be hourly and gap-free (UTC); {why}"
+            + (f"; {hint}" if hint else "")
+        )
+    return t
 
 
 def solar_offset_hours(lon: float | np.ndarray) -> np.ndarray:

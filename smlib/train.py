@@ -72,7 +72,7 @@ from smlib.runfolder import (  # noqa: F401  (re-exported: the names train alway
     CheckpointError,
     WindowBatcher,
     load_checkpoint,
-    open_cube,
+    load_cube,
     resolve_device,
     save_checkpoint,
 )
@@ -84,7 +84,7 @@ __all__ = [
     "split_samples",
     "save_checkpoint",
     "load_checkpoint",
-    "open_cube",
+    "load_cube",
     "resolve_device",
     "train",
 ]
@@ -295,7 +295,7 @@ def train(
         device = torch.device("cuda", torch.cuda.current_device())
     torch.manual_seed(tc.seed)
 
-    ds = open_cube(cube)
+    ds = load_cube(cube)
     prep = prepare(ds, cfg.preprocess, training=True)
     use = training_stations(ds)
     if not use.any():

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from smlib.np_diagnostics import haversine_km
 from smlib.synth import simulate_twin, write_twin, write_twin_files
 from smlib.synth.reanalysis import diurnal_error
 from smlib.synth.sensors import tipping_bucket
-from smlib.synth.world import build_world, haversine_km
+from smlib.synth.world import build_world
 from smlib.synth.writers import ismn_header_line
 from smlib.timeutils import local_day_view, solar_offset_hours
 

@@ -41,7 +41,6 @@ __all__ = [
     "DEFAULT_START",
     "rng_for",
     "build_world",
-    "haversine_km",
     "is_weak_rank",
 ]
 
@@ -163,14 +162,6 @@ def rng_for(seed: int, *stream: str) -> np.random.Generator:
     """
     keys = [zlib.crc32(s.encode()) for s in stream]
     return np.random.default_rng([int(seed), *keys])
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in km (spherical Earth, R = 6371 km)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlmb = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
 
 
 @dataclass
