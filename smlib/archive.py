@@ -52,6 +52,7 @@ import numpy as np
 import xarray as xr
 
 from smlib.progress import progress_bar
+from smlib.scale import check_block_methods
 
 __all__ = ["FORMATS", "station_blocks", "correct_block", "correct_archive"]
 
@@ -436,12 +437,7 @@ def correct_archive(
     """
     cube_path = Path(cube)
     out = Path(out)
-    methods = tuple(methods)
-    unknown = set(methods) - {"lstm", "fft"}
-    if unknown or not methods:
-        raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm and/or fft")
-    if "lstm" in methods and model_dir is None:
-        raise ValueError("method 'lstm' needs a trained model (--model runs/NAME)")
+    methods = check_block_methods(methods, model_dir)
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {FORMATS}")
     if workers is not None and scheduler is not None:

@@ -54,7 +54,13 @@ import xarray as xr
 from smlib.config import PreprocessConfig
 from smlib.preprocess import feature_names, prepare
 
-__all__ = ["prepare_lazy", "correct_lazy", "station_summary"]
+__all__ = [
+    "prepare_lazy",
+    "correct_lazy",
+    "station_summary",
+    "check_block_methods",
+    "BLOCK_METHODS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +185,29 @@ def prepare_lazy(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> xr
     return out.transpose("station", "time", "feature")
 
 
+#: Methods that correct a block of stations on their own (archive scale).
+BLOCK_METHODS = ("lstm", "fft")
+
+
+def check_block_methods(
+    methods: Sequence[str], model_dir: str | os.PathLike[str] | None
+) -> tuple[str, ...]:
+    """``methods`` as a tuple, checked against :data:`BLOCK_METHODS` and the model they need.
+
+    Raises
+    ------
+    ValueError
+        No method, an unknown one, or ``lstm`` without ``model_dir``.
+    """
+    methods = tuple(methods)
+    unknown = set(methods) - set(BLOCK_METHODS)
+    if unknown or not methods:
+        raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm and/or fft")
+    if "lstm" in methods and model_dir is None:
+        raise ValueError("method 'lstm' needs a trained model (--model runs/NAME)")
+    return methods
+
+
 @functools.lru_cache(maxsize=4)
 def _cached_model(run_dir: str):
     from smlib.correct import load_model
@@ -235,12 +264,7 @@ def correct_lazy(
     """
     from smlib.correct import LoadedModel, correct
 
-    methods = tuple(methods)
-    unknown = set(methods) - {"lstm", "fft"}
-    if unknown or not methods:
-        raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm and/or fft")
-    if "lstm" in methods and model_dir is None:
-        raise ValueError("method 'lstm' needs a trained model (--model runs/NAME)")
+    methods = check_block_methods(methods, model_dir)
     model = None
     if "lstm" in methods:
         if isinstance(model_dir, LoadedModel):
