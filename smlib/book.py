@@ -447,6 +447,8 @@ def _execute(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from smlib.notebook_engine import ENGINE_NAME  # registers the engine with papermill
+
     running = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     failed.unlink(missing_ok=True)
@@ -463,8 +465,11 @@ def _execute(
                 progress_bar={"file": sys.stdout, "leave": False, "desc": f"  {spec.stem} cells"},
                 log_output=False,
                 request_save_on_cell_execute=False,
-                # a cell that never answers (a lost kernel message, seen once on a loaded
-                # machine) fails instead of blocking the build forever
+                # kernel messages read in short polls: a missed wake-up of the ZMQ socket
+                # (seen with the explorer's widgets on a loaded machine) costs 0.5 s, not
+                # the whole cell timeout (smlib.notebook_engine)
+                engine_name=ENGINE_NAME,
+                # a cell that never answers still fails instead of blocking the build
                 execution_timeout=_cell_timeout(),
             )
 
