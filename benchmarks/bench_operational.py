@@ -153,15 +153,12 @@ def _peak_rss(period: float = 0.2):
 
 
 def _twin(work: Path, quick: bool) -> tuple[Path, Path]:
-    from smlib.cube import ingest
+    from smlib.pipeline import ingest_data_dir
     from smlib.synth import write_twin
 
     data = write_twin(work / "twin", n_stations=10 if quick else None, n_days=60 if quick else None)
     cube = work / "cube.nc"
-    ingest(
-        ismn=data / "ismn", era5=data / "era5land", merra2=data / "merra2",
-        fluxnet=[data / "fluxnet"], out=cube, min_days=30 if quick else 92,
-    )  # fmt: skip
+    ingest_data_dir(data, cube, min_days=30 if quick else 92)
     return cube, data / "truth.nc"
 
 

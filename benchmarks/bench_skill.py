@@ -37,7 +37,7 @@ import torch
 import xarray as xr
 
 from smlib.correct import correct, load_model
-from smlib.cube import ingest
+from smlib.pipeline import ingest_data_dir
 from smlib.skill import score_against_truth
 from smlib.synth import write_twin
 from smlib.synth.scenarios import SCENARIOS
@@ -68,14 +68,7 @@ def _world(name: str, root: Path, n_stations: int, n_days: int, seed: int) -> tu
     data = write_twin(root / name / "twin", n_stations=n_stations, n_days=n_days, seed=seed,
                       scenario=name)  # fmt: skip
     cube = root / name / "cube.nc"
-    ingest(
-        ismn=data / "ismn",
-        era5=data / "era5land",
-        merra2=data / "merra2",
-        fluxnet=[data / "fluxnet"],
-        out=cube,
-        min_days=min(92, n_days // 3),
-    )
+    ingest_data_dir(data, cube, min_days=min(92, n_days // 3))
     return cube, data / "truth.nc"
 
 

@@ -93,18 +93,12 @@ def inference_rate(
 
 
 def _twin_cube(work: Path) -> Path:
-    from smlib.cube import ingest
+    from smlib.pipeline import ingest_data_dir
     from smlib.synth import write_twin
 
     data = write_twin(work / "twin")
     cube = work / "cube.nc"
-    ingest(
-        ismn=data / "ismn",
-        era5=data / "era5land",
-        merra2=data / "merra2",
-        fluxnet=[data / "fluxnet"],
-        out=cube,
-    )
+    ingest_data_dir(data, cube)
     return cube
 
 

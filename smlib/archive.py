@@ -38,8 +38,6 @@ Formats
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -51,6 +49,7 @@ from typing import Protocol
 import numpy as np
 import xarray as xr
 
+from smlib.digests import json_digest
 from smlib.progress import progress_bar
 from smlib.scale import check_block_methods
 
@@ -131,7 +130,7 @@ def _signature(cube_path: Path, model_dir: str | None, methods, fft_product, blo
         "fft_product": fft_product,
         "blocks": [list(b) for b in blocks],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    return json_digest(payload)[:16]
 
 
 def _block_vars(result: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -160,14 +159,9 @@ def _fill_value(dtype: np.dtype, template: xr.DataArray):
     return np.nan if np.issubdtype(dtype, np.floating) else None
 
 
-class NetCDFBlockStore:
-    """One NetCDF-4 file written block by block through netCDF4's append mode.
-
-    The skeleton (station coordinates, time, global attributes, ``block_written``) is written
-    with xarray, then every data variable is defined (not filled: unwritten hours read as the
-    fill value) with chunks ``(block, time)``; each block is written with one slice assignment
-    and flushed before it is marked as written.
-    """
+class _PartialStore:
+    """What both formats share: the output is written to ``<out>.partial``, which a resumed
+    run re-opens only if it was begun with the same settings (``signature``)."""
 
     suffix = ".partial"
 
@@ -182,18 +176,38 @@ class NetCDFBlockStore:
             _check_signature(self.partial, self._read_signature(), signature)
 
     def _read_signature(self) -> str | None:
+        raise NotImplementedError
+
+    def _read_written(self) -> np.ndarray:
+        """The ``block_written`` record of the partial store."""
+        raise NotImplementedError
+
+    def written(self) -> set[int]:
+        if not self._created:
+            return set()
+        return set(np.flatnonzero(self._read_written() == 1).tolist())
+
+
+class NetCDFBlockStore(_PartialStore):
+    """One NetCDF-4 file written block by block through netCDF4's append mode.
+
+    The skeleton (station coordinates, time, global attributes, ``block_written``) is written
+    with xarray, then every data variable is defined (not filled: unwritten hours read as the
+    fill value) with chunks ``(block, time)``; each block is written with one slice assignment
+    and flushed before it is marked as written.
+    """
+
+    def _read_signature(self) -> str | None:
         import netCDF4
 
         with netCDF4.Dataset(self.partial) as nc:
             return getattr(nc, "smlib_archive_signature", None)
 
-    def written(self) -> set[int]:
-        if not self._created:
-            return set()
+    def _read_written(self) -> np.ndarray:
         import netCDF4
 
         with netCDF4.Dataset(self.partial) as nc:
-            return set(np.flatnonzero(np.asarray(nc["block_written"][:]) == 1).tolist())
+            return np.asarray(nc["block_written"][:])
 
     def _create(self, result: xr.Dataset) -> None:
         import netCDF4
@@ -236,10 +250,8 @@ class NetCDFBlockStore:
         return self.out
 
 
-class ZarrBlockStore:
+class ZarrBlockStore(_PartialStore):
     """A zarr store, one chunk per block, written with xarray's region writes."""
-
-    suffix = ".partial"
 
     def __init__(self, out: Path, coords: xr.Dataset, blocks, signature: str) -> None:
         try:
@@ -248,21 +260,15 @@ class ZarrBlockStore:
             raise ImportError(
                 "--format zarr needs the zarr package: pip install 'smlib[operational]'"
             ) from err
-        self.out = out
-        self.partial = out.with_name(out.name + self.suffix)
-        self.coords = coords
-        self.blocks = blocks
-        self.signature = signature
-        self._created = self.partial.exists()
-        if self._created:
-            with xr.open_zarr(self.partial) as z:
-                _check_signature(self.partial, z.attrs.get("smlib_archive_signature"), signature)
+        super().__init__(out, coords, blocks, signature)
 
-    def written(self) -> set[int]:
-        if not self._created:
-            return set()
+    def _read_signature(self) -> str | None:
         with xr.open_zarr(self.partial) as z:
-            return set(np.flatnonzero(z["block_written"].values == 1).tolist())
+            return z.attrs.get("smlib_archive_signature")
+
+    def _read_written(self) -> np.ndarray:
+        with xr.open_zarr(self.partial) as z:
+            return z["block_written"].values
 
     def _create(self, result: xr.Dataset) -> None:
         import dask.array as da

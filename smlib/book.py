@@ -61,7 +61,7 @@ import yaml
 
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
-from smlib.digests import package_modules, source_digest, tree_signature
+from smlib.digests import json_digest, package_modules, source_digest, tree_signature
 from smlib.progress import PROGRESS_ENV, progress_bar
 
 __all__ = [
@@ -263,7 +263,7 @@ def execution_key(
         "library": library,
         "upstream": upstream,
     }
-    return _sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    return json_digest(payload)
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,13 +21,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smlib import __version__
 from smlib.atomic import atomic_dir, atomic_write_text
 from smlib.digests import json_digest, source_digest, tree_signature
 
-__all__ = ["Products", "run_pipeline", "data_layout", "stage_timings", "choices_for_data"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "Products",
+    "run_pipeline",
+    "data_layout",
+    "ingest_data_dir",
+    "stage_timings",
+    "choices_for_data",
+]
 
 log = logging.getLogger(__name__)
 
@@ -435,10 +445,33 @@ def _follow_the_data(
     return choice["overrides"], choice["methods"]
 
 
-def _ingest(layout: dict[str, Path | None], out: Path, min_days: int) -> None:
+def ingest_data_dir(
+    data_dir: str | os.PathLike[str], out: str | os.PathLike[str], min_days: int = 92
+) -> xr.Dataset:
+    """Ingest a data folder laid out as :data:`LAYOUT` (the twin's, ``data_manifest.yml``'s)
+    into a station cube at ``out``; what the ``ingest`` stage of :func:`run_pipeline` runs.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder with ``ismn/`` and, where present, ``era5land/``, ``merra2/``, ``fluxnet/``.
+    out : path
+        Station cube NetCDF to write.
+    min_days : int
+        Minimum complete local days of SM and TS a station needs (the paper's 92).
+
+    Returns
+    -------
+    xarray.Dataset
+        The cube, as :func:`smlib.cube.ingest` returns it.
+    """
+    return _ingest(data_layout(data_dir), Path(out), min_days)
+
+
+def _ingest(layout: dict[str, Path | None], out: Path, min_days: int) -> xr.Dataset:
     from smlib.cube import ingest
 
-    ingest(
+    return ingest(
         min_days=min_days,
         ismn=layout["ismn"],
         era5=layout["era5"],

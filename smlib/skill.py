@@ -36,11 +36,11 @@ import pandas as pd
 import xarray as xr
 
 from smlib import diagnostics as dg
+from smlib.io.sensors import REFERENCE_TECHNIQUES, TECHNIQUES
 
 __all__ = [
     "DIELECTRIC",
     "score_against_truth",
-    "summary_table",
     "load_skill_benchmark",
     "benchmark_figure",
     "cross_scenario_table",
@@ -54,8 +54,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DIELECTRIC = ("impedance", "capacitance", "fdr", "unknown")
-"""Sensor types whose readings carry the temperature artefact."""
+#: Sensor types whose readings carry the temperature artefact: every technique that is not a
+#: reference by sensor physics (``unknown`` counts as dielectric).
+DIELECTRIC: tuple[str, ...] = tuple(t for t in TECHNIQUES if t not in REFERENCE_TECHNIQUES)
 
 
 def _median(x) -> float | None:
@@ -184,22 +185,6 @@ def _tower_part(c, t, cube, truth, methods, out) -> None:
         out[m]["tower_r_sm_lh"] = _median(rm)
         out[m]["tower_r_sm_lh_truth"] = _median(r_true)
         out[m]["tower_r_error"] = _median(np.abs(rm - r_true))
-
-
-def summary_table(scores: dict[str, dict]) -> pd.DataFrame:
-    """One row per method, one column per scalar metric (per-type R(SM, TS) flattened)."""
-    rows = []
-    for m, res in scores.items():
-        if m.startswith("_"):
-            continue
-        row = {"method": m}
-        for k, v in res.items():
-            if isinstance(v, dict):
-                row.update({f"{k}[{kk}]": vv for kk, vv in v.items()})
-            else:
-                row[k] = v
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
 
 
 # --------------------------------------------------------------------------------------------

@@ -209,23 +209,25 @@ def test_read_coupling_and_missing_tables(tmp_path) -> None:
     assert len(headline) == 1
 
 
-def test_screen_comparison_reads_runs_and_reports(tmp_path):
-    """One row per run, numbers taken from run.json and the evaluation summary."""
-    from types import SimpleNamespace
+def _extras(days_gauge, days_sm):
+    return pd.DataFrame(
+        {
+            "is_reference": [True, True, False, False],
+            "sm_only": [True, False, False, False],
+            "gauge": [False, True, True, False],
+            "days_gauge": days_gauge,
+            "days_sm_tendency": days_sm,
+        },
+        index=pd.Index(["N/R1", "N/R2", "N/D1", "N/D2"], name="station"),
+    )
 
-    from smlib.study import screen_comparison
 
-    runs = {}
-    for label, n, r in (("paper", 3372, 0.81), ("strict", 1327, 0.85)):
-        run_dir, report = tmp_path / label / "run", tmp_path / label / "report"
-        run_dir.mkdir(parents=True)
-        report.mkdir()
-        (run_dir / "run.json").write_text(json.dumps({"n_train_samples": n, "best_val_loss": 0.1}))
-        summary = {"median_hf_r_vs_truth": {"lstm": r, "raw": -0.5}}
-        (report / "summary.json").write_text(json.dumps(summary))
-        runs[label] = SimpleNamespace(run_dir=run_dir, report_dir=report)
-    table = screen_comparison(runs)
-    assert list(table.index) == ["paper", "strict"]
-    assert table.loc["strict", "training windows"] == 1327
-    assert table.loc["paper", "LSTM HF R vs truth"] == pytest.approx(0.81)
-    assert np.isnan(table.loc["paper", "LSTM |phase error| (h)"])  # not in that summary
+def test_reference_and_gauge_sentence_counts():
+    text = study.describe_references_and_gauges(_extras([0, 300, 1200, 0], [365, 65, 0, 365])).data
+    assert text.startswith("**2** reference stations, of which **1** with SM only; **2** stations")
+    assert "screens **1,500** station-days" in text and "tendency screens **795**" in text
+
+
+def test_reference_and_gauge_sentence_never_sums_unrecorded_days():
+    text = study.describe_references_and_gauges(_extras([-1] * 4, [-1] * 4)).data
+    assert "does not record" in text and "-4" not in text

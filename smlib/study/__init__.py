@@ -11,13 +11,12 @@ One module per section of the book; every public name is re-exported here, so no
 section (module)                   functions
 =================================  ============================================================
 01 data and quality control        :func:`reader_findings`, :func:`qc_table`, :func:`qc_reasons`,
-(:mod:`.data`)                     :func:`station_table`
+(:mod:`.data`)                     :func:`station_table`, :func:`describe_references_and_gauges`
 02 the spurious diurnal signal     :func:`daily_r`, :func:`plot_r_sm_ts`,
 (:mod:`.diurnal_signal`)           :func:`r_sm_ts_day_summary`
 03 preprocessing and training      :func:`example_station`, :func:`plot_decomposition`,
 (:mod:`.training`)                 :func:`training_filter_table`, :func:`plot_learning_curves`,
-                                   :func:`run_summary`, :func:`config_differences`,
-                                   :func:`screen_comparison`
+                                   :func:`run_summary`, :func:`config_differences`
 04 evaluation                      :func:`headline_table`, :func:`plot_reference_pair`,
 (:mod:`.evaluation`)               :func:`reference_composites`
 05 lag sensitivity                 :func:`read_sensitivity`, :func:`sensitivity_shares`,
@@ -35,7 +34,13 @@ glance of the intro page in :mod:`smlib.glance` and the explorer in :mod:`smlib.
 from __future__ import annotations
 
 from smlib.study.coupling import coupling_table, describe_coupling, read_coupling
-from smlib.study.data import qc_reasons, qc_table, reader_findings, station_table
+from smlib.study.data import (
+    describe_references_and_gauges,
+    qc_reasons,
+    qc_table,
+    reader_findings,
+    station_table,
+)
 from smlib.study.diurnal_signal import daily_r, plot_r_sm_ts, r_sm_ts_day_summary
 from smlib.study.evaluation import headline_table, plot_reference_pair, reference_composites
 from smlib.study.reports import Unavailable, read_summary, read_table, show_or_explain
@@ -51,7 +56,6 @@ from smlib.study.training import (
     plot_decomposition,
     plot_learning_curves,
     run_summary,
-    screen_comparison,
     training_filter_table,
 )
 
@@ -64,6 +68,7 @@ __all__ = [
     "qc_table",
     "qc_reasons",
     "station_table",
+    "describe_references_and_gauges",
     "daily_r",
     "plot_r_sm_ts",
     "r_sm_ts_day_summary",
@@ -73,7 +78,6 @@ __all__ = [
     "plot_learning_curves",
     "run_summary",
     "config_differences",
-    "screen_comparison",
     "headline_table",
     "plot_reference_pair",
     "reference_composites",

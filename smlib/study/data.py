@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from smlib.cube import station_kind
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
 
 
 def _qc_rules(cube: xr.Dataset) -> dict[str, dict[str, Any]]:
@@ -135,3 +138,32 @@ def station_table(cube: xr.Dataset) -> pd.DataFrame:
         }
     )
     return frame.set_index("station")
+
+
+def describe_references_and_gauges(extras: pd.DataFrame) -> Markdown:
+    """One sentence on the reference stations, the SM-only ones and the rain gauges.
+
+    Parameters
+    ----------
+    extras : pandas.DataFrame
+        From :func:`smlib.cube.reference_and_gauge_table`. Day counts of -1 (a cube written
+        without ``insitu_rain_source``) are reported as unrecorded, never summed.
+    """
+    from IPython.display import Markdown
+
+    refs = extras["is_reference"].astype(bool)
+    gauge = extras["gauge"].astype(bool)
+    text = (
+        f"**{int(refs.sum())}** reference stations, of which "
+        f"**{int((refs & extras['sm_only'].astype(bool)).sum())}** with SM only; "
+        f"**{int(gauge.sum())}** stations have a rain gauge"
+    )
+    days_gauge, days_sm = extras["days_gauge"], extras["days_sm_tendency"]
+    if (days_gauge < 0).any() or (days_sm < 0).any():
+        text += " (this cube does not record which source screened each day for rain)."
+    else:
+        text += (
+            f", which screens **{int(days_gauge.sum()):,}** station-days for rain (the SM "
+            f"tendency screens **{int(days_sm.sum()):,}**)."
+        )
+    return Markdown(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,6 @@ from smlib import plots
 from smlib.config import PreprocessConfig, differences, load_config
 from smlib.cube import ismn_stations
 from smlib.study.diurnal_signal import daily_r
-from smlib.study.reports import read_summary
 from smlib.timeutils import solar_offset_hours
 
 
@@ -248,38 +246,3 @@ def config_differences(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     cfg = load_config(Path(run_dir) / "config.yaml")
     rows = [(key, str(paper), str(mine)) for key, paper, mine in differences(cfg)]
     return pd.DataFrame(rows, columns=["key", "paper", "this run"]).set_index("key")
-
-
-def screen_comparison(runs: dict[str, Any]) -> pd.DataFrame:
-    """Training data and skill of study runs that differ only in their rain screen.
-
-    Parameters
-    ----------
-    runs : dict
-        Label -> :class:`smlib.pipeline.Products` of each run.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per run: training windows, best validation MSE, and the medians over the
-        non-reference ISMN stations of the LSTM's HF correlation with the truth, absolute phase
-        error of the diurnal minimum (h) and composite RMSE (m3 m-3). Truth columns are NaN
-        for real data.
-    """
-    rows = {}
-    for label, products in runs.items():
-        info = json.loads((Path(products.run_dir) / "run.json").read_text())
-        summary = read_summary(products.report_dir)
-
-        def lstm(key: str, summary: dict[str, Any] = summary) -> float:
-            value = (summary.get(key) or {}).get("lstm")
-            return float("nan") if value is None else float(value)
-
-        rows[label] = {
-            "training windows": info.get("n_train_samples"),
-            "best validation MSE": info.get("best_val_loss"),
-            "LSTM HF R vs truth": lstm("median_hf_r_vs_truth"),
-            "LSTM |phase error| (h)": lstm("median_abs_phase_error_h"),
-            "LSTM composite RMSE (m3 m-3)": lstm("median_composite_rmse_vs_truth"),
-        }
-    return pd.DataFrame(rows).T.rename_axis("rain screen")
