@@ -1,6 +1,6 @@
 """End-to-end wall time of the README's main command (``./run book``), by stage.
 
-The book build records its own stage timings (:mod:`smlib.book` writes
+The book build records its own stage timings (:mod:`smlib.report.book` writes
 ``book/sections/_timings.json``: synthetic twin, each notebook, HTML); this benchmark does not
 rebuild the book -- it collects the timings of the last build (and any ``build/*/timings.json``
 left by other runners) so that they sit with the other benchmark results. Run ``./run book``

@@ -5,15 +5,15 @@ Each task runs in a fresh subprocess (``python -m benchmarks.bench_memory --chil
 reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and wall time; the
 ``baseline`` task only imports smlib, so increments over it are what the work costs.
 
-* ``ingest`` -- :func:`smlib.cube.ingest` of the default twin's raw archives
+* ``ingest`` -- :func:`smlib.data.ingest.ingest` of the default twin's raw archives
   (``build/twin/quick``; skipped with a reason when the twin has not been built);
-* ``train`` -- :func:`smlib.train.train`, ``quick`` profile, one epoch, on a synthetic
+* ``train`` -- :func:`smlib.method.train.train`, ``quick`` profile, one epoch, on a synthetic
   50-station, one-year cube with the 14 paper features;
 * ``scale_write`` + ``scale_prepare`` -- a synthetic **2,900-station x 10-year** cube (SM and TS,
   float32) is written to NetCDF block by block (one station chunk per block, never whole in memory),
-  then :func:`smlib.scale.prepare_lazy` (rain screen, LF/HF, features, R filter; ``insitu``
+  then :func:`smlib.ops.scale.prepare_lazy` (rain screen, LF/HF, features, R filter; ``insitu``
   feature set) runs over it in 25-station chunks with two threads and is reduced to
-  :func:`smlib.scale.station_summary`. Peak RSS is compared with the size of the full input
+  :func:`smlib.ops.scale.station_summary`. Peak RSS is compared with the size of the full input
   arrays and of the full prepared arrays the in-memory path would hold, and with the peak of
   the same run on a tenth of the stations: bounded memory means the two peaks are alike
   (the peak is set by chunk size x threads, about 200 bytes per station-hour in flight).
@@ -43,13 +43,13 @@ def _peak_rss_bytes() -> int:
 def _task_baseline(args: dict) -> dict:
     import importlib
 
-    for mod in ("smlib.preprocess", "smlib.train", "smlib.scale"):
+    for mod in ("smlib.method.preprocess", "smlib.method.train", "smlib.ops.scale"):
         importlib.import_module(mod)
     return {}
 
 
 def _task_ingest(args: dict) -> dict:
-    from smlib.cube import ingest
+    from smlib.data import ingest
 
     twin = Path(args["twin"])
     ds = ingest(
@@ -66,7 +66,7 @@ def _task_train(args: dict) -> dict:
     import torch
 
     from benchmarks._synthetic import synthetic_cube
-    from smlib.train import train
+    from smlib.method.train import train
 
     torch.set_num_threads(args.get("threads") or torch.get_num_threads())
     ds = synthetic_cube(args["stations"], args["days"], seed=5, reanalysis=True)
@@ -130,8 +130,8 @@ def _task_scale_prepare(args: dict) -> dict:
     import numpy as np
     import xarray as xr
 
-    from smlib import scale
     from smlib.config import get_profile
+    from smlib.ops import scale
 
     cfg = get_profile("quick", ["preprocess.feature_set=insitu"]).preprocess
     with xr.open_dataset(args["path"], chunks={"station": args["chunk"], "time": -1}) as ds:

@@ -3,22 +3,22 @@
 Measured in one run on the same machine:
 
 * **fast loop** -- smlib's training loop: windows gathered by index from one contiguous
-  (station * time, feature) tensor (:class:`smlib.train.WindowBatcher`);
+  (station * time, feature) tensor (:class:`smlib.method.train.WindowBatcher`);
 * **plain loop** -- the textbook alternative: a ``torch.utils.data.Dataset`` whose
   ``__getitem__`` slices one window per item, batched by a ``DataLoader`` (shuffle, default
   collate, no workers);
 * **matmul rate** -- this machine's fp32 ``torch.mm`` rate on square matrices. The LSTM's FLOPs
-  per sample are known (:func:`smlib.model.lstm_flops_per_sample`: ``2 * 4H(I + H)`` per layer
+  per sample are known (:func:`smlib.method.model.lstm_flops_per_sample`: ``2 * 4H(I + H)`` per layer
   and step, training = 3x forward), so samples/s convert to an achieved FLOP rate.
 
 Also measured:
 
 * **precision variants at batch 32** (paper architecture): fp32 as trained by default, and
-  bf16 autocast (``torch.autocast(device, torch.bfloat16)``), which :func:`smlib.train.train`
+  bf16 autocast (``torch.autocast(device, torch.bfloat16)``), which :func:`smlib.method.train.train`
   uses with the opt-in ``train.precision=bf16`` (the Physics Constraint Layer stays fp32); on
   CPU it pays off where the CPU has AVX512-BF16/AMX (the flags found in ``/proc/cpuinfo`` are
   recorded);
-* **one station-year corrected**: :func:`smlib.correct.correct` (preprocessing + LSTM
+* **one station-year corrected**: :func:`smlib.method.correct.correct` (preprocessing + LSTM
   inference) of a synthetic one-station, one-year cube with the 14 paper features, best of
   three; corrected station-hours per second follow.
 
@@ -37,10 +37,12 @@ import torch
 
 from benchmarks._synthetic import synthetic_cube
 from smlib.config import ModelConfig, get_profile
-from smlib.correct import LoadedModel, correct
-from smlib.model import build_model, lstm_flops_per_sample
-from smlib.preprocess import MinMaxScaler, prepare
-from smlib.train import WindowBatcher, resolve_device
+from smlib.method.correct import correct
+from smlib.method.model import build_model, lstm_flops_per_sample
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import LoadedModel
+from smlib.method.scaling import MinMaxScaler
+from smlib.method.train import WindowBatcher, resolve_device
 
 N_FEATURES = 14
 WINDOW = 18

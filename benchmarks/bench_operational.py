@@ -5,21 +5,21 @@ a small one), so every ratio compares like with like:
 
 ``network``
     Station-hours per second of the network alone -- windows gathered from the scaled
-    features exactly as :func:`smlib.correct.predict_hf` does, batch 8,192, best of three --
+    features exactly as :func:`smlib.method.correct.predict_hf` does, batch 8,192, best of three --
     for the paper teacher (3 x 256; random weights: the cost of a network does not depend on
     its weights), the ``quick`` teacher (trained), and the distilled students in torch fp32,
     torch int8 dynamic quantization (``torch.ao.quantization.quantize_dynamic``: int8 weights
-    of the GRU and linear layers) and onnxruntime (fp32 and int8, :func:`smlib.export.export_onnx`).
+    of the GRU and linear layers) and onnxruntime (fp32 and int8, :func:`smlib.ops.export.export_onnx`).
 ``end_to_end``
-    :func:`smlib.correct.correct` (preprocessing + network + product) over the same stations:
+    :func:`smlib.method.correct.correct` (preprocessing + network + product) over the same stations:
     cube station-hours per second, the rate the archive projection uses.
 ``skill``
-    HF correlation with the true SM (:func:`smlib.skill.score_against_truth`; dielectric,
+    HF correlation with the true SM (:func:`smlib.evaluation.skill.score_against_truth`; dielectric,
     non-reference ISMN stations, rain-free days) of the teacher and of each student, for the
     network's own series (``product=paper``) and for the default flagged product; plus ONNX
     vs torch and streaming vs batch differences of the student.
 ``archive``
-    :func:`smlib.archive.correct_archive` of the cube written as a station-chunked NetCDF file
+    :func:`smlib.ops.archive.correct_archive` of the cube written as a station-chunked NetCDF file
     (blocks of ``n/8`` stations) on a dask ``LocalCluster`` of 1 and 2 single-threaded worker
     processes (2 GiB memory limit each), with the student, through ``--scheduler`` (the
     cluster is started and its workers import torch before the clock starts; the start-up is
@@ -51,10 +51,11 @@ import torch
 import xarray as xr
 
 from smlib.config import get_profile
-from smlib.correct import LoadedModel, StreamingCorrector, correct, load_model
-from smlib.model import build_model
-from smlib.preprocess import prepare
-from smlib.train import WindowBatcher
+from smlib.method.correct import StreamingCorrector, correct
+from smlib.method.model import build_model
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import LoadedModel, load_model
+from smlib.method.train import WindowBatcher
 
 ARCHIVE_STATION_HOURS = 254e6
 BATCH = 8192
@@ -153,7 +154,7 @@ def _peak_rss(period: float = 0.2):
 
 
 def _twin(work: Path, quick: bool) -> tuple[Path, Path]:
-    from smlib.pipeline import ingest_data_dir
+    from smlib.report.pipeline import ingest_data_dir
     from smlib.synth import write_twin
 
     data = write_twin(work / "twin", n_stations=10 if quick else None, n_days=60 if quick else None)
@@ -163,7 +164,7 @@ def _twin(work: Path, quick: bool) -> tuple[Path, Path]:
 
 
 def _skill(cube, truth, lm: LoadedModel) -> dict:
-    from smlib.skill import score_against_truth
+    from smlib.evaluation.skill import score_against_truth
 
     out = {}
     for product in ("paper", "flagged"):
@@ -189,13 +190,13 @@ def _streaming_vs_batch(cube: xr.Dataset, lm: LoadedModel) -> float:
 
 
 def _warm_worker() -> None:
-    import smlib.correct  # noqa: F401
+    import smlib.method.correct  # noqa: F401
 
 
 def _archive(cube_ds: xr.Dataset, student: Path, work: Path, quick: bool) -> list[dict]:
     from dask.distributed import Client, LocalCluster
 
-    from smlib.archive import correct_archive
+    from smlib.ops.archive import correct_archive
 
     n_st = cube_ds.sizes["station"]
     block = max(1, n_st // 8)
@@ -247,9 +248,9 @@ def _archive(cube_ds: xr.Dataset, student: Path, work: Path, quick: bool) -> lis
 
 def run(quick: bool = False) -> dict:
     """Measure; JSON-ready dict with ``summary`` (see the module docstring)."""
-    from smlib.distill import distill
-    from smlib.export import export_onnx
-    from smlib.train import train
+    from smlib.method.train import train
+    from smlib.ops.distill import distill
+    from smlib.ops.export import export_onnx
 
     logging.getLogger("smlib").setLevel(logging.WARNING)
     threads = torch.get_num_threads()

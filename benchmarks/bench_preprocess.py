@@ -8,15 +8,15 @@ Both paths compute the same thing on a synthetic cube (500 stations x 5 years by
 3. R(SM, TS) over each complete local solar day.
 
 * **vectorised** -- smlib's kernels on the whole ``(station, time)`` array at once
-  (:func:`smlib.preprocess.rain_flags`, :func:`~smlib.preprocess.moving_average` on
-  bottleneck, :func:`~smlib.preprocess.local_days` + :func:`~smlib.preprocess.daily_correlation_kernel`);
+  (:func:`smlib.method.screens.rain_flags`, :func:`~smlib.method.decomposition.moving_average` on
+  bottleneck, :func:`~smlib.method.preprocess.local_days` + :func:`~smlib.method.screens.daily_correlation_kernel`);
 * **pandas loop** -- the straightforward per-station script: ``groupby(local date).mean()``,
   ``diff``, ``rolling(24, center=True).mean()`` and ``groupby(local date).apply(corr)``. It is
   timed on a subset of stations (its cost is linear in stations) and its results are checked
   against the vectorised ones on that subset, so the ratio compares equal work;
-* **prepare (insitu)** and **dask (station chunks)** -- the full :func:`smlib.preprocess.prepare`
+* **prepare (insitu)** and **dask (station chunks)** -- the full :func:`smlib.method.preprocess.prepare`
   (screen, decomposition, features, window validity, R filter) in memory and through
-  :func:`smlib.scale.prepare_lazy` on 50-station chunks, for reference.
+  :func:`smlib.ops.scale.prepare_lazy` on 50-station chunks, for reference.
 
 Rates are station-hours per second, best of interleaved rounds (the machine may be shared).
 Target: vectorised / pandas >= 20.
@@ -31,15 +31,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._synthetic import synthetic_cube
-from smlib import scale
 from smlib.config import get_profile
-from smlib.preprocess import (
-    daily_correlation_kernel,
-    local_days,
-    moving_average,
-    prepare,
-    rain_flags,
-)
+from smlib.method.decomposition import moving_average
+from smlib.method.preprocess import local_days, prepare
+from smlib.method.screens import daily_correlation_kernel, rain_flags
+from smlib.ops import scale
 from smlib.timeutils import solar_offset_hours
 
 TARGET = 20.0

@@ -3,7 +3,7 @@
 For each scenario of :data:`smlib.synth.scenarios.SCENARIOS` the benchmark writes a twin in
 the real formats, ingests it, trains the LSTM twice with the quick budget -- the paper's method
 (profile ``quick``) and the recommended one (profile ``recommended``) -- corrects, and scores
-against ``truth.nc`` with :func:`smlib.skill.score_against_truth`:
+against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 
 ``raw``            the sensor as measured
 ``fft``            the Fourier baseline (Han, Seo and Dirmeyer 2026), flagged product
@@ -36,12 +36,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from smlib.correct import correct, load_model
-from smlib.pipeline import ingest_data_dir
-from smlib.skill import score_against_truth
+from smlib.evaluation.skill import score_against_truth
+from smlib.method.correct import correct
+from smlib.method.runfolder import load_model
+from smlib.method.train import train
+from smlib.report.pipeline import ingest_data_dir
 from smlib.synth import write_twin
 from smlib.synth.scenarios import SCENARIOS
-from smlib.train import train
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def _figure(scen: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from smlib.plots import save_figure
+    from smlib.report.plots import save_figure
 
     names = list(scen)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)

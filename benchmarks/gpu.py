@@ -9,17 +9,17 @@ What it records, into ``<out>/gpu_<device>.json``:
 ``train_epoch``
     Seconds per epoch of the ``paper`` profile (3 x 256 LSTM, batch 32, Adam 6e-4) on the
     default embedded twin (``smlib synth`` + ``smlib ingest`` at the book's size), through the
-    project's own :func:`smlib.train.train` on CUDA -- the number a user of the paper profile
+    project's own :func:`smlib.method.train.train` on CUDA -- the number a user of the paper profile
     waits for. Also the same in bf16 autocast.
 ``inference``
     Station-hours per second of the model forward pass over windows gathered on the device
-    (:class:`smlib.train.WindowBatcher`, the same path as :func:`smlib.correct.predict_hf`),
+    (:class:`smlib.method.train.WindowBatcher`, the same path as :func:`smlib.method.correct.predict_hf`),
     for the paper teacher, the quick teacher and the student architectures
     (``gru_student``, ``tcn_student``), in strict fp32 (TF32 off), TF32 and bf16 autocast, at
     batch sizes 4,096 ... 262,144; the best batch size per (model, precision) in ``summary``.
     Weights are random: the throughput of a network does not depend on its weights.
 ``correct_station_year``
-    Wall seconds for :func:`smlib.correct.correct` of the twin's whole cube with the paper
+    Wall seconds for :func:`smlib.method.correct.correct` of the twin's whole cube with the paper
     model on CUDA (CPU preprocessing included), as station-hours per second.
 
 Every part checks the remaining budget and is skipped (and said so) rather than overrunning.
@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 from smlib.config import ModelConfig, get_profile
-from smlib.model import build_model, lstm_flops_per_sample
-from smlib.train import WindowBatcher
+from smlib.method.model import build_model, lstm_flops_per_sample
+from smlib.method.train import WindowBatcher
 
 N_FEATURES = 14
 WINDOW = 18
@@ -93,7 +93,7 @@ def inference_rate(
 
 
 def _twin_cube(work: Path) -> Path:
-    from smlib.pipeline import ingest_data_dir
+    from smlib.report.pipeline import ingest_data_dir
     from smlib.synth import write_twin
 
     data = write_twin(work / "twin")
@@ -104,7 +104,7 @@ def _twin_cube(work: Path) -> Path:
 
 def train_epochs(cube: Path, work: Path, precision: str, epochs: int) -> dict:
     """Seconds per epoch of the paper profile on CUDA (first epoch reported apart: warm-up)."""
-    from smlib.train import train
+    from smlib.method.train import train
 
     run = work / f"run_paper_{precision}"
     t0 = time.perf_counter()
@@ -139,7 +139,8 @@ def correct_rate(cube: Path, run: Path) -> dict:
     """Wall time of correcting the whole cube with the trained paper model on CUDA."""
     import xarray as xr
 
-    from smlib.correct import correct, load_model
+    from smlib.method.correct import correct
+    from smlib.method.runfolder import load_model
 
     lm = load_model(run, device="cuda")
     _set_precision("fp32")

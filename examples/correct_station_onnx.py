@@ -20,7 +20,7 @@ Inputs
     ``merra2_sm``, ...; SM in m3 m-3, TS in degC, LH in W m-2), first column ``time``
     (``YYYY-MM-DD HH:MM[:SS]`` or ISO, UTC); a model on the ``paper14`` feature set needs the
     reanalysis columns, an ``insitu`` model needs none.
-Steps (what smlib's preprocessing does at inference; see ``smlib.preprocess``)
+Steps (what smlib's preprocessing does at inference; see ``smlib.method.preprocess``)
     1. Put every series on one gap-free hourly UTC axis (missing hours NaN).
     2. LF = moving average over ``lf_window_h`` hours (``centred``: mean of
        ``x[t-12 .. t+11]``; ``symmetric``: 2 x 24 average; ``trailing``: ``x[t-23 .. t]``),

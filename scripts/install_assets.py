@@ -5,7 +5,7 @@
    to Sphinx's ``html_static_path`` (the files appear under ``_static/vendor/`` in the HTML).
    Not ``book/_static``: Jupyter Book adds every ``.js`` file found there to every page.
 2. Builds the 1:110m Natural Earth shapefiles that cartopy needs from the ``world-atlas``
-   TopoJSON into ``build/cartopy_data`` (see :mod:`smlib.naturalearth`).
+   TopoJSON into ``build/cartopy_data`` (see :mod:`smlib.report.naturalearth`).
 
 Idempotent: a stamp holding the sha256 of ``package-lock.json`` and of this script makes a
 second run a no-op; ``--force`` rebuilds.
@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
-    from smlib.naturalearth import NaturalEarthMissing, build_natural_earth, configure_cartopy
+    from smlib.report.naturalearth import (
+        NaturalEarthMissing,
+        build_natural_earth,
+        configure_cartopy,
+    )
 
     want = _stamp_value()
     try:

@@ -63,7 +63,7 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(a: argparse.Namespace) -> int:
-    from smlib.cube import ingest
+    from smlib.data import ingest
 
     ingest(
         ismn=a.ismn,
@@ -80,19 +80,19 @@ def _cmd_ingest(a: argparse.Namespace) -> int:
 
 
 def _cmd_data(a: argparse.Namespace) -> int:
-    from smlib.manifest import data_status
+    from smlib.data.manifest import data_status
 
     print(data_status(a.data_dir, manifest=a.manifest))
     return 0
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
-    from smlib.pipeline import choices_for_data
-    from smlib.train import train
+    from smlib.method.train import train
+    from smlib.report.pipeline import choices_for_data
 
     choice = choices_for_data(a.cube, a.set or [])  # the feature set follows the data
     if choice["feature_set"] == "insitu":
-        logging.getLogger("smlib.train").info("feature set insitu: %s", choice["reason"])
+        logging.getLogger("smlib.method.train").info("feature set insitu: %s", choice["reason"])
     train(a.cube, a.out, profile=a.profile, overrides=choice["overrides"], resume=a.resume)
     return 0
 
@@ -100,14 +100,14 @@ def _cmd_train(a: argparse.Namespace) -> int:
 def _cmd_correct(a: argparse.Namespace) -> int:
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     if a.format is None and a.workers is None and a.scheduler is None and a.block_stations is None:
-        from smlib.correct import correct_file
+        from smlib.method.correct import correct_file
 
         correct_file(
             a.cube, model_dir=a.model, out=a.out, methods=methods, fft_product=a.fft_product,
             product=a.product,
         )  # fmt: skip
         return 0
-    from smlib.archive import correct_archive  # block-wise, resumable, optionally on dask
+    from smlib.ops.archive import correct_archive  # block-wise, resumable, optionally on dask
 
     correct_archive(
         a.cube, a.model, a.out, methods=methods, fft_product=a.fft_product,
@@ -118,28 +118,28 @@ def _cmd_correct(a: argparse.Namespace) -> int:
 
 
 def _cmd_distill(a: argparse.Namespace) -> int:
-    from smlib.distill import distill
+    from smlib.ops.distill import distill
 
     distill(a.run, a.out, cube=a.cube, arch=a.arch, overrides=a.set or [])
     return 0
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from smlib.export import export_onnx
+    from smlib.ops.export import export_onnx
 
     export_onnx(a.run, a.out, quantize=a.quantize)
     return 0
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
-    from smlib.evaluate import evaluate
+    from smlib.report.evaluate import evaluate
 
     evaluate(a.corrected, out=a.out, truth=a.truth, model_dir=a.model, cube=a.cube)
     return 0
 
 
 def _cmd_book(a: argparse.Namespace) -> int:
-    from smlib.book import NotebookFailed, build_book
+    from smlib.report.book import NotebookFailed, build_book
 
     try:
         build_book(
@@ -147,7 +147,7 @@ def _cmd_book(a: argparse.Namespace) -> int:
             overrides=a.set or [],
         )  # fmt: skip
     except NotebookFailed as err:  # one line; -v adds the failing cell's traceback
-        logging.getLogger("smlib.book").error("%s", err if a.verbose else err.summary())
+        logging.getLogger("smlib.report.book").error("%s", err if a.verbose else err.summary())
         return 1
     return 0
 

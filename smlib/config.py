@@ -100,7 +100,7 @@ class PreprocessConfig:
     r_threshold : float
         Training filter: keep target local days with R(SM, TS) below this value.
     feature_set : str
-        Name in :data:`smlib.preprocess.FEATURE_SETS` (``paper14``, ``insitu``, ...).
+        Name in :data:`smlib.method.preprocess.FEATURE_SETS` (``paper14``, ``insitu``, ...).
     drop_features : tuple of str
         Features removed from the set (ablations).
     window_h : int
@@ -153,11 +153,11 @@ class CorrectConfig:
         the network's HF and the reanalysis SM HF as estimates of the true diurnal signal,
         over the station's rain-free hours; the fitted temperature terms -- the artefact -- are
         removed from the raw series at every hour with TS, so rain steps and all measured
-        signal stay (:func:`smlib.correct.guided_compensation`). ``network``: the network's
+        signal stay (:func:`smlib.method.correct.guided_compensation`). ``network``: the network's
         value on rain-free hours with inputs, ``rain_rule`` elsewhere.
     rain_screen : {"strict", "paper"}
         Screen deciding which hours are rain-affected at correction time
-        (:func:`smlib.preprocess.rain_flags`).
+        (:func:`smlib.method.screens.rain_flags`).
     rain_rule : {"artefact", "raw"}
         ``artefact``: remove only the temperature-coherent artefact,
         :math:`b_1 T_{HF} + b_2\,\partial_t T_{HF}`, with coefficients fitted per station on
@@ -169,7 +169,7 @@ class CorrectConfig:
         station's remaining hours stay raw (flagged so).
     smoothing_days : int
         ``guided``: half-width (days) of the running diurnal composite of the signal
-        estimates in the fit (:func:`smlib.correct.guided_compensation`).
+        estimates in the fit (:func:`smlib.method.correct.guided_compensation`).
     """
 
     product: str = "flagged"
@@ -182,7 +182,7 @@ class CorrectConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network (paper section 3.1.2); ``name`` is a key of :data:`smlib.model.MODELS`."""
+    """Network (paper section 3.1.2); ``name`` is a key of :data:`smlib.method.model.MODELS`."""
 
     name: str = "stacked_lstm"
     hidden_size: int = 256
@@ -235,7 +235,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class FourierConfig:
-    """Fourier baseline (Han, Seo and Dirmeyer 2026) as read in :mod:`smlib.fourier`."""
+    """Fourier baseline (Han, Seo and Dirmeyer 2026) as read in :mod:`smlib.method.fourier`."""
 
     product: str = "mean"
     window_days: int = 10

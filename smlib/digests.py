@@ -19,7 +19,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["json_digest", "tree_signature", "package_modules", "module_sources", "source_digest"]
+__all__ = [
+    "json_digest",
+    "tree_signature",
+    "package_modules",
+    "module_imports",
+    "module_sources",
+    "source_digest",
+]
 
 #: The folder of the smlib package.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -97,9 +104,34 @@ def _imports(path: Path, mtime_ns: int) -> tuple[str, ...]:
             else:
                 module = node.module or ""
             found.append(module)
-            # ``from smlib.plots import style`` imports a submodule, not a name
+            # ``from smlib.report.plots import style`` imports a submodule, not a name
             found += [f"{module}.{alias.name}" for alias in node.names]
     return tuple(m for m in dict.fromkeys(found) if _module_file(m) is not None)
+
+
+def module_imports(name: str) -> tuple[str, ...]:
+    """The smlib modules that module ``name`` imports, at module level or inside a function.
+
+    Parameters
+    ----------
+    name : str
+        Dotted name of an smlib module, e.g. ``"smlib.method.train"``.
+
+    Returns
+    -------
+    tuple of str
+        Dotted names in the order of the source; ``from smlib.report import plots`` yields both
+        ``smlib.report`` and ``smlib.report.plots``.
+
+    Examples
+    --------
+    >>> "smlib.atomic" in module_imports("smlib.config")
+    True
+    """
+    path = _module_file(name)
+    if path is None:
+        raise ValueError(f"{name!r} is not a module of smlib ({PACKAGE_DIR})")
+    return _imports(path, path.stat().st_mtime_ns)
 
 
 def module_sources(modules: Iterable[str]) -> list[Path]:
@@ -111,7 +143,7 @@ def module_sources(modules: Iterable[str]) -> list[Path]:
     Parameters
     ----------
     modules : iterable of str
-        Dotted names, e.g. ``["smlib.train"]``; a package (``"smlib.synth"``) stands for its
+        Dotted names, e.g. ``["smlib.method.train"]``; a package (``"smlib.synth"``) stands for its
         ``__init__`` and, through it, what that imports.
 
     Returns

@@ -5,7 +5,7 @@ decided in one place, :func:`progress_enabled`, from the environment variable
 :data:`PROGRESS_ENV` (``SMLIB_PROGRESS``):
 
 ``SMLIB_PROGRESS=0`` (also ``off``, ``false``, ``no``)
-    no bar anywhere. The book runner (:mod:`smlib.book`) sets it for the kernels that execute
+    no bar anywhere. The book runner (:mod:`smlib.report.book`) sets it for the kernels that execute
     the notebooks, so a published page never shows a frozen bar such as ``epochs: 28% 17/60``;
     what the bar would have ended on is printed as one line instead (training, for one:
     ``training stopped early after 17 of 60 epochs, best at epoch 4 ...``).

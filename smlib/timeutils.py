@@ -26,6 +26,9 @@ __all__ = [
     "local_day_view",
     "local_day_start",
     "warm_season_mask",
+    "local_day_index",
+    "local_days",
+    "days_to_hours",
 ]
 
 
@@ -177,3 +180,70 @@ def warm_season_mask(time: np.ndarray | pd.DatetimeIndex, lat: float) -> np.ndar
     if lat >= 0:
         return (month >= 5) & (month <= 9)
     return (month >= 11) | (month <= 3)
+
+
+def local_day_index(time: pd.DatetimeIndex, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``time`` of hour ``h`` of common local day ``d`` for each station.
+
+    ``time`` is the hourly UTC axis (:func:`hourly_index`), ``offsets`` each station's solar
+    offset in hours (:func:`solar_offset_hours`).
+
+    Returns ``index`` of shape (station, day, 24) (``-1`` outside the record) and the local
+    dates (datetime64[D]) of the day axis.
+    """
+    t0 = time[0].to_datetime64().astype("datetime64[h]")
+    n_t = len(time)
+    offs = np.asarray(offsets, dtype=np.int64)
+    first_local = (t0 + np.timedelta64(int(offs.min()), "h")).astype("datetime64[D]")
+    last_local = (t0 + np.timedelta64(n_t - 1 + int(offs.max()), "h")).astype("datetime64[D]")
+    dates = np.arange(first_local, last_local + np.timedelta64(1, "D"), dtype="datetime64[D]")
+    # UTC index of local midnight of each date at each station
+    day0 = (dates.astype("datetime64[h]") - t0).astype(np.int64)  # (day,)
+    start = day0[None, :] - offs[:, None]  # (station, day)
+    index = start[:, :, None] + np.arange(24)[None, None, :]
+    index[(index < 0) | (index >= n_t)] = -1
+    return index, dates
+
+
+def local_days(
+    x: np.ndarray, time: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut ``(station, time)`` hourly UTC series into local solar days on a common date axis.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (station, time)
+    time : array_like of datetime64, shape (time,)
+        Hourly, gap-free UTC axis.
+    lon : array_like, shape (station,)
+        Longitudes, degrees east (local day = local solar day, see :mod:`smlib.timeutils`).
+
+    Returns
+    -------
+    days : numpy.ndarray, shape (station, day, 24)
+        ``days[s, d, h]`` = value at local solar hour ``h`` of local date ``dates[d]``; NaN
+        outside the record.
+    dates : numpy.ndarray of datetime64[D], shape (day,)
+    index : numpy.ndarray of int, shape (station, day, 24)
+        Index into the time axis of each entry, ``-1`` outside the record.
+    """
+    x = np.asarray(x)
+    t = hourly_index(np.asarray(time), "station cube", hint="reindex the cube first")
+    index, dates = local_day_index(t, solar_offset_hours(np.atleast_1d(lon)))
+    days = np.take_along_axis(
+        x.astype(np.result_type(x.dtype, np.float32)),
+        np.clip(index, 0, None).reshape(len(x), -1),
+        1,
+    ).reshape(index.shape)
+    days[index < 0] = np.nan
+    return days, dates, index
+
+
+def days_to_hours(flags: np.ndarray, index: np.ndarray, n_time: int) -> np.ndarray:
+    """Scatter a (station, day) boolean back to (station, time) through ``index``."""
+    out = np.zeros((index.shape[0], n_time), dtype=bool)
+    per_hour = np.broadcast_to(flags[:, :, None], index.shape)
+    s = np.broadcast_to(np.arange(index.shape[0])[:, None, None], index.shape)
+    ok = index >= 0
+    out[s[ok], index[ok]] = per_hour[ok]
+    return out

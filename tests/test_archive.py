@@ -10,10 +10,11 @@ import xarray as xr
 from test_preprocess import TINY_TRAIN as TINY
 from test_preprocess import make_tiny_cube
 
-from smlib import archive
 from smlib.cli import main
-from smlib.correct import correct, load_model
-from smlib.train import train
+from smlib.method.correct import correct
+from smlib.method.runfolder import load_model
+from smlib.method.train import train
+from smlib.ops import archive
 
 # imported before netCDF4 first opens a file: pyproj (which ismn imports) loaded after netCDF4
 # has been used aborts the interpreter at exit with the pinned wheels ("free(): invalid pointer")

@@ -1,11 +1,11 @@
-"""smlib.book.present_parameters: one visible parameters cell, holding the executed values."""
+"""smlib.report.book.present_parameters: one visible parameters cell, holding the executed values."""
 
 from __future__ import annotations
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from smlib.book import present_parameters
+from smlib.report.book import present_parameters
 
 DEFAULTS = """# Parameters (papermill replaces this cell's values)
 data_dir = None  # data folder

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 import yaml
 
-import smlib.book
-from smlib.book import NotebookFailed, build_book, execution_key, load_plan, toc_yaml
+import smlib.report.book
+from smlib.report.book import NotebookFailed, build_book, execution_key, load_plan, toc_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("quick", "paper")
@@ -109,7 +109,9 @@ def test_undeclared_parameter_is_refused_before_running(tmp_path: Path) -> None:
 def test_failing_notebook_stops_with_its_traceback_and_keeps_earlier_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(smlib.book, "_library_digest", lambda pattern="**/*.py": "fixed")
+    monkeypatch.setattr(
+        smlib.report.book.build, "library_digest", lambda pattern="**/*.py": "fixed"
+    )
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(
@@ -148,7 +150,7 @@ def test_failing_notebook_stops_with_its_traceback_and_keeps_earlier_copies(
     assert (sections / "b.failed.ipynb").is_file()
     assert not (sections / "b.ipynb").exists() and not (sections / "c.ipynb").exists()
     # a data folder gets its own work folder (never the twin's book-work/quick)
-    work_dir = smlib.book.book_work_dir(tmp_path / "work", "quick", data)
+    work_dir = smlib.report.book.book_work_dir(tmp_path / "work", "quick", data)
     assert work_dir.name.startswith("quick-data-") and (work_dir / "a.txt").read_text() == "7"
 
     # fix b: a is reused, b and c run

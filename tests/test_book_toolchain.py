@@ -22,7 +22,7 @@ import pytest
 import yaml
 from _browser import Chromium, find_chromium, is_local, serve
 
-from smlib.book import load_plan
+from smlib.report.book import load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_SOURCES = ("_config.yml", "references.bib", "_assets")
@@ -94,9 +94,9 @@ def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # the dask-distributed tests, nbclient once waited forever on an idle kernel (an event-loop
     # left-over), and a subprocess is also the honest test of the command.
     script = (
-        "import sys, smlib.book as b\n"
+        "import sys, smlib.report.book as b, smlib.report.book.build as build\n"
         # other work on smlib must not make the "skip when unchanged" check flaky
-        "b._library_digest = lambda pattern='**/*.py': 'fixed'\n"
+        "build.library_digest = lambda pattern='**/*.py': 'fixed'\n"
         "kw = dict(params=sys.argv[1], book_dir=sys.argv[2], work_root=sys.argv[3], data=None)\n"
         "b.build_book('quick', skip_html=sys.argv[4] == 'skip_html', **kw)\n"
     )
@@ -350,7 +350,7 @@ def test_pages_render_offline_in_chromium(tiny_book: dict) -> None:
                     "[...document.querySelectorAll('.smlib-table')].map(t =>"
                     " [t.querySelectorAll('tbody tr').length, !!t.closest('details')])"
                 )
-                assert tables, "the station table is not shown with smlib.display.show_table"
+                assert tables, "the station table is not shown with smlib.report.display.show_table"
                 rows, folded = tables[0]  # the first is the station table
                 assert folded == (rows > 15), tables
                 # the saved widget state renders: tabs per sensor type, switching works

@@ -17,9 +17,9 @@ import pytest
 import torch
 import xarray as xr
 
-from smlib.book import NotebookFailed, book_work_dir, load_plan, split_overrides
 from smlib.cli import build_parser, main
-from smlib.pipeline import choices_for_data
+from smlib.report.book import NotebookFailed, book_work_dir, load_plan, split_overrides
+from smlib.report.pipeline import choices_for_data
 
 torch.set_num_threads(1)
 
@@ -79,7 +79,7 @@ def test_ismn_only_data_train_with_the_insitu_feature_set(twin, tmp_path, caplog
     assert choice["feature_set"] == "insitu" and choice["dropped_methods"] == ["fft"]
     assert choice["overrides"][-1] == "preprocess.feature_set=insitu"
     run = tmp_path / "run"
-    with caplog.at_level(logging.INFO, logger="smlib.train"):
+    with caplog.at_level(logging.INFO, logger="smlib.method.train"):
         assert (
             main(["train", str(cube), "--out", str(run), "--profile", "quick", *_sets(TINY)]) == 0
         )
@@ -181,7 +181,7 @@ def test_failed_notebook_summary_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_pipeline_on_an_ismn_only_folder(twin, tmp_path):
     """What `./run book --data DIR` runs first, on a folder with ismn/ alone."""
-    from smlib.pipeline import run_pipeline
+    from smlib.report.pipeline import run_pipeline
 
     only = tmp_path / "ismn_only"
     shutil.copytree(twin / "ismn", only / "ismn")
@@ -199,9 +199,11 @@ def test_book_set_reaches_the_notebooks(tmp_path, monkeypatch):
     import nbformat
     import yaml
 
-    import smlib.book
+    import smlib.report.book
 
-    monkeypatch.setattr(smlib.book, "_library_digest", lambda pattern="**/*.py": "fixed")
+    monkeypatch.setattr(
+        smlib.report.book.build, "library_digest", lambda pattern="**/*.py": "fixed"
+    )
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -223,7 +225,7 @@ def test_book_set_reaches_the_notebooks(tmp_path, monkeypatch):
                                                      "parameters": {"n": 2}}]}))  # fmt: skip
     data = tmp_path / "data"
     data.mkdir()
-    smlib.book.build_book(params=params, book_dir=tmp_path / "book", notebooks_dir=nbs,
+    smlib.report.book.build_book(params=params, book_dir=tmp_path / "book", notebooks_dir=nbs,
                           work_root=tmp_path / "work", data=data, skip_html=True,
                           overrides=["n=7", "train.max_epochs=3"])  # fmt: skip
     seen = json.loads((book_work_dir(tmp_path / "work", "quick", data) / "seen.json").read_text())

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smlib.compensation import (
+from smlib.method.compensation import (
     apply_coefficients,
     fit_coefficients,
     linear_compensation_kernel,
     temperature_regressors,
 )
-from smlib.correct import FLAG_MEANINGS, flagged_product, guided_compensation
-from smlib.preprocess import fill_short_gaps, moving_average
+from smlib.method.correct import FLAG_MEANINGS, flagged_product, guided_compensation
+from smlib.method.decomposition import moving_average
+from smlib.method.preprocess import fill_short_gaps
 
 
 def _world(n_days: int = 60, alpha: float = 0.003, lag_h: float = 2.0, seed: int = 0):

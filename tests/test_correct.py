@@ -9,9 +9,11 @@ import xarray as xr
 from test_preprocess import make_tiny_cube
 
 from smlib.config import PreprocessConfig
-from smlib.correct import StreamingCorrector, correct, correct_file, load_model
-from smlib.preprocess import moving_average, rain_flags
-from smlib.train import CheckpointError, train
+from smlib.method.correct import StreamingCorrector, correct, correct_file
+from smlib.method.decomposition import moving_average
+from smlib.method.runfolder import load_model
+from smlib.method.screens import rain_flags
+from smlib.method.train import CheckpointError, train
 
 torch.set_num_threads(1)
 

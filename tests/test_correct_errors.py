@@ -13,9 +13,10 @@ import torch
 from test_preprocess import make_tiny_cube
 
 from smlib.config import PreprocessConfig
-from smlib.correct import correct, load_model, predict_hf
-from smlib.preprocess import prepare
-from smlib.train import train
+from smlib.method.correct import correct, predict_hf
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import load_model
+from smlib.method.train import train
 
 torch.set_num_threads(1)
 

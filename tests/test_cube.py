@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from smlib.cube import complete_day_mask, ingest, open_cube, select_sensor_pair, write_atomic
+from smlib.data import complete_day_mask, ingest, open_cube, select_sensor_pair, write_atomic
 from smlib.io.ismn import IsmnSeries
 
 START = "2021-06-01"
@@ -166,7 +166,7 @@ def test_complete_day_mask_known_answer():
 def test_reference_from_list(tree, tmp_path, caplog):
     ref = tmp_path / "refs.txt"
     ref.write_text("# my references\nNET/gap\nX/missing\n")
-    with caplog.at_level(logging.WARNING, logger="smlib.cube"):
+    with caplog.at_level(logging.WARNING, logger="smlib.data"):
         ds = ingest(tree, reference=ref, min_days=MIN_DAYS)
     assert ds.station.values[ds.is_reference.values].tolist() == ["NET/gap"]
     assert "X/missing" in caplog.text
@@ -324,8 +324,8 @@ def test_sm_only_reference_stations_are_kept(tmp_path, stm_writer):
 
 def test_station_gauge_is_stored_and_screens_its_days(tmp_path, stm_writer):
     from smlib.config import PreprocessConfig
-    from smlib.cube import RAIN_SOURCE_FLAGS
-    from smlib.preprocess import rain_flags
+    from smlib.data import RAIN_SOURCE_FLAGS
+    from smlib.method.screens import rain_flags
 
     root, t = tmp_path / "ismn", _t()
     sm = _sm(t) + np.where(t.day >= 3, 0.05, 0.0)  # SM jumps on day 2 (index; June 3)

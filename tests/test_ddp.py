@@ -14,8 +14,8 @@ import pytest
 import torch
 from test_preprocess import make_tiny_cube
 
-from smlib.ddp import DistContext, shard
-from smlib.train import load_checkpoint, train
+from smlib.method.ddp import DistContext, shard
+from smlib.method.train import load_checkpoint, train
 
 torch.set_num_threads(1)
 
@@ -59,7 +59,7 @@ def test_two_gloo_processes_match_single_process(tmp_path):
     single = train(ds, tmp_path / "single", profile="quick", overrides=TINY)
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "smlib.ddp", str(cube), "--out", str(tmp_path / "ddp"), "--profile", "quick",
+        "-m", "smlib.method.ddp", str(cube), "--out", str(tmp_path / "ddp"), "--profile", "quick",
         "--backend", "gloo",
     ]  # fmt: skip
     for o in TINY:

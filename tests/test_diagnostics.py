@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 import xarray as xr
 
-from smlib import diagnostics as dg
+from smlib.evaluation import diagnostics as dg
 
 HOURS = 24 * 12
 

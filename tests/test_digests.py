@@ -14,7 +14,7 @@ from smlib.digests import (
     source_digest,
     tree_signature,
 )
-from smlib.pipeline import STAGE_MODULES
+from smlib.report.pipeline import STAGE_MODULES
 
 
 def _names(paths):
@@ -22,26 +22,41 @@ def _names(paths):
 
 
 def test_module_sources_follow_imports_transitively():
-    names = _names(module_sources(["smlib.study"]))
+    names = _names(module_sources(["smlib.report.study"]))
     # the package, its section modules, and what they import in turn
-    assert {"study/__init__.py", "study/training.py", "study/reports.py"} <= names
-    assert {"plots/__init__.py", "plots/style.py", "methods.py", "cube.py"} <= names
-    assert "__init__.py" in names  # importing smlib.study runs smlib/__init__.py first
-    assert "train.py" not in names  # nothing in the study helpers trains
+    assert {
+        "report/study/__init__.py",
+        "report/study/training.py",
+        "report/study/reports.py",
+    } <= names
+    assert {
+        "report/plots/__init__.py",
+        "report/plots/style.py",
+        "method/registry.py",
+        "data/schema.py",
+    } <= names
+    assert "__init__.py" in names  # importing smlib.report.study runs smlib/__init__.py first
+    assert "method/train.py" not in names  # nothing in the study helpers trains
 
 
 def test_function_level_imports_count():
-    # smlib.pipeline imports each stage's entry point inside a function
-    names = _names(module_sources(["smlib.pipeline"]))
-    assert {"train.py", "correct.py", "evaluate.py", "synth/twin.py"} <= names
+    # smlib.report.pipeline imports each stage's entry point inside a function
+    names = _names(module_sources(["smlib.report.pipeline"]))
+    assert {"method/train.py", "method/correct.py", "report/evaluate.py", "synth/twin.py"} <= names
 
 
 def test_stages_depend_on_the_modules_they_run():
     train = _names(module_sources(STAGE_MODULES["train"]))
-    assert {"train.py", "runfolder.py", "model.py", "preprocess.py", "config.py"} <= train
-    assert "plots/style.py" not in train
+    assert {
+        "method/train.py",
+        "method/runfolder.py",
+        "method/model.py",
+        "method/preprocess.py",
+        "config.py",
+    } <= train
+    assert "report/plots/style.py" not in train
     evaluate = _names(module_sources(STAGE_MODULES["evaluate"]))
-    assert {"evaluate.py", "np_diagnostics.py", "plots/reference.py"} <= evaluate
+    assert {"report/evaluate.py", "evaluation/metrics.py", "report/plots/reference.py"} <= evaluate
     assert STAGE_MODULES["train_baseline"] == STAGE_MODULES["train"]
 
 
@@ -55,7 +70,7 @@ def test_unknown_module_is_an_error():
 def test_source_digest_is_stable_and_distinguishes():
     assert source_digest(["smlib.timeutils"]) == source_digest(["smlib.timeutils"])
     assert source_digest(["smlib.timeutils"]) != source_digest(["smlib.atomic"])
-    assert "smlib.plots.style" in package_modules() and "smlib" in package_modules()
+    assert "smlib.report.plots.style" in package_modules() and "smlib" in package_modules()
 
 
 def test_json_digest_ignores_key_order():

@@ -1,4 +1,4 @@
-"""smlib.display.show_table: wide tables scroll inside the page, long ones fold."""
+"""smlib.report.display.show_table: wide tables scroll inside the page, long ones fold."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smlib.display import Table, method_label, show_table
+from smlib.report.display import Table, method_label, show_table
 
 
 def _frame(rows: int, cols: int = 3) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def test_a_short_table_shows_its_summary_as_a_caption() -> None:
 
 
 def test_method_labels_are_plain_text(monkeypatch) -> None:
-    from smlib import plots
+    from smlib.report import plots
 
     assert [method_label(k) for k in ("raw", "fft", "lstm", "truth")] == [
         "raw",

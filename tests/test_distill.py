@@ -12,10 +12,11 @@ from test_preprocess import make_tiny_cube
 
 from smlib.cli import main
 from smlib.config import load_config
-from smlib.correct import StreamingCorrector, correct, load_model, predict_hf
-from smlib.distill import distill, student_config
-from smlib.preprocess import prepare
-from smlib.train import train
+from smlib.method.correct import StreamingCorrector, correct, predict_hf
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import load_model
+from smlib.method.train import train
+from smlib.ops.distill import distill, student_config
 
 torch.set_num_threads(1)
 

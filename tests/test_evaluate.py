@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from smlib.evaluate import evaluate
+from smlib.report.evaluate import evaluate
 
 N_DAYS = 30
 
@@ -190,9 +190,10 @@ def test_evaluate_computes_sensitivity_from_a_run_directory(tmp_path):
     import torch
 
     from smlib.config import config_to_dict, dump_config, get_profile
-    from smlib.model import build_model
-    from smlib.preprocess import MinMaxScaler, feature_names
-    from smlib.train import save_checkpoint
+    from smlib.method.model import build_model
+    from smlib.method.preprocess import feature_names
+    from smlib.method.scaling import MinMaxScaler
+    from smlib.method.train import save_checkpoint
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from ipywidgets.widgets.widget_link import Link
 
-from smlib import explorer
+from smlib.report import explorer
 
 STATIONS = ["NET/DIEL-1", "NET/REF-1", "NET/FAR-1"]
 
@@ -203,7 +203,7 @@ def test_explorer_data_requires_sm(corrected) -> None:
 
 def test_every_method_of_the_corrected_file_is_a_series(corrected) -> None:
     """Methods are read from the registry, not a fixed list: a new one is drawn and labelled."""
-    from smlib.diagnostics import METHOD_VARIABLES
+    from smlib.evaluation.diagnostics import METHOD_VARIABLES
 
     extra = next((k for k, v in METHOD_VARIABLES.items() if k not in ("raw", "fft", "lstm")), None)
     if extra is None:

@@ -14,11 +14,12 @@ from conftest import write_stm
 from test_preprocess import make_tiny_cube
 
 from smlib.cli import main
-from smlib.correct import correct, load_model
-from smlib.distill import distill
-from smlib.export import export_onnx
-from smlib.preprocess import prepare
-from smlib.train import WindowBatcher, train
+from smlib.method.correct import correct
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import load_model
+from smlib.method.train import WindowBatcher, train
+from smlib.ops.distill import distill
+from smlib.ops.export import export_onnx
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from smlib.config import FourierConfig
-from smlib.fourier import diurnal_band_adjust, fourier_correct, fourier_correct_arrays
+from smlib.method.fourier import diurnal_band_adjust, fourier_correct, fourier_correct_arrays
 
 N_DAYS = 20
 TIME = pd.date_range("2022-06-01", periods=24 * N_DAYS, freq="h")

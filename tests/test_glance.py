@@ -1,10 +1,10 @@
-"""smlib.glance: the introduction's results at a glance follow the numbers they are given."""
+"""smlib.report.glance: the introduction's results at a glance follow the numbers they are given."""
 
 from __future__ import annotations
 
 import re
 
-from smlib.glance import glance_markdown, method_label
+from smlib.report.glance import glance_markdown, method_label
 
 PAGES = {
     "evaluation": "sections/04_evaluation",

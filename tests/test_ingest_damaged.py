@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from smlib.cube import (
+from smlib.data import (
     RAIN_SOURCE_FLAGS,
     ingest,
     reference_and_gauge_table,
@@ -135,7 +135,7 @@ def test_every_damage_at_once_costs_only_the_damaged_stations(twin, damaged):
     assert len(skipped) == 3
 
     # SM-only cosmic-ray station: kept as a reference, TS NaN, never a training station
-    from smlib.preprocess import training_stations
+    from smlib.method.preprocess import training_stations
 
     ref = cube.sel(station=damaged["ref"])
     assert bool(ref["is_reference"]) and str(ref["sensor_type"].values) == "cosmic-ray"

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from smlib.manifest import (
+from smlib.data.manifest import (
     data_status,
     dataset_status,
     default_manifest_path,

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from smlib.config import ModelConfig
-from smlib.model import MODELS, PhysicsConstraint, StackedLSTM, build_model, lstm_flops_per_sample
+from smlib.method.model import (
+    MODELS,
+    PhysicsConstraint,
+    StackedLSTM,
+    build_model,
+    lstm_flops_per_sample,
+)
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from smlib.naturalearth import (
+from smlib.report.naturalearth import (
     NATURAL_EARTH_LAYERS,
     CartopyDownloadBlocked,
     NaturalEarthMissing,

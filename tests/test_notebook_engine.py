@@ -8,7 +8,7 @@ from queue import Empty
 
 import pytest
 
-from smlib.notebook_engine import ENGINE_NAME, SlicedPollEngine, sliced_get_msg
+from smlib.report.notebook_engine import ENGINE_NAME, SlicedPollEngine, sliced_get_msg
 
 
 class _MissedWakeup:
@@ -63,7 +63,7 @@ def test_papermill_path_reads_the_kernel_in_slices():
     import nbformat
     from papermill.engines import NotebookExecutionManager
 
-    from smlib.notebook_engine import _SlicedPollClient
+    from smlib.report.notebook_engine import _SlicedPollClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
     nb.metadata["kernelspec"] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from smlib.book import RUNNER_PARAMETERS
+from smlib.report.book import RUNNER_PARAMETERS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

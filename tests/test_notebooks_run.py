@@ -1,7 +1,7 @@
 """Every notebook of the book runs under papermill with tiny parameters.
 
 One tiny study (a twin of 8 stations x 120 days, a one-epoch model) is computed once per test
-session by :func:`smlib.pipeline.run_pipeline`; every notebook then gets the same parameters, as
+session by :func:`smlib.report.pipeline.run_pipeline`; every notebook then gets the same parameters, as
 the book runner gives them, so its own ``run_pipeline`` call reuses the cached stages and only
 the notebook's tables and figures are computed.
 """
@@ -65,7 +65,7 @@ def test_notebook_follows_the_skeleton(path: Path) -> None:
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Write a tiny twin and run the whole pipeline on it once; return the common parameters."""
-    from smlib.pipeline import run_pipeline
+    from smlib.report.pipeline import run_pipeline
     from smlib.synth import write_twin
 
     root = tmp_path_factory.mktemp("study")
@@ -90,7 +90,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="session")
 def kernel() -> str:
-    from smlib.book import _kernel_name
+    from smlib.report.book.execution import kernel_name as _kernel_name
 
     return _kernel_name()
 

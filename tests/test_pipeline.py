@@ -7,7 +7,7 @@ import json
 import pytest
 import xarray as xr
 
-from smlib.pipeline import data_layout, run_pipeline, stage_timings
+from smlib.report.pipeline import data_layout, run_pipeline, stage_timings
 
 TINY = dict(
     twin={"n_stations": 8, "n_days": 120, "seed": 0},
@@ -54,7 +54,7 @@ def test_stages_are_cached_and_rerun_on_change(tmp_path):
     assert all(t == 0.0 for t in again.timings.values()), again.timings
 
     # editing the evaluation code re-runs the evaluation only
-    import smlib.pipeline as pipeline_mod
+    import smlib.report.pipeline as pipeline_mod
 
     real = pipeline_mod._code_digest
     with pytest.MonkeyPatch.context() as mp:

@@ -13,8 +13,8 @@ import xarray as xr
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from smlib import diagnostics as dg
-from smlib import plots
+from smlib.evaluation import diagnostics as dg
+from smlib.report import plots
 
 METHODS = ("raw", "fft", "lstm")
 
@@ -228,7 +228,7 @@ def test_save_figure_writes_png_and_svg(tmp_path):
 
 
 def test_map_extent_is_never_a_thin_strip():
-    from smlib.plots.station_map import _map_extent
+    from smlib.report.plots.station_map import _map_extent
 
     lon = np.array([-100.0, 0.0, 115.0])
     lat = np.array([35.0, 40.0, 50.0])

@@ -8,22 +8,16 @@ import pytest
 import xarray as xr
 
 from smlib.config import PreprocessConfig
-from smlib.preprocess import (
-    FEATURE_SETS,
-    MinMaxScaler,
+from smlib.method.decomposition import decompose, lf_reach, moving_average
+from smlib.method.preprocess import FEATURE_SETS, feature_names, prepare, training_stations
+from smlib.method.scaling import MinMaxScaler, window_view
+from smlib.method.screens import (
     daily_correlation,
     daily_correlation_kernel,
-    decompose,
-    feature_names,
     insitu_rain_days,
-    lf_reach,
-    local_days,
-    moving_average,
-    prepare,
     rain_flags,
-    training_stations,
-    window_view,
 )
+from smlib.timeutils import local_days
 
 #: Training overrides for a model that trains in a second on a tiny cube (shape tests, not skill).
 TINY_TRAIN = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from smlib import progress
-from smlib.train import _outcome_line
+from smlib.method.train import _outcome_line
 
 SMLIB = Path(__file__).resolve().parents[1] / "smlib"
 

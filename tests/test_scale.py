@@ -8,11 +8,12 @@ import torch
 from test_preprocess import TINY_TRAIN as TINY
 from test_preprocess import make_tiny_cube
 
-from smlib import scale
 from smlib.config import get_profile
-from smlib.correct import correct, load_model
-from smlib.preprocess import prepare
-from smlib.train import train
+from smlib.method.correct import correct
+from smlib.method.preprocess import prepare
+from smlib.method.runfolder import load_model
+from smlib.method.train import train
+from smlib.ops import scale
 
 torch.set_num_threads(1)
 

@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 
 from smlib.cli import main
-from smlib.preprocess import daily_correlation_kernel
+from smlib.method.screens import daily_correlation_kernel
 from smlib.synth import SCENARIOS, Scenario, get_scenario, simulate_twin
 from smlib.synth import scenarios as scenarios_module
 from smlib.synth.scenarios import DEFAULT_SCENARIO, SOIL_TEXTURES

@@ -8,7 +8,11 @@ import pytest
 import torch
 import xarray as xr
 
-from smlib.sensitivity import lag_sensitivity, lag_sensitivity_array, lag_sensitivity_from_run
+from smlib.evaluation.sensitivity import (
+    lag_sensitivity,
+    lag_sensitivity_array,
+    lag_sensitivity_from_run,
+)
 
 torch.set_num_threads(1)
 
@@ -122,9 +126,10 @@ def test_lag_sensitivity_from_run_on_reference_windows():
     from pathlib import Path
 
     from smlib.config import get_profile
-    from smlib.correct import LoadedModel
-    from smlib.model import build_model
-    from smlib.preprocess import MinMaxScaler, feature_names, prepare
+    from smlib.method.model import build_model
+    from smlib.method.preprocess import feature_names, prepare
+    from smlib.method.runfolder import LoadedModel
+    from smlib.method.scaling import MinMaxScaler
 
     torch.manual_seed(0)
     cfg = get_profile(
@@ -149,7 +154,7 @@ def test_lag_sensitivity_from_run_on_reference_windows():
     assert sub.attrs["n_windows"] == 10
 
     # the same numbers from the explicit windows, the training sigma and the target range
-    from smlib.preprocess import window_view
+    from smlib.method.scaling import window_view
 
     train = prepare(cube.isel(station=[1, 2]), cfg.preprocess, training=True)
     sigma = np.nanstd(scaler.transform(train.x[train.training_mask()]).astype(float), axis=0)

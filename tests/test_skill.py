@@ -1,4 +1,4 @@
-"""smlib.skill: scores on hour scopes against a known truth, and the benchmark's sentences."""
+"""smlib.evaluation.skill: scores on hour scopes against a known truth, and the benchmark's sentences."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from smlib.skill import (
+from smlib.evaluation.skill import (
     coupling_vs_truth,
     cross_scenario_table,
     describe_cross_scenario,
@@ -100,7 +100,7 @@ def test_coupling_vs_truth_names_the_closest_method():
 
 
 def test_ablation_sentences_and_coverage_table():
-    from smlib.skill import ablation_table, coverage_table, describe_ablations
+    from smlib.evaluation.skill import ablation_table, coverage_table, describe_ablations
 
     result = {
         "scenarios": {"w": {"recommended": {"hf_r": 0.9}, "recommended_net": {"hf_r": 0.6,

@@ -1,4 +1,4 @@
-"""Tables and figures of the book's sections (smlib.study) on tiny inputs with known answers."""
+"""Tables and figures of the book's sections (smlib.report.study) on tiny inputs with known answers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from smlib import study
 from smlib.config import dump_config, get_profile
+from smlib.report import study
 
 STATIONS = ["NET/IMP-1", "NET/TDR-1", "FLUXNET/T-1"]
 QC = {

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from smlib.np_diagnostics import haversine_km
+from smlib.evaluation.metrics import haversine_km
 from smlib.synth import simulate_twin, write_twin, write_twin_files
 from smlib.synth.reanalysis import diurnal_error
 from smlib.synth.sensors import tipping_bucket
@@ -209,7 +209,7 @@ def _check(got: np.ndarray, expected: np.ndarray, atol: float, what: str) -> Non
 @pytest.mark.slow
 def test_round_trip_through_ingest(tmp_path, twin):
     """Written files -> smlib ingest -> the generator's own arrays, within format precision."""
-    cube_mod = pytest.importorskip("smlib.cube")
+    cube_mod = pytest.importorskip("smlib.data")
     out = write_twin_files(twin, tmp_path / "tw")
     cube = cube_mod.ingest(
         ismn=out / "ismn", era5=out / "era5land", merra2=out / "merra2",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from smlib.throughput import throughput_markdown
+from smlib.ops.throughput import throughput_markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import bench_operational as bo
@@ -95,9 +95,9 @@ def test_markdown_reads_the_json_files(tmp_path):
 
 def test_int8_model_and_peak_memory():
     from smlib.config import ModelConfig
-    from smlib.correct import LoadedModel
-    from smlib.model import build_model
-    from smlib.preprocess import MinMaxScaler
+    from smlib.method.model import build_model
+    from smlib.method.runfolder import LoadedModel
+    from smlib.method.scaling import MinMaxScaler
 
     cfg = ModelConfig(name="gru_student", hidden_size=16, num_layers=1, dropout=0.0, dense=(8,))
     model = build_model(cfg, 4, -0.01, 0.01).eval()

@@ -10,8 +10,8 @@ import pytest
 import torch
 from test_preprocess import make_tiny_cube
 
-import smlib.train as train_mod
-from smlib.train import (
+import smlib.method.train as train_mod
+from smlib.method.train import (
     CheckpointError,
     TrainingDivergedError,
     WindowBatcher,
@@ -126,7 +126,7 @@ def test_nan_loss_stops_with_batch_and_keeps_best(cube, tmp_path, monkeypatch):
 
 
 def test_insitu_feature_set_trains_and_corrects_without_reanalysis(cube, tmp_path):
-    from smlib.correct import correct
+    from smlib.method.correct import correct
 
     bare = cube.drop_vars([v for v in cube.data_vars if v.startswith(("era5_", "merra2_"))])
     with pytest.raises(KeyError, match="feature_set=insitu"):

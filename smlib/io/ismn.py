@@ -32,7 +32,7 @@ percent, say), a damaged zip member, and a *truncated* file -- one whose records
 the end date in its name (ISMN names every file after its first and last record; a cut inside
 the last day is not seen, and the complete-day rule drops that day anyway). With
 ``iter_ismn(..., on_error="skip")`` the file is recorded with its station
-(:func:`station_of_file`) instead, and :func:`smlib.cube.ingest` leaves that station out.
+(:func:`station_of_file`) instead, and :func:`smlib.data.ingest.ingest` leaves that station out.
 Provider flags may hold blanks (RISMA: ``Frozen soil,OK,OK``): everything after the ISMN flag
 is the provider flag.
 

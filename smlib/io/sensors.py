@@ -19,7 +19,7 @@ ISMN lists as ``n.s.`` (not specified) gets one. Look-up order for one name:
 3. the name without ISMN's redundant-probe suffix (``_A``, ``-B``, ``_1`` ...) in ``names``;
 4. the ``patterns`` (regular expressions), first match wins;
 5. otherwise ``"unknown"``. Such stations -- and those whose name is ``n.s.`` -- are not
-   silent: :func:`smlib.cube.ingest` lists them per station in the cube attribute
+   silent: :func:`smlib.data.ingest.ingest` lists them per station in the cube attribute
    ``sensor_notes`` and notebook 01 shows the list.
 
 User file layout (every section optional)::

@@ -12,6 +12,9 @@ probes with the Maxwell-Wagner temperature artefact (:mod:`~smlib.synth.sensors`
 humid irrigated, lagging sensors, a poor reanalysis, a sparse noisy network) that differ in
 what matters to the correction; ``scenario="default"`` is the embedded twin.
 
+May import only the shared modules at the top of :mod:`smlib`, never the readers
+(:mod:`smlib.io`) nor anything downstream, so the twin cannot lean on the code it tests.
+
 Layout under ``out_dir``::
 
     ismn/<NETWORK>/<STATION>/*.stm, *_static_variables.csv   ISMN Header+values

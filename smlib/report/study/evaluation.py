@@ -1,0 +1,94 @@
+"""Section 04, evaluation: headline numbers and the pairs with reference stations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from smlib.evaluation import diagnostics as dg
+from smlib.report import plots
+
+_HEADLINES = (
+    ("median_hf_r_vs_reference", "median HF R vs reference (paired stations)"),
+    ("median_hf_r_vs_truth", "median HF R vs truth"),
+    ("median_composite_rmse_vs_truth", "median RMSE of diurnal composite vs truth (m3 m-3)"),
+    ("median_abs_phase_error_h", "median |phase error| of diurnal minimum (h)"),
+    ("median_r_sm_lh", "median R(SM, LH) at towers"),
+    ("median_tci", "median TCI(SM, LH) at towers (W m-2)"),
+)
+
+
+def headline_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The evaluation's headline medians, one row per metric and one column per method.
+
+    Metrics absent from ``summary`` (parts the evaluation skipped) are left out.
+    """
+    methods = summary.get("methods", [])
+    rows = {
+        label: {m: summary[key].get(m) for m in methods}
+        for key, label in _HEADLINES
+        if isinstance(summary.get(key), dict)
+    }
+    return pd.DataFrame(rows, columns=None).T.astype(float).rename_axis("metric")
+
+
+def plot_reference_pair(
+    ds: xr.Dataset, station: str | None = None, max_km: float = 50.0, days: int = 5
+) -> Figure:
+    """Paper Fig. 5 for ``station`` (default: the pair of smallest distance).
+
+    Raises
+    ------
+    ValueError
+        No station-reference pair within ``max_km``, or ``station`` has no reference.
+    """
+    pairs = dg.reference_pairs(ds, max_km=max_km)
+    if pairs.empty:
+        raise ValueError(f"no non-reference station within {max_km:g} km of a reference")
+    row = pairs.iloc[0] if station is None else pairs.loc[pairs["station"] == station]
+    if isinstance(row, pd.DataFrame):
+        if row.empty:
+            raise ValueError(f"{station} has no reference station within {max_km:g} km")
+        row = row.iloc[0]
+    return plots.plot_station_pair(ds, row["station"], row["reference"], days=days)
+
+
+def reference_composites(
+    ds: xr.Dataset, truth: xr.Dataset | None = None, max_km: float = 50.0
+) -> dict[str, xr.DataArray]:
+    """Composite diurnal cycles of the reference-paired stations (paper Fig. 6a).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Corrected file.
+    truth : xarray.Dataset, optional
+        ``truth.nc`` of the twin: its composite at the same stations is added as ``truth``.
+    max_km : float
+        Largest distance of a pair.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray, dims (station, local_hour)
+        Keys ``reference``, the methods present and optionally ``truth`` (m3 m-3); input of
+        :func:`smlib.report.plots.plot_composite_cycles`.
+    """
+    pairs = dg.reference_pairs(ds, max_km=max_km)
+    if pairs.empty:
+        raise ValueError(f"no non-reference station within {max_km:g} km of a reference")
+    stations = pairs["station"].to_numpy()
+    lon = ("station", ds["lon"].sel(station=stations).values)
+    ref = ds["sm"].sel(station=pairs["reference"].to_numpy())
+    ref = ref.assign_coords(station=stations, lon=lon)
+    out = {"reference": dg.diurnal_composite(ref)}
+    for m, var in dg.METHOD_VARIABLES.items():
+        if var in ds:
+            out[m] = dg.diurnal_composite(ds[var].sel(station=stations))
+    if truth is not None:
+        tr = truth["sm"].reset_coords(drop=True).sel(station=stations)
+        tr = tr.reindex(time=ds["time"]).assign_coords(lon=lon)
+        out["truth"] = dg.diurnal_composite(tr)
+    return out
