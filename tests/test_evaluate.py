@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import matplotlib
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from smlib.cli import main
 from smlib.report.evaluate import evaluate
 
 N_DAYS = 30
@@ -184,6 +186,26 @@ def test_evaluate_rejects_bad_input(tmp_path):
         evaluate(corrected.isel(time=np.r_[0:100, 101:300]), out=tmp_path)
     with pytest.raises(FileNotFoundError, match="corrected file"):
         evaluate(tmp_path / "nope.nc", out=tmp_path)
+
+
+def test_cli_evaluate_refuses_a_file_without_corrected_series(tmp_path, caplog):
+    """Only ``sm`` and ``ts``: one line naming the file and the variables expected, exit 2."""
+    corrected, _ = _world()
+    path = tmp_path / "raw_only.nc"
+    corrected[["sm", "ts"]].to_netcdf(path)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        rc = main(["evaluate", str(path), "--out", str(tmp_path / "report")])
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert rc == 2 and len(errors) == 1 and "\n" not in errors[0]
+    assert errors[0].startswith(f"{path} holds no corrected series (only sm, ts)")
+    for name in ("sm_fft", "sm_lin", "sm_paper", "sm_lstm"):
+        assert name in errors[0]
+    assert not (tmp_path / "report").exists()  # no report of nothing
+    # one corrected series is enough
+    corrected[["sm", "ts", "sm_fft"]].to_netcdf(tmp_path / "fft.nc")
+    assert main(["evaluate", str(tmp_path / "fft.nc"), "--out", str(tmp_path / "r2")]) == 0
+    assert json.loads((tmp_path / "r2" / "summary.json").read_text())["methods"] == ["raw", "fft"]
 
 
 def test_evaluate_computes_sensitivity_from_a_run_directory(tmp_path):

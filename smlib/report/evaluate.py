@@ -88,6 +88,12 @@ def evaluate(
     sensitivity_max_windows : int, optional
         Random subset of reference windows for the sensitivity (default: all, as the paper).
 
+    Raises
+    ------
+    ValueError
+        The file holds no corrected series (none of ``sm_fft``, ``sm_lin``, ``sm_paper``,
+        ``sm_lstm``): one line naming the file and those variables.
+
     Returns
     -------
     dict
@@ -96,10 +102,11 @@ def evaluate(
         written and the parts skipped with their reasons.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     ds = _open(corrected, "corrected file")
     _validate(ds, str(corrected) if not isinstance(corrected, xr.Dataset) else "dataset")
     methods = {m: v for m, v in dg.METHOD_VARIABLES.items() if v in ds}
+    _require_corrected_series(ds, methods, _describe(corrected))
+    out.mkdir(parents=True, exist_ok=True)
     if "lh" not in ds and cube is not None:
         ds = _with_lh_from_cube(ds, cube)
     report = _Report(out)
@@ -460,6 +467,18 @@ def _validate(ds: xr.Dataset, name: str) -> None:
     if ds.sizes["time"] < 48:
         raise ValueError(f"{name}: {ds.sizes['time']} hours; at least 48 are needed")
     hourly_index(ds["time"].values, name)
+
+
+def _require_corrected_series(ds: xr.Dataset, methods: dict[str, str], name: str) -> None:
+    """Refuse a file that holds no corrected series: its report would compare nothing."""
+    if any(v != "sm" for v in methods.values()):
+        return
+    expected = [v for v in dg.METHOD_VARIABLES.values() if v != "sm"]
+    held = ", ".join(map(str, ds.data_vars)) or "no variable"
+    raise ValueError(
+        f"{name} holds no corrected series (only {held}); expected at least one of "
+        f"{', '.join(expected)} (write them with smlib correct CUBE --model RUN --out FILE)"
+    )
 
 
 def _with_lh_from_cube(ds: xr.Dataset, cube: str | os.PathLike[str]) -> xr.Dataset:
