@@ -333,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as err:  # bad input: one clear line
         # (the traceback only with -v; KeyError's str() adds quotes, so use its argument)
         text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and err.filename:  # a NetCDF file opened by xarray itself
+            from smlib.errors import damaged_netcdf
+
+            text = damaged_netcdf(err.filename, err) or text
         logging.getLogger("smlib").error(
             "%s", " ".join(str(text).split()) or type(err).__name__, exc_info=args.verbose
         )

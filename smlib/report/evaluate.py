@@ -43,6 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.data import station_kind
+from smlib.errors import reading_netcdf
 from smlib.evaluation import diagnostics as dg
 from smlib.timeutils import hourly_index
 
@@ -452,7 +453,8 @@ def _open(obj: str | os.PathLike[str] | xr.Dataset, what: str) -> xr.Dataset:
     path = Path(obj)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
-    return xr.open_dataset(path)
+    with reading_netcdf(path):  # a truncated or damaged file: one line naming it
+        return xr.open_dataset(path)
 
 
 def _validate(ds: xr.Dataset, name: str) -> None:
