@@ -196,12 +196,21 @@ def _diurnal_hours(
         return None
     c = _open(cube, "station cube").sel(station=ds["station"].values).load()
     keep = dg.rain_free_hours(c).reindex(time=ds["time"].values, fill_value=False)
-    report.summary["hf_hours"] = (
-        "hours of rain-free days (strict screen: in-situ SM tendency, ERA5-Land, MERRA-2 and "
-        "gauge rain, widened by a day)"
-    )
+    report.summary["hf_hours"] = _hf_hours_text(c)
     report.summary["hf_hours_fraction"] = float(keep.mean())
     return keep
+
+
+def _hf_hours_text(cube: xr.Dataset) -> str:
+    """The hours the HF scores are taken over, naming only the rain sources the cube holds."""
+    from smlib.config import PreprocessConfig
+    from smlib.report.study.data import rain_screen_sources
+
+    *first, last = rain_screen_sources(cube)
+    sources = f"{', '.join(first)} and {last}" if first else last
+    n = PreprocessConfig().widen_days
+    widened = f", widened by {n} day{'s' if n != 1 else ''}" if n else ""
+    return f"hours of rain-free days (strict screen: {sources}{widened})"
 
 
 def _reference_part(
