@@ -80,8 +80,14 @@ def test_student_reproduces_teacher_on_every_correctable_hour(cube, teacher, stu
 
 def test_student_plugs_into_correct_and_streaming(cube, student):
     lm = load_model(student, device="cpu")
-    batch = correct(cube, lm, ("lstm",))
-    assert np.isfinite(batch["sm_lstm"].values).sum() > 0
+    # the student's network series: a value on exactly the hours it can correct, and a
+    # correction there (not the raw series passed through)
+    batch = correct(cube, lm, ("lstm",), product="paper")
+    net = batch["sm_lstm"].transpose("station", "time").values
+    ok = prepare(cube, lm.config.preprocess, training=False).valid_end
+    np.testing.assert_array_equal(np.isfinite(net), ok)
+    raw = cube["sm"].transpose("station", "time").values
+    assert np.abs(net - raw)[ok].mean() > 1e-4
     one = cube.isel(station=[0])
     sc = StreamingCorrector(lm, one)
     pieces = [sc.update(one.isel(time=slice(i, i + 96))) for i in range(0, one.sizes["time"], 96)]

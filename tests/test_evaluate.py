@@ -252,3 +252,43 @@ def test_evaluate_computes_sensitivity_from_a_run_directory(tmp_path):
     table = pd.read_csv(tmp_path / "report" / "lag_sensitivity.csv")
     assert list(table["feature"]) == list(features)
     assert (tmp_path / "report" / "fig7_lag_sensitivity.svg").is_file()
+
+
+def test_summary_coverage_and_skill_by_scope_known_numbers(tmp_path):
+    """The two summary entries the book reads (issue 21): coverage per method and scope, and
+    the skill by hour scope, on the world of tests/test_skill.py whose numbers are set."""
+    from test_skill import _scored_world
+
+    cube, corrected, truth, _ = _scored_world()
+    corrected = corrected.rename({"sm_x": "sm_lin", "sm_x_flag": "sm_lin_flag"})
+    cube_path, truth_path = tmp_path / "cube.nc", tmp_path / "truth.nc"
+    cube.to_netcdf(cube_path)
+    truth.to_netcdf(truth_path)
+    evaluate(corrected, out=tmp_path / "report", truth=truth_path, cube=cube_path)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+
+    # coverage: every ISMN station's hours with a raw value (N/S1 has none on day 25)
+    n = 30 * 24
+    raw_hours = 4 * n - 24
+    cov = summary["coverage"]["lin"]
+    assert cov["stations"] == round((raw_hours - 24) / raw_hours, 4)  # N/S0's day left raw
+    assert cov["stations_by_flag"] == {
+        "corrected": round((raw_hours - 24 - 4 * 72) / raw_hours, 4),
+        "rain_affected_temperature_artefact_removed": round(4 * 72 / raw_hours, 4),
+        "no_method_input_temperature_artefact_removed": 0.0,
+        "left_raw": round(24 / raw_hours, 4),
+    }
+    assert cov["towers"] == 1.0
+    assert cov["towers_by_flag"]["corrected"] == round(27 / 30, 4)
+    assert set(summary["coverage"]) == {"lin"}  # raw is not a correction
+
+    # skill by scope: the numbers of score_against_truth, its per-type dicts left out
+    by_scope = summary["skill_by_scope"]
+    assert set(by_scope) == {"raw", "lin"}
+    lin = by_scope["lin"]
+    assert lin["hf_r"] == pytest.approx((1 / np.sqrt(2) + np.sqrt(3) / 2) / 2, abs=2e-3)
+    assert lin["phase_error_h"] == 2.5
+    assert lin["coverage_stations"] == pytest.approx((3 * n - 48) / (3 * n - 24))
+    assert "r_sm_ts" not in lin and lin["tower_r_error"] > 0
+    assert summary["skill_by_scope_scope"]["stations_scored"] == 2
+    assert summary["skill_by_scope_scope"]["towers"] == 1
