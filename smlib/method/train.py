@@ -439,7 +439,7 @@ def train(
         "world_size": ctx.world_size,
         "seed": tc.seed,
         "profile": cfg.profile,
-        **cube_record(cube),
+        **(cube_record(cube) if ctx.is_main else {}),  # only rank 0 writes run.json
         "features": list(prep.features),
         "stations_trained": [str(s) for s in prep.station[use]],
         "n_train_samples": len(tr_idx),
