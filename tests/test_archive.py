@@ -217,3 +217,33 @@ def test_archive_on_local_cluster_two_workers(work, tmp_path):
     archive.correct_archive(d / "cube.nc", run, out, block_stations=2, workers=2)
     with xr.open_dataset(out) as got:
         _assert_same(got.load(), ref)
+
+
+def test_static_variables_of_a_real_download_are_copied(realdata, tmp_path, capsys):
+    """The real ISMN fixtures' static-variables files travel into the tree unchanged, and
+    ``ismn`` reads their land cover back."""
+    src = realdata / "ismn_TUW-GEO_ismn_tests" / "Data_seperate_files_header_20170810_20180809"
+    found = ismn_writer.find_static_variables(src)
+    assert set(found) == {("COSMOS", "ARM-1"), ("COSMOS", "Barrow-ARM")}
+    time = pd.date_range("2018-06-01", periods=48, freq="h")
+    result = xr.Dataset(
+        {"sm_lstm": (("station", "time"), np.full((2, 48), 0.25))},
+        coords={
+            "station": ["COSMOS/ARM-1", "COSMOS/Other"], "time": time,
+            "lat": ("station", [36.6, 36.7]), "lon": ("station", [-97.5, -97.4]),
+            "elevation": ("station", [322.0, 300.0]), "sensor": ("station", ["CRP", "CRP"]),
+            "depth_from": ("station", [0.0, 0.0]), "depth_to": ("station", [0.19, 0.19]),
+        },
+    )  # fmt: skip
+    written = ismn_writer.write_station_files(tmp_path / "tree", result, "lstm", found)
+    assert len(written) == 2
+    copied = tmp_path / "tree" / "COSMOS" / "ARM-1" / "COSMOS_COSMOS_ARM-1_static_variables.csv"
+    original = src / "COSMOS" / "ARM-1" / "COSMOS_COSMOS_ARM-1_static_variables.csv"
+    assert copied.read_bytes() == original.read_bytes()
+    other = tmp_path / "tree" / "COSMOS" / "Other" / "COSMOS_COSMOS_Other_static_variables.csv"
+    assert other.read_text() == ismn_writer.static_variables_text()
+    capsys.readouterr()
+    iface = ismn_interface.ISMN_Interface(tmp_path / "tree")
+    assert "malformed" not in capsys.readouterr().out.lower()
+    (sensor,) = iface["COSMOS"]["ARM-1"].sensors.values()
+    assert sensor.metadata["lc_2010"].val == 130
