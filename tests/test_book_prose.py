@@ -100,7 +100,7 @@ def test_build_note_says_nothing_of_the_data_it_was_not_built_on(params):
 def test_overview_takes_its_data_paragraph_from_the_cube():
     nb = json.loads((ROOT / "notebooks" / "00_overview.ipynb").read_text(encoding="utf-8"))
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    assert any("study.describe_data(cube, on_twin=data_dir is None)" in c for c in code)
+    assert any("study.describe_data(cube, on_twin=products.truth is not None)" in c for c in code)
     prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     # reanalysis is named only as something the data may hold, not as what this build used
     assert "where\nthe data hold them, the ERA5-Land and MERRA-2 reanalyses" in prose

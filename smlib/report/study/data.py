@@ -208,7 +208,9 @@ def describe_data(cube: xr.Dataset, on_twin: bool) -> Markdown:
     cube : xarray.Dataset
         Station cube of the build.
     on_twin : bool
-        Whether the build runs on the embedded synthetic twin (no ``--data`` folder).
+        Whether the data are a synthetic twin (its folder holds the true soil moisture,
+        ``truth.nc``: ``run_pipeline(...).truth is not None``); the book runner passes the
+        twin's folder as ``data_dir`` too.
 
     Returns
     -------
