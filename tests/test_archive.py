@@ -247,3 +247,17 @@ def test_static_variables_of_a_real_download_are_copied(realdata, tmp_path, caps
     assert "malformed" not in capsys.readouterr().out.lower()
     (sensor,) = iface["COSMOS"]["ARM-1"].sensors.values()
     assert sensor.metadata["lc_2010"].val == 130
+
+
+def test_static_variables_found_in_a_zipped_download(tmp_path):
+    """The ISMN portal's zip: the static-variables files are found and read from the members."""
+    import zipfile
+
+    archive_zip = tmp_path / "Data_separate_files.zip"
+    with zipfile.ZipFile(archive_zip, "w") as zf:
+        zf.writestr("Data_separate_files/NET/S1/NET_NET_S1_static_variables.csv", STATIC_CSV)
+        zf.writestr("Data_separate_files/NET/S1/NET_NET_S1_sm_0.0_0.05_X_2021_2021.stm", "x\n")
+    found = ismn_writer.find_static_variables(archive_zip)
+    assert list(found) == [("NET", "S1")] and found[("NET", "S1")]().decode() == STATIC_CSV
+    assert ismn_writer.find_static_variables(tmp_path / "gone") == {}
+    assert ismn_writer.find_static_variables("") == {}
