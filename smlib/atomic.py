@@ -55,7 +55,7 @@ def _free_bytes(folder: Path) -> int | None:
 
 def _is_full_device(err: BaseException, folder: Path) -> bool:
     """True when ``err``, raised writing a file in ``folder``, means the device is full."""
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return True
     netcdf = (isinstance(err, OSError) and isinstance(err.errno, int) and err.errno < 0) or (
         isinstance(err, RuntimeError) and str(err).startswith("NetCDF:")
