@@ -5,7 +5,7 @@ line does can be done from Python or a notebook with the same result::
 
     smlib synth OUT_DIR [--stations N] [--days N] [--seed N] [--scenario NAME]
     smlib synth --list-scenarios
-    smlib ingest --ismn PATH [--era5 PATH] [--merra2 PATH] [--fluxnet PATH]... --out cube.nc
+    smlib ingest [--ismn PATH] [--era5 PATH] [--merra2 PATH] [--fluxnet PATH]... --out cube.nc
                  [--on-error skip|raise] [--sensor-map FILE]
     smlib data [DATA_DIR] [--manifest FILE]
     smlib train cube.nc --out runs/NAME [--profile recommended|recommended_full|quick|paper]
@@ -175,14 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_synth, parser=s)
 
     s = sub.add_parser("ingest", help="read real-format archives into the harmonised station cube")
-    s.add_argument("--ismn", required=True, help="ISMN download: extracted folder or zip")
+    s.add_argument(
+        "--ismn", default=None,
+        help="ISMN download: extracted folder or zip (at least one of --ismn, --fluxnet)",
+    )  # fmt: skip
     s.add_argument("--era5", default=None, help="ERA5-Land NetCDF file or folder")
     s.add_argument("--merra2", default=None, help="MERRA-2 M2T1NXLND NetCDF file or folder")
     s.add_argument(
         "--fluxnet",
         action="append",
         default=None,
-        help="FLUXNET2015/AmeriFlux/ICOS folder (repeatable)",
+        help="FLUXNET2015/AmeriFlux/ICOS folder (repeatable; without --ismn: a tower-only cube)",
     )
     s.add_argument(
         "--reference",
@@ -330,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as err:  # bad input: one clear line
         # (the traceback only with -v; KeyError's str() adds quotes, so use its argument)
         text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and err.filename:  # a NetCDF file opened by xarray itself
+            from smlib.errors import damaged_netcdf
+
+            text = damaged_netcdf(err.filename, err) or text
         logging.getLogger("smlib").error(
             "%s", " ".join(str(text).split()) or type(err).__name__, exc_info=args.verbose
         )

@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "json_digest",
     "tree_signature",
+    "file_sha256",
     "package_modules",
     "module_imports",
     "module_sources",
@@ -61,6 +62,20 @@ def tree_signature(path: Path | None) -> str | None:
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(path.parent)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 (hex) of a file's contents, read in chunks of ``chunk_bytes``.
+
+    Unlike :func:`tree_signature` it does not change when a file is copied or touched, only when
+    its bytes do; it reads the whole file (about 1 s per GB), so it suits records that are
+    checked once per command (the cube a run was trained on), not every cache look-up.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
+from smlib.cli import main
 from smlib.data import complete_day_mask, ingest, open_cube, select_sensor_pair, write_atomic
 from smlib.io.ismn import IsmnSeries
 
@@ -211,6 +213,48 @@ def test_open_cube_rejects_foreign_files(tmp_path):
         open_cube(tmp_path / "absent.nc")
 
 
+def _tower_folder(fl: Path, sites: tuple[str, ...] = ("FR-Tst",)) -> Path:
+    """FLUXNET2015 towers at 45 N 0 E, 4 days half-hourly, UTC+0, constant fluxes."""
+    fl.mkdir(parents=True)
+    rows = "".join(f"{site},45,0,0\n" for site in sites)
+    (fl / "sites.csv").write_text("SITE_ID,LOCATION_LAT,LOCATION_LONG,UTC_OFFSET\n" + rows)
+    th = pd.date_range(START, periods=48 * 4, freq="30min")
+    for site in sites:
+        pd.DataFrame(
+            {
+                "TIMESTAMP_START": th.strftime("%Y%m%d%H%M"),
+                "LE_F_MDS": 80.0,
+                "SWC_F_MDS_1": 25.0,
+                "TS_F_MDS_1": 18.0,
+                "P_F": 0.0,
+            }
+        ).to_csv(fl / f"FLX_{site}_FLUXNET2015_FULLSET_HH_2021-2021_1-4.csv", index=False)
+    return fl
+
+
+def test_tower_only_ingest_from_the_command_line(tmp_path, caplog):
+    """A user with flux towers only builds a cube: ``smlib ingest --fluxnet DIR --out CUBE``."""
+    fl = _tower_folder(tmp_path / "flux", ("FR-Tst", "DE-Tst"))
+    out = tmp_path / "towers.nc"
+    argv = ["ingest", "--fluxnet", str(fl), "--out", str(out), "--min-days", str(MIN_DAYS)]
+    assert main(argv) == 0
+    ds = open_cube(out)
+    assert sorted(ds.station.values.tolist()) == ["FLUXNET/DE-Tst", "FLUXNET/FR-Tst"]
+    assert set(ds["kind"].values.astype(str)) == {"tower"}
+    assert ds.attrs["source"] == "FLUXNET2015/AmeriFlux/ICOS" and ds.attrs["ismn_path"] == ""
+    # the same 3 complete local days as beside ISMN stations, SWC in % -> m3 m-3
+    assert int(np.isfinite(ds["lh"]).sum()) == 2 * 72
+    assert float(ds["sm"].max()) == pytest.approx(0.25)
+    ds.close()
+    # no station source at all: one line, exit code 2, nothing written
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert main(["ingest", "--out", str(tmp_path / "none.nc")]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "no station source" in errors[0] and "--fluxnet" in errors[0]
+    assert not (tmp_path / "none.nc").exists()
+
+
 def test_ingest_with_reanalysis_and_towers(tree, tmp_path):
     # ERA5-Land box around the stations (lon 0 and 30 E), constant fields
     time = pd.date_range(START, periods=24 * N_DAYS, freq="h")
@@ -232,20 +276,7 @@ def test_ingest_with_reanalysis_and_towers(tree, tmp_path):
         coords={"valid_time": time, "latitude": lat, "longitude": lon},
     )
     era.to_netcdf(tmp_path / "era5.nc")
-    # FLUXNET2015 tower, 4 days HH, UTC+0
-    fl = tmp_path / "flux"
-    fl.mkdir()
-    (fl / "sites.csv").write_text("SITE_ID,LOCATION_LAT,LOCATION_LONG,UTC_OFFSET\nFR-Tst,45,0,0\n")
-    th = pd.date_range(START, periods=48 * 4, freq="30min")
-    pd.DataFrame(
-        {
-            "TIMESTAMP_START": th.strftime("%Y%m%d%H%M"),
-            "LE_F_MDS": 80.0,
-            "SWC_F_MDS_1": 25.0,
-            "TS_F_MDS_1": 18.0,
-            "P_F": 0.0,
-        }
-    ).to_csv(fl / "FLX_FR-Tst_FLUXNET2015_FULLSET_HH_2021-2021_1-4.csv", index=False)
+    fl = _tower_folder(tmp_path / "flux")
     ds = ingest(tree, era5=tmp_path / "era5.nc", fluxnet=[fl], min_days=MIN_DAYS)
     assert "FLUXNET/FR-Tst" in ds.station.values
     tw = ds.sel(station="FLUXNET/FR-Tst")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -78,8 +80,14 @@ def test_student_reproduces_teacher_on_every_correctable_hour(cube, teacher, stu
 
 def test_student_plugs_into_correct_and_streaming(cube, student):
     lm = load_model(student, device="cpu")
-    batch = correct(cube, lm, ("lstm",))
-    assert np.isfinite(batch["sm_lstm"].values).sum() > 0
+    # the student's network series: a value on exactly the hours it can correct, and a
+    # correction there (not the raw series passed through)
+    batch = correct(cube, lm, ("lstm",), product="paper")
+    net = batch["sm_lstm"].transpose("station", "time").values
+    ok = prepare(cube, lm.config.preprocess, training=False).valid_end
+    np.testing.assert_array_equal(np.isfinite(net), ok)
+    raw = cube["sm"].transpose("station", "time").values
+    assert np.abs(net - raw)[ok].mean() > 1e-4
     one = cube.isel(station=[0])
     sc = StreamingCorrector(lm, one)
     pieces = [sc.update(one.isel(time=slice(i, i + 96))) for i in range(0, one.sizes["time"], 96)]
@@ -98,10 +106,48 @@ def test_tcn_student_and_errors(cube, teacher, student, tmp_path):
     assert load_model(out, device="cpu").config.model.name == "tcn_student"
     with pytest.raises(FileExistsError):
         distill(teacher, student, cube=cube)
-    with pytest.raises(ValueError, match="does not record its cube"):
+    # a teacher trained on an in-memory Dataset has no file to find again: one line, and how
+    with pytest.raises(ValueError, match=r"does not record the cube .*--cube CUBE"):
         distill(teacher, tmp_path / "nocube")
     with pytest.raises(KeyError, match="unknown student architecture"):
         student_config(load_config(teacher / "config.yaml"), "transformer")
+
+
+def _error_lines(caplog, argv) -> tuple[int, list[str]]:
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        rc = main(argv)
+    return rc, [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_train_records_its_cube_and_distill_finds_it(cube, tmp_path, caplog):
+    """``smlib train CUBE --out RUN`` then ``smlib distill RUN --out RUN_OP``, nothing else."""
+    path = tmp_path / "cube.nc"
+    cube.to_netcdf(path)
+    run, op = tmp_path / "run", tmp_path / "op"
+    teacher_set = [a for kv in TEACHER for a in ("--set", kv)]
+    assert main(["train", str(path), "--out", str(run), "--profile", "quick", *teacher_set]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["cube"] == str(path.resolve())
+    assert info["cube_bytes"] == path.stat().st_size
+    assert info["cube_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert main(["distill", str(run), "--out", str(op)]) == 0
+    student = json.loads((op / "run.json").read_text())
+    assert student["cube"] == info["cube"] and student["cube_sha256"] == info["cube_sha256"]
+    assert load_model(op, device="cpu").config.model.name == "gru_student"
+
+    # the cube rewritten in place: refused in one line that says how to pass one
+    cube.isel(station=slice(0, 4)).to_netcdf(path)
+    rc, err = _error_lines(caplog, ["distill", str(run), "--out", str(tmp_path / "op2")])
+    assert rc == 2 and len(err) == 1 and "\n" not in err[0]
+    assert "has changed since" in err[0] and str(path.resolve()) in err[0]
+    assert f"smlib distill {run} --cube CUBE" in err[0]
+    # the cube gone
+    path.unlink()
+    rc, err = _error_lines(caplog, ["distill", str(run), "--out", str(tmp_path / "op3")])
+    assert rc == 2 and len(err) == 1 and "no longer exists" in err[0] and "--cube CUBE" in err[0]
+    assert not (tmp_path / "op2").exists() and not (tmp_path / "op3").exists()
 
 
 def test_cli_distill(cube, teacher, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import matplotlib
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from smlib.cli import main
 from smlib.report.evaluate import evaluate
 
 N_DAYS = 30
@@ -186,6 +188,26 @@ def test_evaluate_rejects_bad_input(tmp_path):
         evaluate(tmp_path / "nope.nc", out=tmp_path)
 
 
+def test_cli_evaluate_refuses_a_file_without_corrected_series(tmp_path, caplog):
+    """Only ``sm`` and ``ts``: one line naming the file and the variables expected, exit 2."""
+    corrected, _ = _world()
+    path = tmp_path / "raw_only.nc"
+    corrected[["sm", "ts"]].to_netcdf(path)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        rc = main(["evaluate", str(path), "--out", str(tmp_path / "report")])
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert rc == 2 and len(errors) == 1 and "\n" not in errors[0]
+    assert errors[0].startswith(f"{path} holds no corrected series (only sm, ts)")
+    for name in ("sm_fft", "sm_lin", "sm_paper", "sm_lstm"):
+        assert name in errors[0]
+    assert not (tmp_path / "report").exists()  # no report of nothing
+    # one corrected series is enough
+    corrected[["sm", "ts", "sm_fft"]].to_netcdf(tmp_path / "fft.nc")
+    assert main(["evaluate", str(tmp_path / "fft.nc"), "--out", str(tmp_path / "r2")]) == 0
+    assert json.loads((tmp_path / "r2" / "summary.json").read_text())["methods"] == ["raw", "fft"]
+
+
 def test_evaluate_computes_sensitivity_from_a_run_directory(tmp_path):
     import torch
 
@@ -230,3 +252,43 @@ def test_evaluate_computes_sensitivity_from_a_run_directory(tmp_path):
     table = pd.read_csv(tmp_path / "report" / "lag_sensitivity.csv")
     assert list(table["feature"]) == list(features)
     assert (tmp_path / "report" / "fig7_lag_sensitivity.svg").is_file()
+
+
+def test_summary_coverage_and_skill_by_scope_known_numbers(tmp_path):
+    """The two summary entries the book reads (issue 21): coverage per method and scope, and
+    the skill by hour scope, on the world of tests/test_skill.py whose numbers are set."""
+    from test_skill import _scored_world
+
+    cube, corrected, truth, _ = _scored_world()
+    corrected = corrected.rename({"sm_x": "sm_lin", "sm_x_flag": "sm_lin_flag"})
+    cube_path, truth_path = tmp_path / "cube.nc", tmp_path / "truth.nc"
+    cube.to_netcdf(cube_path)
+    truth.to_netcdf(truth_path)
+    evaluate(corrected, out=tmp_path / "report", truth=truth_path, cube=cube_path)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+
+    # coverage: every ISMN station's hours with a raw value (N/S1 has none on day 25)
+    n = 30 * 24
+    raw_hours = 4 * n - 24
+    cov = summary["coverage"]["lin"]
+    assert cov["stations"] == round((raw_hours - 24) / raw_hours, 4)  # N/S0's day left raw
+    assert cov["stations_by_flag"] == {
+        "corrected": round((raw_hours - 24 - 4 * 72) / raw_hours, 4),
+        "rain_affected_temperature_artefact_removed": round(4 * 72 / raw_hours, 4),
+        "no_method_input_temperature_artefact_removed": 0.0,
+        "left_raw": round(24 / raw_hours, 4),
+    }
+    assert cov["towers"] == 1.0
+    assert cov["towers_by_flag"]["corrected"] == round(27 / 30, 4)
+    assert set(summary["coverage"]) == {"lin"}  # raw is not a correction
+
+    # skill by scope: the numbers of score_against_truth, its per-type dicts left out
+    by_scope = summary["skill_by_scope"]
+    assert set(by_scope) == {"raw", "lin"}
+    lin = by_scope["lin"]
+    assert lin["hf_r"] == pytest.approx((1 / np.sqrt(2) + np.sqrt(3) / 2) / 2, abs=2e-3)
+    assert lin["phase_error_h"] == 2.5
+    assert lin["coverage_stations"] == pytest.approx((3 * n - 48) / (3 * n - 24))
+    assert "r_sm_ts" not in lin and lin["tower_r_error"] > 0
+    assert summary["skill_by_scope_scope"]["stations_scored"] == 2
+    assert summary["skill_by_scope_scope"]["towers"] == 1

@@ -118,6 +118,11 @@ def test_notebook_runs_with_tiny_parameters(path: Path, tiny_study: dict, kernel
     assert not errors
     if path.stem[:2] in {"01", "02", "03", "04", "05", "06"}:
         assert _images(nb) >= 1, f"{path.name} shows no figure"
+    if path.stem == "00_overview":  # the data paragraph follows the build's data (the twin)
+        texts = [str(o.get("data", {}).get("text/markdown", "")) for o in _outputs(nb)]
+        (data,) = [t for t in texts if t.startswith("The data of this build are")]
+        assert data.startswith("The data of this build are the embedded synthetic twin"), data
+        assert "ERA5-Land and MERRA-2 are sampled at the stations" in data
     if {"overrides", "twin", "min_days"} <= declared:
         # every stage was reused: the notebook got the very parameters of the shared run
         timings = next(

@@ -112,3 +112,109 @@ def test_ablation_sentences_and_coverage_table():
     assert text == "*w, strict*: network HF R 0.60 -> 0.80, product 0.90 -> 0.91."
     cov = coverage_table({"coverage": {"lstm": {"stations": 1.0, "stations_by_flag": {}}}})
     assert list(cov.columns) == ["stations"] and cov.loc["lstm", "stations"] == 1.0
+
+
+# ------------------------------------------------------------------------------ issue 21
+W = 2 * np.pi / 24
+A = 0.004  # amplitude of the true diurnal SM cycle, m3 m-3
+
+
+def _scored_world():
+    """A correction with known errors, a reference, a non-dielectric station, flags and rain.
+
+    Every station sits at 0 E (local solar time = UTC). True SM: ``0.25 - A sin(x)``, ``x =
+    w (t - 10)``, minimum at 16 h. The correction adds an error in quadrature with the true
+    cycle: ``A cos(x)`` at N/S0 (HF R 1/sqrt(2), minimum 3 h late) and ``A/sqrt(3) cos(x)`` at
+    N/S1 (HF R sqrt(3)/2, 2 h late); the reference N/REF and the non-reference TDR station
+    N/TDR get a correction that inverts the cycle -- they must not enter the dielectric scores.
+    Every station's gauge records rain on day 10 only, so the strict screen (widened by a day)
+    flags days 9-11. Flags: 1 on those days, 3 on N/S0's day 20; N/S1 has no raw SM on day 25.
+    """
+    n_days = 30
+    time = pd.date_range("2021-06-01", periods=24 * n_days, freq="h")
+    t = np.arange(time.size)
+    x = W * (t - 10)
+    names = ["N/S0", "N/S1", "N/REF", "N/TDR", "FLUXNET/T1"]
+    stype = ["capacitance", "impedance", "tdr", "tdr", "unknown"]
+    kind = ["ismn"] * 4 + ["tower"]
+    true = 0.25 - A * np.sin(x) + np.zeros((5, 1))
+    ts = 20 + 6 * np.sin(W * (t - 9)) + np.zeros((5, 1))
+    raw = true + 0.002 * (ts - 20)
+    err = np.array([1.0, 1 / np.sqrt(3), 0.0, 0.0, 1.0])[:, None] * A * np.cos(x)
+    corr = true + err
+    corr[2:4] = 0.25 + A * np.sin(x)  # cycle inverted
+    raw[1, 25 * 24 : 26 * 24] = np.nan
+    corr[1, 25 * 24 : 26 * 24] = np.nan
+    precip = np.zeros((5, time.size))
+    precip[:, 10 * 24 + 5] = 2.0
+    flag = np.zeros((5, time.size), dtype=np.int8)
+    flag[:, 9 * 24 : 12 * 24] = 1
+    flag[0, 20 * 24 : 21 * 24] = 3
+    flag[1, 25 * 24 : 26 * 24] = 4
+    lh = np.maximum(0, 300 * np.sin(W * (t - 6))) + np.zeros((5, 1))
+    lh[:4] = np.nan
+    coords = {
+        "station": names,
+        "time": time,
+        "lon": ("station", np.zeros(5)),
+        "lat": ("station", np.full(5, 45.0)),
+        "kind": ("station", kind),
+        "is_reference": ("station", [False, False, True, False, False]),
+        "sensor_type": ("station", stype),
+    }
+    dims = ("station", "time")
+    cube = xr.Dataset(
+        {"sm": (dims, raw), "ts": (dims, ts), "lh": (dims, lh), "precip": (dims, precip)},
+        coords=coords,
+    )
+    corrected = cube[["sm", "ts"]].assign(sm_x=(dims, corr), sm_x_flag=(dims, flag))
+    truth = xr.Dataset({"sm": (dims, true)}, coords=coords)
+    return cube, corrected, truth, {"day": slice(0, 24), "true": true, "corr": corr, "ts": ts}
+
+
+def test_score_against_truth_known_numbers():
+    cube, corrected, truth, w = _scored_world()
+    scores = score_against_truth(corrected, truth, cube, {"raw": "sm", "x": "sm_x"})
+    s = scores["x"]
+    # scope: the two dielectric non-reference ISMN stations; not N/REF, N/TDR nor the tower
+    assert scores["_scope"]["stations_scored"] == 2 and scores["_scope"]["towers"] == 1
+    assert scores["_scope"]["hours_rain_free_share"] == pytest.approx(27 / 30)
+    # (the first 12 and last 11 hours have no 24-h anomaly: the quadrature holds to ~1e-3;
+    # a scope with N/REF or N/TDR, or without N/S1, would give 0.71 or less)
+    r0, r1 = 1 / np.sqrt(2), np.sqrt(3) / 2
+    for key in ("hf_r", "hf_r_all", "hf_r_rain"):
+        assert s[key] == pytest.approx((r0 + r1) / 2, abs=2e-3), key
+    assert s["phase_error_h"] == 2.5  # 3 h and 2 h late
+    rms = (A / np.sqrt(2) + A / np.sqrt(6)) / 2  # RMS of A cos and of A/sqrt(3) cos
+    assert s["composite_rmse"] == pytest.approx(rms, rel=1e-4)
+    assert s["rmse_all"] == pytest.approx(rms, rel=1e-6)
+    assert s["rmse_rain"] == pytest.approx(rms, rel=1e-6)
+    # the raw series: the in-phase artefact's HF R and phase, on the same two stations
+    assert scores["raw"]["hf_r"] < 0 and scores["x"]["hf_r"] > scores["raw"]["hf_r"]
+
+    # daily R(SM, TS) per sensor type on rain-free days: one day of each station, directly
+    day = w["day"]
+    expect = {
+        st: float(np.corrcoef(w["corr"][i, day], w["ts"][i, day])[0, 1])
+        for i, st in ((0, "capacitance"), (1, "impedance"), (2, "tdr"))
+    }
+    assert set(s["r_sm_ts"]) == {"capacitance", "impedance", "tdr"}  # ISMN sensor types
+    for st, r in expect.items():
+        assert s["r_sm_ts"][st] == pytest.approx(r, abs=1e-6), st
+
+    # coverage over the QC-passed hours of the non-reference ISMN stations (S0, S1, TDR)
+    n = 30 * 24
+    raw_hours = 3 * n - 24  # S1 has no raw SM on day 25
+    assert s["coverage_stations"] == pytest.approx((raw_hours - 24) / raw_hours)  # S0's flag 3
+    itself = raw_hours - 24 - 3 * 72  # and the rain days' flag 1
+    assert s["coverage_stations_method_itself"] == pytest.approx(itself / raw_hours)
+    assert s["coverage_towers"] == 1.0
+    assert s["coverage_towers_method_itself"] == pytest.approx(27 / 30)
+
+    # the tower's composite R(SM, LH): one day's cycles are the composites of a periodic world
+    lh_day = np.maximum(0, 300 * np.sin(W * (np.arange(24) - 6)))
+    r_true = float(np.corrcoef(w["true"][4, day], lh_day)[0, 1])
+    r_x = float(np.corrcoef(w["corr"][4, day], lh_day)[0, 1])
+    assert s["tower_r_sm_lh_truth"] == pytest.approx(r_true, abs=1e-6)
+    assert s["tower_r_sm_lh"] == pytest.approx(r_x, abs=1e-6)
+    assert s["tower_r_error"] == pytest.approx(abs(r_x - r_true), abs=1e-6) and r_x != r_true

@@ -50,6 +50,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 # --------------------------------------------------------------------------------------------
 # ISMN -> arrays
 # --------------------------------------------------------------------------------------------
@@ -254,7 +255,6 @@ def _grid(stations: Sequence[_Station], name: str, t0: np.datetime64, n_t: int) 
     return out
 
 
-
 # --------------------------------------------------------------------------------------------
 # ingest
 # --------------------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def _apply_day_rules(
 
 
 def ingest(
-    ismn: str | os.PathLike,
+    ismn: str | os.PathLike | None = None,
     era5: str | os.PathLike | None = None,
     merra2: str | os.PathLike | None = None,
     fluxnet: str | os.PathLike | Sequence[str | os.PathLike] = (),
@@ -324,8 +324,9 @@ def ingest(
 
     Parameters
     ----------
-    ismn : path
-        ISMN download (folder, zip or one ``.stm`` file).
+    ismn : path, optional
+        ISMN download (folder, zip or one ``.stm`` file). Without it the cube holds flux
+        towers only (``fluxnet`` is then required).
     era5, merra2 : path, optional
         ERA5-Land / MERRA-2 M2T1NXLND NetCDF file or folder of lat/lon boxes. Without them the
         ``era5_*`` / ``merra2_*`` variables are absent.
@@ -361,7 +362,8 @@ def ingest(
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing inputs, malformed files under ``on_error="raise"`` (naming file and line),
+        No station source (neither ``ismn`` nor ``fluxnet``), missing inputs, malformed files
+        under ``on_error="raise"`` (naming file and line),
         reanalysis files that disagree where they overlap, or no station passing QC.
 
     Notes
@@ -372,18 +374,34 @@ def ingest(
     best ingested network by network and the cubes concatenated along ``station``.
     """
     check_on_error(on_error)
-    table = load_sensor_table(sensor_map)
-    wanted = None if reference is None else set(read_reference_ids(reference))
-    qc = QCReport()
-    skipped: list[SkippedInput] = []
-    ismn_st, sources = _ismn_stations(
-        ismn, qc, max_depth, on_error=on_error, table=table, reference_ids=wanted,
-        skipped=skipped,
-    )  # fmt: skip
     if fluxnet is None:
         fluxnet = []
     elif isinstance(fluxnet, (str, os.PathLike)):
         fluxnet = [fluxnet]
+    if ismn is None and not fluxnet:
+        raise ValueError(
+            "no station source: give an ISMN download (--ismn PATH), flux-tower folders "
+            "(--fluxnet DIR) or both"
+        )
+    # the inputs named in errors about the whole ingest
+    where = ", ".join(str(p) for p in ([ismn] if ismn is not None else []) + list(fluxnet))
+    table = load_sensor_table(sensor_map)
+    wanted = None if reference is None else set(read_reference_ids(reference))
+    qc = QCReport()
+    skipped: list[SkippedInput] = []
+    ismn_st, sources = (
+        _ismn_stations(
+            ismn,
+            qc,
+            max_depth,
+            on_error=on_error,
+            table=table,
+            reference_ids=wanted,
+            skipped=skipped,
+        )  # fmt: skip
+        if ismn is not None
+        else ([], [])
+    )
     n_skip = len(skipped)
     tower_series = read_fluxnet(fluxnet, on_error=on_error, skipped=skipped) if fluxnet else []
     qc.add(
@@ -396,7 +414,10 @@ def ingest(
     all_st = ismn_st + towers
     if not all_st:
         lost = f"; {len(skipped)} file(s) skipped as unreadable" if skipped else ""
-        raise ValueError(f"{ismn}: no station has both an SM and a TS sensor that pass QC{lost}")
+        raise ValueError(
+            f"{where}: no station has both an SM and a TS (towers: SM and LH) record that "
+            f"passes QC{lost}"
+        )
 
     times = [s.sm[0] for s in all_st if s.sm[0].size]
     # one padding day at either end, so that every station's first and last local day is
@@ -425,7 +446,7 @@ def ingest(
         logger.warning("QC summary (no station kept):\n%s", qc.table())
         removed = ", ".join(f"{k}: {r['stations_removed']}" for k, r in qc.rules.items())
         raise ValueError(
-            f"{ismn}: no station passes QC (min_days={min_days}, max_depth={max_depth} m); "
+            f"{where}: no station passes QC (min_days={min_days}, max_depth={max_depth} m); "
             f"stations removed per rule: {removed}"
         )
     data = {v: np.concatenate(a, axis=0) for v, a in arrays_all.items()}
@@ -516,11 +537,13 @@ def ingest(
             "title": "smlib harmonised station cube (in-situ soil moisture, temperature, fluxes)",
             "smlib_cube_schema": CUBE_SCHEMA_VERSION,
             "smlib_version": __version__,
-            "source": "ISMN"
-            + (", FLUXNET2015/AmeriFlux/ICOS" if towers else "")
+            "source": ", ".join(
+                (["ISMN"] if ismn is not None else [])
+                + (["FLUXNET2015/AmeriFlux/ICOS"] if towers else [])
+            )
             + (", ERA5-Land" if era5 is not None else "")
             + (", MERRA-2 M2T1NXLND" if merra2 is not None else ""),
-            "ismn_path": str(ismn),
+            "ismn_path": str(ismn or ""),
             "era5_path": str(era5 or ""),
             "merra2_path": str(merra2 or ""),
             "fluxnet_paths": json.dumps([str(p) for p in fluxnet]),

@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from smlib.atomic import atomic_path
+from smlib.errors import damaged_netcdf
 from smlib.timeutils import hourly_index
 
 __all__ = [
@@ -78,7 +79,6 @@ STATION_COORDS: dict[str, dict[str, str]] = {
     "is_reference": {"long_name": "reference station (excluded from training)"},
     "kind": {"long_name": "station kind", "flag_values": "ismn tower"},
 }
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +190,9 @@ def open_cube(path: str | os.PathLike, chunks: int | dict | None = None) -> xr.D
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing file, a file that is not NetCDF, or a NetCDF file that is not a station cube.
+        Missing file, a file that is not NetCDF, or a NetCDF file that is not a station cube;
+        a truncated or damaged file raises :class:`smlib.errors.DamagedFileError` (a
+        ``ValueError``) naming it.
     """
     path = Path(path)
     if not path.is_file():
@@ -199,7 +201,10 @@ def open_cube(path: str | os.PathLike, chunks: int | dict | None = None) -> xr.D
         chunks = {"station": chunks, "time": -1}
     try:
         ds = xr.open_dataset(path, chunks=chunks)
-    except (OSError, ValueError) as err:
+    except (OSError, RuntimeError, ValueError) as err:
+        damaged = damaged_netcdf(path, err)
+        if damaged is not None:
+            raise damaged from err
         raise ValueError(f"{path} is not a readable NetCDF file: {err}") from err
     try:
         validate_cube(ds, str(path))
@@ -209,5 +214,3 @@ def open_cube(path: str | os.PathLike, chunks: int | dict | None = None) -> xr.D
     if "is_reference" in ds.coords:
         ds = ds.assign_coords(is_reference=ds["is_reference"].astype(bool))
     return ds
-
-

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from smlib.errors import damaged_netcdf
 from smlib.io.errors import InputError, SkippedInput, check_on_error, skip_or_raise
 from smlib.progress import progress_bar
 
@@ -422,6 +423,9 @@ def _open_grids(
             except InputError:
                 raise
             except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+                damaged = damaged_netcdf(f, err)
+                if damaged is not None:  # FILE: truncated or damaged NetCDF (...)
+                    raise damaged from err
                 why = " ".join(str(err).split()) or type(err).__name__
                 raise InputError(
                     str(f), f"not a readable {product} NetCDF file (truncated download?): {why}"

@@ -21,7 +21,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import RunConfig, config_from_dict, config_to_dict, load_config
-from smlib.errors import CheckpointError
+from smlib.errors import CheckpointError, reading_netcdf
 from smlib.method.model import build_model
 from smlib.method.scaling import MinMaxScaler
 
@@ -57,7 +57,7 @@ def load_cube(cube: str | os.PathLike | xr.Dataset) -> xr.Dataset:
     path = Path(cube)
     if not path.exists():
         raise FileNotFoundError(f"station cube {path} does not exist")
-    with xr.open_dataset(path) as ds:
+    with reading_netcdf(path), xr.open_dataset(path) as ds:  # a damaged file: one line, named
         return ds.load()
 
 

@@ -343,9 +343,10 @@ def _skeleton(coords: xr.Dataset, blocks, result: xr.Dataset, signature: str) ->
 
 
 def _station_coords(ds: xr.Dataset) -> xr.Dataset:
-    """The cube's ``station`` and ``time`` coordinates (and station coordinates), no data."""
+    """The cube's ``station`` and ``time`` coordinates (and station coordinates), no data, and
+    its ``ismn_path`` attribute (where the ISMN tree finds the input's static variables)."""
     keep = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"station", "time"}}
-    return xr.Dataset(coords=keep).load()
+    return xr.Dataset(coords=keep, attrs={"ismn_path": ds.attrs.get("ismn_path", "")}).load()
 
 
 # --------------------------------------------------------------------------- orchestration

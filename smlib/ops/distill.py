@@ -61,7 +61,7 @@ from smlib.method.runfolder import (
     resolve_device,
     save_checkpoint,
 )
-from smlib.method.train import split_samples
+from smlib.method.train import cube_record, recorded_cube, split_samples
 from smlib.progress import progress_bar
 
 __all__ = ["STUDENTS", "student_config", "teacher_targets", "distill"]
@@ -145,19 +145,6 @@ def teacher_targets(
     return out
 
 
-def _teacher_cube(teacher_run: Path) -> Path:
-    """The cube a teacher run was trained on, where its run records it."""
-    for name in ("run.json", "distill.json"):
-        path = teacher_run / name
-        if path.exists():
-            cube = json.loads(path.read_text()).get("cube")
-            if cube:
-                return Path(cube)
-    raise ValueError(
-        f"{teacher_run} does not record its cube; pass the cube (smlib distill RUN --cube CUBE)"
-    )
-
-
 def _mse(model: torch.nn.Module, batcher: WindowBatcher, idx: torch.Tensor, bs: int) -> float:
     model.eval()
     total = 0.0
@@ -202,7 +189,8 @@ def distill(
     out : path
         Run directory of the student (created; must not hold a run).
     cube : path or xarray.Dataset, optional
-        Station cube; default: the cube the teacher's ``run.json`` records.
+        Station cube; default: the cube the teacher's ``run.json`` records
+        (:func:`smlib.method.train.recorded_cube`: it must exist and be unchanged).
     arch : str
         Student architecture (:data:`STUDENTS`: ``gru_student``, ``tcn_student``; or another
         :data:`smlib.method.model.MODELS` key).
@@ -224,7 +212,8 @@ def distill(
     FileExistsError
         ``out`` already holds a run.
     ValueError
-        No cube given or recorded, or no hour the teacher can correct.
+        No cube given and the recorded one is not recorded, gone or changed (one line saying
+        how to pass one), or no hour the teacher can correct.
     """
     t_start = time.perf_counter()
     teacher_run, out = Path(teacher_run), Path(out)
@@ -241,8 +230,8 @@ def distill(
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
 
-    if cube is None:
-        cube = _teacher_cube(teacher_run)
+    if cube is None:  # the teacher's, found unchanged where its run.json says
+        cube = recorded_cube(teacher_run)
     cube_name = str(cube) if not isinstance(cube, xr.Dataset) else "<in-memory Dataset>"
     ds = load_cube(cube)
     prep = prepare(ds, cfg.preprocess, training=False)
@@ -302,7 +291,7 @@ def distill(
         "teacher_model": config_to_dict(teacher.config.model),
         "arch": cfg.model.name,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        "cube": cube_name,
+        **cube_record(cube),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "features": list(prep.features),

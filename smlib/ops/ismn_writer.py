@@ -5,6 +5,7 @@ Layout (the ISMN download layout; ``CSE`` = network as in ISMN's own Header+valu
     OUT/README.txt
     OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_sm_0.050000_0.050000_SENSOR_YYYYMMDD_YYYYMMDD.stm
     OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_ts_0.050000_0.050000_SENSOR_YYYYMMDD_YYYYMMDD.stm
+    OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_static_variables.csv
 
 Each ``.stm`` file is a header line ``CSE NETWORK STATION LAT LON ELEV DEPTH_FROM DEPTH_TO
 SENSOR`` followed by one line per hour that has a value::
@@ -23,6 +24,19 @@ ran), ``ts`` the soil temperature as measured. Columns:
   artefact removed, 2 no method input with the artefact removed, 3 left raw); ``ts`` lines
   carry ``M`` (measured). The ``ismn`` package reads it as ``soil_moisture_orig_flag``.
 
+Depths: the sensor's depth from the cube. Flux towers have none there (FLUXNET2015's
+``SWC_F_MDS_1``, AmeriFlux's ``SWC_1_1_1`` and ICOS files do not state the depth of their
+shallowest soil-water sensor; the site's BADM metadata do), and neither has any other station
+of unknown depth: their files get :data:`UNKNOWN_DEPTH_M`, 0.00-0.05 m, ISMN's surface layer,
+which ``README.txt`` states.
+
+Static variables: every station folder holds ``NETWORK_NETWORK_STATION_static_variables.csv``,
+which the ``ismn`` package needs to read a station without calling its files malformed. Where
+the input ISMN download (the cube's ``ismn_path``, a folder or a zip) had one for the station it
+is copied unchanged; otherwise a minimal one is written (:func:`static_variables_text`: the
+column header and a land-cover row of unknown value, what ``ismn`` requires), so land cover,
+climate and soil properties read as unknown.
+
 Hours without a value are not written (as in ISMN downloads). ``README.txt`` names the model
 run, methods, the flag legend and the smlib version. Network and station names are written with
 ``_`` and blanks replaced by ``-`` (the ISMN file name is ``_``-separated); a replacement is
@@ -35,6 +49,8 @@ import logging
 import os
 import re
 import shutil
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +60,34 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path, atomic_write_text
 
-__all__ = ["ismn_name", "stm_text", "write_station_files", "IsmnTreeStore"]
+__all__ = [
+    "UNKNOWN_DEPTH_M",
+    "ismn_name",
+    "stm_text",
+    "static_variables_text",
+    "find_static_variables",
+    "write_station_files",
+    "IsmnTreeStore",
+]
 
 log = logging.getLogger(__name__)
 
 _MARKERS = ".smlib_archive"
+
+#: Sensor depth (m, from, to) written for a station whose depth the cube does not know (flux
+#: towers: their files do not state it): ISMN's surface layer.
+UNKNOWN_DEPTH_M = (0.0, 0.05)
+
+#: Columns of ISMN's ``*_static_variables.csv`` (';'-separated, as in ISMN downloads).
+STATIC_VARIABLES_COLUMNS = (
+    "quantity_name", "unit", "depth_from[m]", "depth_to[m]", "value", "description",
+    "quantity_source_name", "quantity_source_description", "quantity_source_provider",
+    "quantity_source_version", "quantity_source_resolution", "quantity_source_timerange",
+    "quantity_source_url",
+)  # fmt: skip
+
+#: Where a station's static-variables file comes from: (network, station) -> its bytes.
+StaticSources = Mapping[tuple[str, str], Callable[[], bytes]]
 
 
 def ismn_name(name: str) -> str:
@@ -90,6 +129,82 @@ def stm_text(
     return "\n".join([header, *rows.tolist()]) + "\n"
 
 
+def static_variables_text() -> str:
+    """A minimal ``*_static_variables.csv`` that the ``ismn`` package reads without complaint.
+
+    ``ismn`` (1.5) needs the column header and a ``land cover classification`` row; a row whose
+    source is none of the classifications it knows leaves land cover (and climate, soil
+    properties, which it takes as absent) unknown, as for an ISMN station without them.
+    """
+    row = [""] * len(STATIC_VARIABLES_COLUMNS)
+    row[0] = "land cover classification"
+    row[5] = "unknown: the input held no static variables for this station"
+    row[6] = "smlib"
+    return ";".join(STATIC_VARIABLES_COLUMNS) + ";\n" + ";".join(row) + ";\n"
+
+
+def find_static_variables(
+    ismn_path: str | os.PathLike | None,
+) -> dict[tuple[str, str], Callable[[], bytes]]:
+    """The ``*_static_variables.csv`` files of an ISMN download, by (network, station).
+
+    Parameters
+    ----------
+    ismn_path : path or None
+        The ISMN download the cube was ingested from (a folder or a zip; its station folders
+        ``NETWORK/STATION`` at any depth). None, ``""`` or a path that is gone: no file.
+
+    Returns
+    -------
+    dict
+        ``(network, station)`` (the folder names) -> a function returning the file's bytes.
+    """
+    if not ismn_path or not Path(ismn_path).exists():
+        return {}
+    path = Path(ismn_path)
+    found: dict[tuple[str, str], Callable[[], bytes]] = {}
+    if path.is_dir():
+        for f in sorted(path.rglob("*_static_variables.csv")):
+            found.setdefault((f.parent.parent.name, f.parent.name), f.read_bytes)
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith("_static_variables.csv")]
+        for name in sorted(names):
+            parts = name.split("/")
+            if len(parts) >= 3:
+
+                def read(name: str = name) -> bytes:
+                    with zipfile.ZipFile(path) as zf:
+                        return zf.read(name)
+
+                found.setdefault((parts[-3], parts[-2]), read)
+    return found
+
+
+def _write_static_variables(
+    folder: Path, net: str, st: str, keys: tuple[tuple[str, str], ...], sources: StaticSources
+) -> Path:
+    """The station folder's static-variables file: the input's copy, else a minimal one."""
+    path = folder / f"{net}_{net}_{st}_static_variables.csv"
+    if path.exists():
+        return path
+    read = next((sources[k] for k in keys if k in sources), None)
+    with atomic_path(path) as tmp:
+        if read is None:
+            tmp.write_text(static_variables_text())
+        else:
+            tmp.write_bytes(read())
+    return path
+
+
+def _depths(dfrom, dto) -> tuple[float, float, bool]:
+    """The depths to write and whether the cube knew them (see :data:`UNKNOWN_DEPTH_M`)."""
+    dfrom, dto = float(dfrom), float(dto)
+    if np.isfinite(dfrom) and np.isfinite(dto):
+        return dfrom, dto, True
+    return (*UNKNOWN_DEPTH_M, False)
+
+
 def _file_name(net: str, st: str, var: str, dfrom, dto, sensor: str, t0, t1) -> str:
     return (
         f"{net}_{net}_{st}_{var}_{float(dfrom):.6f}_{float(dto):.6f}_{sensor}"
@@ -101,8 +216,10 @@ def _coord(result: xr.Dataset, name: str, i: int, default):
     return result[name].values[i] if name in result.coords else default
 
 
-def write_station_files(root: Path, result: xr.Dataset, method: str) -> list[Path]:
-    """Write the ``sm`` (corrected) and ``ts`` files of every station of ``result``.
+def write_station_files(
+    root: Path, result: xr.Dataset, method: str, static_sources: StaticSources | None = None
+) -> list[Path]:
+    """Write the ``sm`` (corrected) and ``ts`` files and the static variables of every station.
 
     Parameters
     ----------
@@ -113,12 +230,17 @@ def write_station_files(root: Path, result: xr.Dataset, method: str) -> list[Pat
         coordinates (``lat``, ``lon``, ``elevation``, ``depth_from``, ``depth_to``, ``sensor``).
     method : {"lstm", "fft"}
         Which corrected series goes into the ``sm`` file.
+    static_sources : mapping, optional
+        The input's static-variables files (:func:`find_static_variables`); a station without
+        one gets :func:`static_variables_text`.
 
     Returns
     -------
     list of pathlib.Path
-        Files written (atomically; stations without any value get no ``sm`` file).
+        Data files written (atomically; stations without any value get no ``sm`` file); the
+        static-variables files are not listed.
     """
+    static_sources = static_sources or {}
     var = f"sm_{method}"
     stamps = pd.DatetimeIndex(result["time"].values).strftime("%Y/%m/%d %H:%M").to_numpy(str)
     flag_var = f"{var}_flag"
@@ -133,13 +255,21 @@ def write_station_files(root: Path, result: xr.Dataset, method: str) -> list[Pat
                 "station %s written as %s/%s (ISMN file names are '_'-separated)", sid, net, st
             )
         sensor = ismn_name(_coord(result, "sensor", i, "unknown")) or "unknown"
-        dfrom, dto = _coord(result, "depth_from", i, 0.0), _coord(result, "depth_to", i, 0.0)
+        dfrom, dto, known = _depths(
+            _coord(result, "depth_from", i, np.nan), _coord(result, "depth_to", i, np.nan)
+        )
+        if not known:
+            log.info(
+                "station %s: sensor depth unknown (flux towers do not state it); written as "
+                "%.2f-%.2f m", sid, *UNKNOWN_DEPTH_M,
+            )  # fmt: skip
         header = _header(
             net, st, _coord(result, "lat", i, np.nan), _coord(result, "lon", i, np.nan),
             _coord(result, "elevation", i, np.nan), dfrom, dto, sensor,
         )  # fmt: skip
         folder = root / net / st
         folder.mkdir(parents=True, exist_ok=True)
+        _write_static_variables(folder, net, st, ((net_raw, st_raw), (net, st)), static_sources)
         sm = result[var].values[i]
         flags = (
             result[flag_var].values[i].astype(int)
@@ -174,6 +304,11 @@ def _readme(model_run: str | None, methods: tuple[str, ...], method: str) -> str
 Written by smlib {__version__} (smlib correct --format ismn).
 Model run: {model_run or "none (Fourier baseline only)"}
 Methods computed: {", ".join(methods)}; the sm files hold sm_{method}.
+
+Every station folder holds a static_variables.csv: the input download's where it had one,
+otherwise a minimal one (land cover, climate and soil properties unknown). Stations whose
+sensor depth the input did not state (flux towers: FLUXNET2015 SWC_F_MDS_1, AmeriFlux
+SWC_1_1_1) are written at {UNKNOWN_DEPTH_M[0]:.2f}-{UNKNOWN_DEPTH_M[1]:.2f} m, ISMN's surface layer.
 
 Every .stm file reads with the ismn package (ismn.interface.ISMN_Interface) as an ISMN
 download. sm files: corrected soil moisture (m3 m-3, 4 decimals); ts files: soil temperature
@@ -213,6 +348,9 @@ class IsmnTreeStore:
         self.model_run = model_run
         self.methods = tuple(methods)
         self.method = "lstm" if "lstm" in self.methods else "fft"
+        # the input download's static variables, copied into the tree (coords carries the
+        # cube's ismn_path attribute)
+        self.static_sources = find_static_variables(coords.attrs.get("ismn_path"))
         marks = self.partial / _MARKERS
         sig_file = marks / "signature"
         if self.partial.exists():
@@ -233,7 +371,7 @@ class IsmnTreeStore:
 
     def write(self, k: int, result: xr.Dataset) -> None:
         s0, s1 = self.blocks[k]
-        write_station_files(self.partial, result, self.method)
+        write_station_files(self.partial, result, self.method, self.static_sources)
         atomic_write_text(self.partial / _MARKERS / f"block_{k:06d}.done", f"{s0} {s1}\n")
 
     def finalize(self) -> Path:

@@ -43,6 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.data import station_kind
+from smlib.errors import reading_netcdf
 from smlib.evaluation import diagnostics as dg
 from smlib.timeutils import hourly_index
 
@@ -88,6 +89,12 @@ def evaluate(
     sensitivity_max_windows : int, optional
         Random subset of reference windows for the sensitivity (default: all, as the paper).
 
+    Raises
+    ------
+    ValueError
+        The file holds no corrected series (none of ``sm_fft``, ``sm_lin``, ``sm_paper``,
+        ``sm_lstm``): one line naming the file and those variables.
+
     Returns
     -------
     dict
@@ -96,10 +103,11 @@ def evaluate(
         written and the parts skipped with their reasons.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     ds = _open(corrected, "corrected file")
     _validate(ds, str(corrected) if not isinstance(corrected, xr.Dataset) else "dataset")
     methods = {m: v for m, v in dg.METHOD_VARIABLES.items() if v in ds}
+    _require_corrected_series(ds, methods, _describe(corrected))
+    out.mkdir(parents=True, exist_ok=True)
     if "lh" not in ds and cube is not None:
         ds = _with_lh_from_cube(ds, cube)
     report = _Report(out)
@@ -188,12 +196,21 @@ def _diurnal_hours(
         return None
     c = _open(cube, "station cube").sel(station=ds["station"].values).load()
     keep = dg.rain_free_hours(c).reindex(time=ds["time"].values, fill_value=False)
-    report.summary["hf_hours"] = (
-        "hours of rain-free days (strict screen: in-situ SM tendency, ERA5-Land, MERRA-2 and "
-        "gauge rain, widened by a day)"
-    )
+    report.summary["hf_hours"] = _hf_hours_text(c)
     report.summary["hf_hours_fraction"] = float(keep.mean())
     return keep
+
+
+def _hf_hours_text(cube: xr.Dataset) -> str:
+    """The hours the HF scores are taken over, naming only the rain sources the cube holds."""
+    from smlib.config import PreprocessConfig
+    from smlib.report.study.data import rain_screen_sources
+
+    *first, last = rain_screen_sources(cube)
+    sources = f"{', '.join(first)} and {last}" if first else last
+    n = PreprocessConfig().widen_days
+    widened = f", widened by {n} day{'s' if n != 1 else ''}" if n else ""
+    return f"hours of rain-free days (strict screen: {sources}{widened})"
 
 
 def _reference_part(
@@ -445,7 +462,8 @@ def _open(obj: str | os.PathLike[str] | xr.Dataset, what: str) -> xr.Dataset:
     path = Path(obj)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
-    return xr.open_dataset(path)
+    with reading_netcdf(path):  # a truncated or damaged file: one line naming it
+        return xr.open_dataset(path)
 
 
 def _validate(ds: xr.Dataset, name: str) -> None:
@@ -460,6 +478,18 @@ def _validate(ds: xr.Dataset, name: str) -> None:
     if ds.sizes["time"] < 48:
         raise ValueError(f"{name}: {ds.sizes['time']} hours; at least 48 are needed")
     hourly_index(ds["time"].values, name)
+
+
+def _require_corrected_series(ds: xr.Dataset, methods: dict[str, str], name: str) -> None:
+    """Refuse a file that holds no corrected series: its report would compare nothing."""
+    if any(v != "sm" for v in methods.values()):
+        return
+    expected = [v for v in dg.METHOD_VARIABLES.values() if v != "sm"]
+    held = ", ".join(map(str, ds.data_vars)) or "no variable"
+    raise ValueError(
+        f"{name} holds no corrected series (only {held}); expected at least one of "
+        f"{', '.join(expected)} (write them with smlib correct CUBE --model RUN --out FILE)"
+    )
 
 
 def _with_lh_from_cube(ds: xr.Dataset, cube: str | os.PathLike[str]) -> xr.Dataset:

@@ -10,8 +10,9 @@ One module per section of the book; every public name is re-exported here, so no
 =================================  ============================================================
 section (module)                   functions
 =================================  ============================================================
-01 data and quality control        :func:`reader_findings`, :func:`qc_table`, :func:`qc_reasons`,
-(:mod:`.data`)                     :func:`station_table`, :func:`describe_references_and_gauges`
+00 overview, 01 data and quality  :func:`describe_data`, :func:`rain_screen_sources`,
+control (:mod:`.data`)             :func:`reader_findings`, :func:`qc_table`, :func:`qc_reasons`,
+                                   :func:`station_table`, :func:`describe_references_and_gauges`
 02 the spurious diurnal signal     :func:`daily_r`, :func:`plot_r_sm_ts`,
 (:mod:`.diurnal_signal`)           :func:`r_sm_ts_day_summary`
 03 preprocessing and training      :func:`example_station`, :func:`plot_decomposition`,
@@ -35,9 +36,11 @@ from __future__ import annotations
 
 from smlib.report.study.coupling import coupling_table, describe_coupling, read_coupling
 from smlib.report.study.data import (
+    describe_data,
     describe_references_and_gauges,
     qc_reasons,
     qc_table,
+    rain_screen_sources,
     reader_findings,
     station_table,
 )
@@ -69,6 +72,8 @@ __all__ = [
     "qc_reasons",
     "station_table",
     "describe_references_and_gauges",
+    "describe_data",
+    "rain_screen_sources",
     "daily_r",
     "plot_r_sm_ts",
     "r_sm_ts_day_summary",

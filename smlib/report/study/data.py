@@ -167,3 +167,80 @@ def describe_references_and_gauges(extras: pd.DataFrame) -> Markdown:
             f"tendency screens **{int(days_sm.sum()):,}**)."
         )
     return Markdown(text)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def rain_screen_sources(cube: xr.Dataset) -> list[str]:
+    """The rain sources the strict rain screen of this cube uses, in words.
+
+    :func:`smlib.method.screens.rain_flags` screens a local day with the in-situ SM tendency
+    (always), the stations' own gauges (``precip``, where any station has one) and the
+    reanalysis precipitation (``era5_precip``, ``merra2_precip``) that the cube holds: a cube
+    built without reanalysis is screened by the in-situ sources alone.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        Station cube.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["in-situ SM tendency", "station rain gauges", "ERA5-Land", "MERRA-2"]``.
+    """
+    sources = ["in-situ SM tendency"]
+    if "precip" in cube and bool(np.isfinite(cube["precip"].values).any()):
+        sources.append("station rain gauges")
+    for var, name in (("era5_precip", "ERA5-Land"), ("merra2_precip", "MERRA-2")):
+        if var in cube and bool(np.isfinite(cube[var].values).any()):
+            sources.append(name)
+    return sources
+
+
+def describe_data(cube: xr.Dataset, on_twin: bool) -> Markdown:
+    """What the data of this build are, in a few sentences that follow the cube.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        Station cube of the build.
+    on_twin : bool
+        Whether the data are a synthetic twin (its folder holds the true soil moisture,
+        ``truth.nc``: ``run_pipeline(...).truth is not None``); the book runner passes the
+        twin's folder as ``data_dir`` too.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        The origin (twin or data folder), the stations by kind, the reanalysis products sampled
+        (or none) and the sources the rain screen uses (:func:`rain_screen_sources`).
+    """
+    from IPython.display import Markdown
+
+    kind = station_kind(cube)
+    is_ref = np.asarray(cube["is_reference"].values).astype(bool)
+    n_ismn, n_tower = int((kind == "ismn").sum()), int((kind == "tower").sum())
+    n_ref = int((is_ref & (kind == "ismn")).sum())
+    origin = (
+        "the embedded synthetic twin: simulated stations written in the real file formats and "
+        "read by the same readers, with the true soil moisture known"
+        if on_twin
+        else "the files of the data folder given to the build"
+    )
+    held = [f"in-situ SM and TS of **{n_ismn}** ISMN stations ({n_ref} of them references)"]
+    if n_tower:
+        held.append(
+            f"SM, TS and latent heat flux of **{n_tower}** flux tower{'s' if n_tower != 1 else ''}"
+        )
+    products = {"era5": "ERA5-Land", "merra2": "MERRA-2"}
+    reanalysis = [n for p, n in products.items() if any(str(v).startswith(f"{p}_") for v in cube)]
+    text = f"The data of this build are {origin}. It holds {_join(held)}; "
+    if reanalysis:
+        text += f"{_join(reanalysis)} {'is' if len(reanalysis) == 1 else 'are'} sampled at the stations. "
+    else:
+        text += "it holds no reanalysis, so the network uses the in-situ features only. "
+    text += f"Rain days are screened with {_join(rain_screen_sources(cube))}."
+    return Markdown(text)
