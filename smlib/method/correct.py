@@ -224,6 +224,11 @@ def _correct(
         )
     if product not in ("flagged", "paper"):
         raise ValueError(f"product={product!r}; use 'flagged' or 'paper'")
+    if coefficients is not None and (product, cc.mode) != ("flagged", "guided"):
+        raise ValueError(
+            "stored coefficients are those of the flagged guided product; this correction "
+            f"makes product={product!r}, correct.mode={cc.mode!r}"
+        )
     raw = _raw(ds)
     ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
     rain = rain_affected_hours(ds, cc.rain_screen) if product == "flagged" else None
