@@ -252,3 +252,33 @@ def test_streamed_regressors_are_settled_where_said():
         lags.append(m - 1 - np.flatnonzero(settled[0])[-1])
     assert min(lags) == 12  # complete TS: 11 h of the centred LF and 1 of the tendency
     assert max(lags) <= 27
+
+
+def test_network_mode_rule_fills_rain_and_input_less_hours_with_flags_1_and_2():
+    """``correct.mode=network``: the network's value on rain-free hours with inputs; the
+    artefact rule, fitted on raw minus network HF, on rain hours (1) and input-less ones (2)."""
+    from smlib.method.compensation import flagged_product
+
+    cube, truth, rain = world()
+    raw, ts, _ = _arrays(cube)
+    method = truth.copy()  # a perfect network ...
+    no_input = np.zeros(raw.shape, bool)
+    no_input[3, 24 * 3 : 24 * 4] = True  # ... without inputs for a day at the tower
+    method[no_input] = np.nan
+    prod, flag, coef = flagged_product(raw, method, rain, ts, "artefact", 240)
+    fitted = np.arange(4) != FEW
+    np.testing.assert_allclose(coef[fitted, 0], B1[fitted], rtol=1e-6)
+    np.testing.assert_allclose(coef[fitted, 1], 0.0, atol=1e-8)
+    have = np.isfinite(raw)
+    assert (flag[3][no_input[3]] == 2).all()
+    np.testing.assert_allclose(prod[no_input], truth[no_input], atol=2e-7)  # rule = truth here
+    wet = rain & have & np.isfinite(regressors(ts)[1])
+    wet[FEW] = False
+    assert (flag[wet] == 1).all()
+    np.testing.assert_allclose(  # the rain day keeps what is not the fitted artefact
+        prod[wet], (raw - B1[:, None] * (ts - 20))[wet], atol=2e-7
+    )
+    dry = have & ~rain & ~no_input
+    assert (flag[dry] == 0).all() and np.allclose(prod[dry], truth[dry], atol=1e-7)
+    assert (flag[FEW][have[FEW] & rain[FEW]] == 3).all()
+    assert (flag[~have] == 4).all()

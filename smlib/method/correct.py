@@ -224,6 +224,8 @@ def _correct(
         )
     if product not in ("flagged", "paper"):
         raise ValueError(f"product={product!r}; use 'flagged' or 'paper'")
+    if coefficients is not None and "lstm" not in methods:
+        raise ValueError("stored coefficients make the lstm product; add the method 'lstm'")
     if coefficients is not None and (product, cc.mode) != ("flagged", "guided"):
         raise ValueError(
             "stored coefficients are those of the flagged guided product; this correction "
