@@ -282,3 +282,18 @@ def test_network_mode_rule_fills_rain_and_input_less_hours_with_flags_1_and_2():
     assert (flag[dry] == 0).all() and np.allclose(prod[dry], truth[dry], atol=1e-7)
     assert (flag[FEW][have[FEW] & rain[FEW]] == 3).all()
     assert (flag[~have] == 4).all()
+
+
+def test_stored_coefficients_on_new_hours_alone(fitted):
+    """An operator holds only the latest hours: the product of those hours (away from the
+    first day, whose LF and daily tendency need the hours before) is the book's."""
+    cube, _, _, _, res, out = fitted
+    start = 24 * 9 + 5
+    later = apply_product(cube.isel(time=slice(start, None)), coefficients_path(out))
+    keep = slice(start + 48, None)
+    np.testing.assert_allclose(later.sm_lstm.values[:, 48:], res.sm_lstm.values[:, keep],
+                               rtol=0, atol=1e-7, equal_nan=True)  # fmt: skip
+    np.testing.assert_array_equal(
+        later.sm_lstm_flag.values[:, 48:], res.sm_lstm_flag.values[:, keep]
+    )
+    assert (later.sm_lstm_flag.values[:, 48:] == 1).any()  # the rain days are in the new hours

@@ -170,8 +170,10 @@ def correct(
     coefficients : ProductCoefficients or path, optional
         Stored station coefficients (:mod:`smlib.method.product`, written by
         :func:`correct_file`): the guided ``sm_lstm`` applies them instead of fitting (an
-        archive or new hours corrected with the fit of the book's record). Stations not in
-        the table stay raw, flag 3.
+        archive or new hours corrected with the fit of the book's record). Rain flags use
+        the table's screen and the fitting record's spread of the SM tendency, as the
+        streaming corrector and the ONNX example do. Stations not in the table stay raw,
+        flag 3.
 
     Returns
     -------
@@ -268,7 +270,7 @@ def _correct(
             use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
             rule = cc.rain_rule if m == "lstm" else "raw"
             if m == "lstm" and cc.mode == "guided" and coefficients is not None:
-                applied = apply_product(ds, coefficients, rain)
+                applied = apply_product(ds, coefficients)  # its rain screen and spread
                 prod, flag = applied["sm_lstm"].values, applied["sm_lstm_flag"].values
                 coef = applied["rule_coefficient"].values
                 how = (
