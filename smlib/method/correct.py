@@ -13,7 +13,9 @@ Streaming and latency
     with ``--set preprocess.lf_centering=trailing`` (causal LF, ``x[t-23 .. t]``) has zero
     latency; it is a different model and must be trained as such. The streamed values equal the
     batch result for the same hours (the batch pipeline is run on a rolling buffer long enough
-    that every value it releases depends only on buffered hours).
+    that every value it releases depends only on buffered hours). Given the station table of
+    :func:`correct_file` (``coefficients=``), it streams the default product and its flags
+    instead (:mod:`smlib.method.product`; latency in :class:`StreamingCorrector`).
 """
 
 from __future__ import annotations
