@@ -297,3 +297,20 @@ def test_stored_coefficients_on_new_hours_alone(fitted):
         later.sm_lstm_flag.values[:, 48:], res.sm_lstm_flag.values[:, keep]
     )
     assert (later.sm_lstm_flag.values[:, 48:] == 1).any()  # the rain days are in the new hours
+
+
+def test_damaged_coefficient_files_are_refused_naming_the_file(fitted, tmp_path):
+    _, _, _, _, _, out = fitted
+    doc = json.loads(coefficients_path(out).read_text())
+    cases = {
+        "short.json": {**doc, "stations": {**doc["stations"], "b2": doc["stations"]["b2"][:-1]}},
+        "nokey.json": {k: v for k, v in doc.items() if k != "product"},
+        "other.json": {"format": "something else"},
+    }
+    for name, bad in cases.items():
+        (tmp_path / name).write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=name):
+            read_coefficients(tmp_path / name)
+    (tmp_path / "cut.json").write_text(coefficients_path(out).read_text()[:200])
+    with pytest.raises(ValueError, match="cut.json: not a readable coefficient file"):
+        read_coefficients(tmp_path / "cut.json")

@@ -283,10 +283,18 @@ def read_coefficients(path: str | os.PathLike) -> ProductCoefficients:
         raise ValueError(
             f"{path}: coefficient file version {doc.get('version')}; this smlib reads {VERSION}"
         )
+    try:
+        return _table_from(doc)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: damaged coefficient file ({type(err).__name__}: {err})") from err
+
+
+def _table_from(doc: dict) -> ProductCoefficients:
     p, st = doc["product"], doc["stations"]
     n = len(st["station"])
-    if any(len(st[k]) != n for k in ("b1", "b2", "fitted_hours", "signals_used")):
-        raise ValueError(f"{path}: station columns of different lengths")
+    columns = ("b1", "b2", "fitted_hours", "signals_used", "rain_tendency_sd")
+    if any(len(st[k]) != n for k in columns):
+        raise ValueError("station columns of different lengths")
 
     def arr(key: str) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in st[key]], dtype=np.float64)
