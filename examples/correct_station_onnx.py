@@ -7,10 +7,13 @@ For a logger-side PC or any system without PyTorch or smlib. The model file come
     smlib export runs/paper-op --format onnx --out model.onnx
 
 and carries everything this script needs in its metadata (feature list, scaler, window
-length, moving average). Usage::
+length, moving average). The default product -- the series the book evaluates -- needs no
+network at all, only the station's two coefficients that ``smlib correct`` fitted and stored
+beside its output (``corrected.coefficients.json``). Usage::
 
-    python correct_station_onnx.py model.onnx --stm NET_NET_ST_sm_*.stm NET_NET_ST_ts_*.stm \\
-        [--csv reanalysis.csv] --out corrected.csv
+    python correct_station_onnx.py [model.onnx] --stm NET_NET_ST_sm_*.stm NET_NET_ST_ts_*.stm \\
+        [--csv reanalysis.csv] [--coefficients corrected.coefficients.json [--station NET/ST]] \\
+        --out corrected.csv
 
 Inputs
     ``--stm``: ISMN Header+values files of the station (variable from the file name, ``sm``
@@ -31,10 +34,26 @@ Steps (what smlib's preprocessing does at inference; see ``smlib.method.preproce
        hour ``t`` whose features are all finite and whose SM LF is finite.
     5. The network gives normalised HF; HF = y (y_max - y_min) + y_min; corrected SM =
        max(SM LF + HF, 0) in m3 m-3.
+The default product (``--coefficients``; see ``smlib.method.product``)
+    6. TS HF: gaps of at most ``max_gap_h`` hours interpolated linearly, TS minus its
+       ``lf_window_h`` moving average (next to a gap the nearest defined average within
+       ``lf_window_h / 2`` hours, earlier first); its tendency: the centred hourly difference
+       (one-sided next to a gap).
+    7. product = max(SM - b1 TS_HF - b2 dTS_HF/dt, 0); raw SM where that is undefined or the
+       station has no coefficients (never fitted: flag 3, raw is never worse than raw).
+    8. Flags: 0 corrected, 1 corrected on a rain-affected hour, 3 left raw, 4 no value. Rain
+       days (local solar days): the station gauge ``precip`` on days it covers (20 hours or
+       more), else a daily-mean SM rise above ``insitu_tendency_sd`` times the stored spread;
+       ``era5_precip`` / ``merra2_precip`` days above ``precip_mm_per_day`` (``--csv``
+       columns, mm h-1); under the ``strict`` screen also every gauge day, and each rain day
+       widened by ``widen_days``.
+    Latency: the value of hour ``t`` needs TS up to ``t + 12`` (the 24-h centred LF reaches
+    11 h ahead, the tendency one more), more while a gap may still be filled or after a long
+    gap; a rain flag is settled when its local day (strict: and the next) has ended.
 Output
-    CSV ``time,sm,sm_lf,sm_hf_predicted,sm_corrected``; hours the model cannot correct are
-    empty. This is the network's correction (smlib's ``product=paper``); smlib's default
-    flagged product additionally treats rain-affected hours, which needs the whole record.
+    CSV ``time,sm,sm_lf,sm_hf_predicted,sm_corrected``, with ``--coefficients`` also
+    ``sm_product,flag``; empty where there is no value. ``sm_corrected`` is the network's
+    correction (smlib's ``product=paper``); ``sm_product`` is smlib's default product.
 """
 
 from __future__ import annotations
@@ -185,35 +204,195 @@ def correct_station(model: Path, data: dict, axis: np.ndarray, lon: float, batch
     return sm, sm_lf, hf, corrected
 
 
+# --------------------------------------------------------------------- the default product
+def fill_short_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """NaN runs of at most ``max_gap`` hours with finite values on both sides, interpolated."""
+    ok = np.isfinite(x)
+    if max_gap <= 0 or ok.all() or not ok.any():
+        return x
+    idx = np.arange(len(x))
+    prev = np.maximum.accumulate(np.where(ok, idx, -1))
+    nxt = np.minimum.accumulate(np.where(ok, idx, len(x))[::-1])[::-1]
+    gap = ~ok & (prev >= 0) & (nxt < len(x)) & (nxt - prev - 1 <= max_gap)
+    out = x.copy()
+    out[gap] = np.interp(idx[gap], idx[ok], x[ok])
+    return out
+
+
+def fill_nearest(lf: np.ndarray, reach: int) -> np.ndarray:
+    """Undefined values from the last defined one up to ``reach`` hours before, else from the
+    next one up to ``reach`` hours after."""
+    idx = np.arange(len(lf))
+    ok = np.isfinite(lf)
+    prev = np.maximum.accumulate(np.where(ok, idx, -1))
+    nxt = np.minimum.accumulate(np.where(ok, idx, len(lf))[::-1])[::-1]
+    out = lf.copy()
+    back = ~ok & (prev >= 0) & (idx - prev <= reach)
+    out[back] = lf[prev[back]]
+    ahead = ~ok & ~back & (nxt < len(lf)) & (nxt - idx <= reach)
+    out[ahead] = lf[nxt[ahead]]
+    return out
+
+
+def temperature_regressors(ts: np.ndarray, window: int, centering: str, max_gap: int):
+    """TS HF (K) and its hourly tendency (K h-1), float32 (step 6)."""
+    ts = fill_short_gaps(ts.astype(np.float32), max_gap)
+    lf = fill_nearest(moving_average(ts, window, centering), window // 2)
+    hf = (ts - lf).astype(np.float32)
+    dhf = np.full_like(hf, np.nan)
+    mid = 0.5 * (hf[2:] - hf[:-2])
+    mid = np.where(np.isnan(mid), hf[2:] - hf[1:-1], mid)
+    dhf[1:-1] = np.where(np.isnan(mid), hf[1:-1] - hf[:-2], mid)
+    return hf, dhf
+
+
+def station_coefficients(path: Path, station: str) -> dict:
+    """The station's row and the product definition of a ``smlib correct`` coefficient file."""
+    doc = json.loads(path.read_text())
+    if doc.get("format") != "smlib-product-coefficients" or doc.get("version") != 1:
+        raise SystemExit(f"{path}: not an smlib coefficient file of version 1")
+    p, st = doc["product"], doc["stations"]
+    row = st["station"].index(station) if station in st["station"] else None
+    if row is None:
+        print(f"{station} is not in {path}: left raw (flag 3)", file=sys.stderr)
+
+    def get(key: str) -> float:
+        v = None if row is None else st[key][row]
+        return np.nan if v is None else float(v)
+
+    return {**p, "b1": get("b1"), "b2": get("b2"), "sd": get("rain_tendency_sd")}
+
+
+def local_day_index(axis: np.ndarray, lon: float) -> np.ndarray:
+    """Index into ``axis`` of hour h of each local solar day, shape [day, 24] (-1 outside)."""
+    off = solar_offset_hours(lon)
+    first = (axis[0] + np.timedelta64(off, "h")).astype("datetime64[D]")
+    last = (axis[-1] + np.timedelta64(off, "h")).astype("datetime64[D]")
+    days = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
+    start = (days.astype("datetime64[h]") - axis[0]).astype(np.int64) - off
+    index = start[:, None] + np.arange(24)[None, :]
+    index[(index < 0) | (index >= len(axis))] = -1
+    return index
+
+
+def rain_hours(data: dict, axis: np.ndarray, lon: float, coef: dict) -> np.ndarray:
+    """Rain-affected hours of the default product's flags (step 8)."""
+    screen = coef["rain_screen"]
+    if screen["rain_screen"] == "none":
+        return np.zeros(len(axis), dtype=bool)
+    index = local_day_index(axis, lon)
+
+    def days(x: np.ndarray) -> np.ndarray:  # float32, as smlib holds the series
+        d = x[np.clip(index, 0, None)].astype(np.float32)
+        d[index < 0] = np.nan
+        return d
+
+    def wet(x: np.ndarray) -> np.ndarray:
+        return np.nansum(days(x), axis=1) > screen["precip_mm_per_day"]
+
+    sm = days(data["sm"])
+    n = np.isfinite(sm).sum(1)
+    mean = np.nanmean(np.where(n[:, None] > 0, sm, 0.0), axis=1)  # a day of >= 18 hours
+    mean[n < 18] = np.nan
+    tend = np.full(len(mean), np.nan, dtype=np.float32)
+    tend[1:] = mean[1:] - mean[:-1]
+    with np.errstate(invalid="ignore"):
+        rain = tend > screen["insitu_tendency_sd"] * coef["sd"]
+    if "precip" in data:
+        gauge = wet(data["precip"])
+        rain = np.where(np.isfinite(days(data["precip"])).sum(1) >= 20, gauge, rain)
+    for var in ("era5_precip", "merra2_precip"):
+        if var in data:
+            rain = rain | wet(data[var])
+    if screen["rain_screen"] == "strict":
+        if "precip" in data:
+            rain = rain | gauge
+        wide = rain.copy()
+        for k in range(1, screen["widen_days"] + 1):
+            wide[k:] |= rain[:-k]
+            wide[:-k] |= rain[k:]
+        rain = wide
+    hours = np.zeros(len(axis), dtype=bool)
+    hours[index[index >= 0]] = np.broadcast_to(rain[:, None], index.shape)[index >= 0]
+    return hours
+
+
+def default_product(data: dict, axis: np.ndarray, lon: float, coef: dict):
+    """``(product, flag)`` of smlib's default product from stored coefficients (steps 6-8)."""
+    raw = data["sm"].astype(np.float32)
+    if "ts" not in data:
+        raise SystemExit("the default product needs the station's ts series")
+    hf, dhf = temperature_regressors(
+        data["ts"], int(coef["lf_window_h"]), coef["lf_centering"], int(coef["max_gap_h"])
+    )
+    out = raw.astype(np.float64) - coef["b1"] * hf - coef["b2"] * dhf
+    out = np.maximum(out, 0.0).astype(np.float32)
+    have = np.isfinite(raw)
+    done = have & np.isfinite(out)
+    rain = rain_hours(data, axis, lon, coef)
+    product = np.where(done, out, raw).astype(np.float32)
+    flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4))
+    return product, flag
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", type=Path, help="model.onnx from smlib export")
+    p.add_argument("model", type=Path, nargs="?", help="model.onnx from smlib export")
     p.add_argument("--stm", type=Path, nargs="*", default=[], help="ISMN .stm files")
     p.add_argument("--csv", type=Path, default=None, help="further hourly series (CSV)")
     p.add_argument("--lon", type=float, default=None, help="longitude (default: .stm header)")
+    p.add_argument(
+        "--coefficients",
+        type=Path,
+        default=None,
+        help="<out>.coefficients.json of smlib correct: adds the default product",
+    )
+    p.add_argument(
+        "--station",
+        default=None,
+        help="station in the coefficient file (default: NETWORK/STATION of --stm)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output CSV")
     a = p.parse_args(argv)
-    series, lon = {}, a.lon
+    if a.model is None and a.coefficients is None:
+        p.error("give the model, --coefficients, or both")
+    series, lon, station = {}, a.lon, a.station
     for f in a.stm:
         var, file_lon, t, v = read_stm(f)
         series[var] = (t, v)
         lon = file_lon if lon is None else lon
+        parts = f.name.split("_")
+        station = station or f"{parts[0]}/{parts[2]}"
     if a.csv is not None:
         series.update(read_csv(a.csv))
     if "sm" not in series or lon is None:
         p.error("need the station's sm series and its longitude (--stm or --csv and --lon)")
+    if a.coefficients is not None and station is None:
+        p.error("name the station in the coefficient file: --station NETWORK/STATION")
     axis, data = on_hourly_axis(series)
-    sm, sm_lf, hf, corr = correct_station(a.model, data, axis, lon)
+    nan = np.full(len(axis), np.nan, dtype=np.float32)
+    sm, sm_lf, hf, corr = data["sm"], nan, nan, nan
+    if a.model is not None:
+        sm, sm_lf, hf, corr = correct_station(a.model, data, axis, lon)
 
     def fmt(v: float) -> str:
         return "" if not np.isfinite(v) else f"{v:.6f}"
 
-    rows = ["time,sm,sm_lf,sm_hf_predicted,sm_corrected"]
+    header = "time,sm,sm_lf,sm_hf_predicted,sm_corrected"
+    cols = [sm, sm_lf, hf, corr]
+    if a.coefficients is not None:
+        product, flag = default_product(
+            data, axis, lon, station_coefficients(a.coefficients, station)
+        )
+        header += ",sm_product,flag"
+        cols.append(product)
+    rows = [header]
     for i, t in enumerate(axis):
-        rows.append(f"{t}:00Z,{fmt(sm[i])},{fmt(sm_lf[i])},{fmt(hf[i])},{fmt(corr[i])}")
+        line = f"{t}:00Z," + ",".join(fmt(c[i]) for c in cols)
+        rows.append(line + (f",{flag[i]}" if a.coefficients is not None else ""))
     a.out.write_text("\n".join(rows) + "\n")
-    n = int(np.isfinite(corr).sum())
-    print(f"{a.out}: {n} of {len(axis)} hours corrected")
+    n = int(np.isfinite(cols[-1]).sum())
+    print(f"{a.out}: {n} of {len(axis)} hours with a value")
     return 0
 
 

@@ -261,3 +261,33 @@ def test_static_variables_found_in_a_zipped_download(tmp_path):
     assert list(found) == [("NET", "S1")] and found[("NET", "S1")]().decode() == STATIC_CSV
     assert ismn_writer.find_static_variables(tmp_path / "gone") == {}
     assert ismn_writer.find_static_variables("") == {}
+
+
+def test_archive_applies_stored_coefficients_like_the_batch_product(work, tmp_path):
+    """``smlib correct`` fits the default product and stores its station table; an archive
+    corrected with that table holds the same product and flags (a resumed run included), and
+    a table changed in between is refused rather than mixed."""
+    from smlib.method.correct import correct_file
+
+    d, ds, _, _ = work
+    run = train(ds, tmp_path / "run", profile="quick",
+                overrides=(*TINY, "correct.product=flagged"))  # fmt: skip
+    fitted = correct_file(d / "cube.nc", run, out=tmp_path / "fit.nc", methods=("lstm",))
+    table = tmp_path / "fit.coefficients.json"
+    assert table.exists() and fitted.attrs["product"] == "flagged"
+    out = tmp_path / "archive.nc"
+    archive.correct_archive(d / "cube.nc", run, out, block_stations=2, stop_after=1,
+                            coefficients=table)  # fmt: skip
+    with pytest.raises(ValueError, match="other settings"):
+        archive.correct_archive(d / "cube.nc", run, out, block_stations=2)  # without the table
+    archive.correct_archive(d / "cube.nc", run, out, block_stations=2, coefficients=table)
+    with xr.open_dataset(out) as got:
+        for v in ("sm_lstm", "sm_lstm_flag", "sm_lstm_net", "rule_coefficient"):
+            np.testing.assert_array_equal(got[v].values, fitted[v].values, err_msg=v)
+        assert set(np.unique(got["sm_lstm_flag"].values)) >= {0, 1}
+        assert "stored coefficients" in got["sm_lstm"].attrs["product"]
+    with pytest.raises(
+        ValueError, match="flagged guided product; this correction has product=paper"
+    ):
+        archive.correct_archive(d / "cube.nc", work[2], tmp_path / "p.nc", coefficients=table)
+    assert not list(tmp_path.glob("p.nc*"))  # refused before any output

@@ -175,3 +175,48 @@ def test_cli_export(runs, tmp_path):
         ["export", str(runs["gru_student"]), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]
     )
     assert rc == 0 and (tmp_path / "m.onnx").stat().st_size > 1000
+
+
+def test_example_applies_stored_coefficients_like_the_default_product(cube, runs, tmp_path):
+    """The example, given the station table of ``smlib correct``, writes the series the book
+    evaluates (values and flags) -- from the station's files alone, with or without a model."""
+    from smlib.method.correct import correct_file
+
+    ex = _example()
+    batch = correct_file(cube, runs["insitu"], out=tmp_path / "c.nc", methods=("lstm",),
+                         product="flagged")  # fmt: skip
+    table = tmp_path / "c.coefficients.json"
+    model = export_onnx(runs["insitu"], tmp_path / "insitu.onnx")
+    for i in (0, 1):
+        st = cube.isel(station=[i])
+        times = st["time"].values
+        net, name = str(st["station"].values[0]).split("/")
+        files = []
+        for var in ("sm", "ts"):
+            v = st[var].values[0]
+            ok = np.isfinite(v)
+            files.append(write_stm(tmp_path / "ismn", net, name, var, 0.05, 0.05, "5TM",
+                                   times[ok], v[ok], lon=float(st["lon"].values[0])))  # fmt: skip
+        csv = tmp_path / f"rean{i}.csv"
+        cols = ["era5_precip", "merra2_precip"]
+        lines = ["time," + ",".join(cols)]
+        for k, t in enumerate(times.astype("datetime64[h]")):
+            lines.append(f"{t}," + ",".join(f"{float(st[c].values[0, k]):.4f}" for c in cols))
+        csv.write_text("\n".join(lines) + "\n")
+        out = tmp_path / f"product{i}.csv"
+        args = ["--stm", *map(str, files), "--csv", str(csv), "--coefficients", str(table)]
+        assert ex.main([str(model), *args, "--out", str(out)]) == 0
+        rows = [r.split(",") for r in out.read_text().splitlines()]
+        assert rows[0][-2:] == ["sm_product", "flag"]
+        got = np.array([float(r[5]) if r[5] else np.nan for r in rows[1:]])
+        flag = np.array([int(r[6]) for r in rows[1:]])
+        want = batch["sm_lstm"].values[i]
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6, equal_nan=True)
+        np.testing.assert_array_equal(flag, batch["sm_lstm_flag"].values[i])
+        assert {0, 1} <= set(flag)
+        # no model: the product alone; a station not in the table: raw, flag 3
+        alone = tmp_path / f"alone{i}.csv"
+        ex.main([*args, "--station", "NET/UNKNOWN", "--out", str(alone)])
+        rows = [r.split(",") for r in alone.read_text().splitlines()[1:]]
+        raw = st["sm"].values[0]
+        assert [int(r[6]) for r in rows] == np.where(np.isfinite(raw), 3, 4).tolist()

@@ -112,3 +112,27 @@ def test_correct_lazy_one_method_equals_in_memory(cube, run_dir, method):
     np.testing.assert_array_equal(got[f"sm_{method}"].values, ref[f"sm_{method}"].values)
     assert np.isfinite(got[f"sm_{method}"].values).any()
     assert got[f"sm_{method}"].attrs == ref[f"sm_{method}"].attrs
+
+
+def test_correct_lazy_applies_stored_coefficients_like_the_batch_product(cube, tmp_path):
+    """Blocks apply the station table of ``smlib correct`` (looked up by station, not by
+    position): the lazy product equals the fitted batch product, flags included."""
+    from smlib.method.correct import correct_file
+
+    run = train(cube, tmp_path / "run", profile="quick",
+                overrides=(*TINY, "correct.product=flagged"))  # fmt: skip
+    out = tmp_path / "c.nc"
+    ref = correct_file(cube, run, out=out, methods=("lstm",))
+    assert ref.attrs["product"] == "flagged"
+    table = tmp_path / "c.coefficients.json"
+    got = scale.correct_lazy(cube.chunk({"station": 3}), run, ("lstm",), coefficients=table)
+    got = got.compute()
+    for v in ("sm_lstm", "sm_lstm_flag", "sm_lstm_net", "rule_coefficient"):
+        np.testing.assert_array_equal(got[v].values, ref[v].values, err_msg=v)
+    assert set(np.unique(got["sm_lstm_flag"].values)) >= {0, 1}
+    # the same blocks in another station order still find their own coefficients
+    flipped = cube.isel(station=slice(None, None, -1)).chunk({"station": 2})
+    back = scale.correct_lazy(flipped, run, ("lstm",), coefficients=table).compute()
+    np.testing.assert_array_equal(
+        back["rule_coefficient"].values, ref["rule_coefficient"].values[::-1]
+    )

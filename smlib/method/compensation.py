@@ -41,6 +41,12 @@ __all__ = [
     "temperature_regressors",
     "fit_coefficients",
     "apply_coefficients",
+    "fitted_hours",
+    "guided_fit",
+    "apply_guided_kernel",
+    "regressors_final",
+    "flagged_product",
+    "guided_compensation",
     "linear_compensation_kernel",
 ]
 
@@ -162,6 +168,313 @@ def apply_coefficients(
     for j, r in enumerate(regressors):
         out -= coef[:, j : j + 1] * r
     return np.maximum(out, 0.0).astype(np.float32)
+
+
+def fitted_hours(y: np.ndarray, regressors: list[np.ndarray], keep: np.ndarray) -> np.ndarray:
+    """Hours per station that :func:`fit_coefficients` would use (same mask), shape (station,)."""
+    ok = keep & np.isfinite(y)
+    for r in regressors:
+        ok &= np.isfinite(r)
+    return ok.sum(axis=1).astype(np.int64)
+
+
+def guided_fit(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    fit_hours: np.ndarray,
+    min_hours: int = 240,
+    lf_window_h: int = 24,
+    smoothing_days: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-station temperature-artefact coefficients of the guided product.
+
+    The fit of :func:`smlib.method.correct.guided_compensation` (its docstring gives the
+    model): the raw HF regressed on TS HF, its tendency and the HF of the signal estimates,
+    over ``fit_hours``. A station where the fit with every estimate lacks ``min_hours``
+    hours is fitted again without the first estimate (the network), then with the
+    temperature terms alone.
+
+    Parameters
+    ----------
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and TS (degC).
+    signal : list of numpy.ndarray, each shape (station, time)
+        Signal estimates (m3 m-3), the network first.
+    fit_hours : numpy.ndarray of bool, shape (station, time)
+    min_hours, lf_window_h, smoothing_days
+        As :func:`smlib.method.correct.guided_compensation`.
+
+    Returns
+    -------
+    coef : numpy.ndarray of float64, shape (station, 2)
+        ``b1`` (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1); NaN where no fit had ``min_hours``.
+    n_hours : numpy.ndarray of int64, shape (station,)
+        Hours that entered the fit kept for the station (0 where not fitted).
+    n_signals : numpy.ndarray of int64, shape (station,)
+        Signal estimates in that fit: ``len(signal)``, ``len(signal) - 1`` (without the
+        first), 0 (temperature terms alone); -1 where not fitted. The estimates used are
+        always the last ``n_signals`` of ``signal``.
+    """
+    regs = list(temperature_regressors(ts, lf_window_h))
+    hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
+    raw_hf = hf[0]
+    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
+    n_st = raw.shape[0]
+    coef = np.full((n_st, 2), np.nan)
+    n_hours = np.zeros(n_st, dtype=np.int64)
+    n_signals = np.full(n_st, -1, dtype=np.int64)
+    # stations where the full fit lacks hours (a signal estimate missing or gappy there) fall
+    # back to fewer estimates: without the first (the network), then the plain TS fit
+    subsets = [sig_hf] + ([sig_hf[1:]] if sig_hf else []) + ([[]] if len(sig_hf) > 1 else [])
+    for subset in subsets:
+        todo = ~np.isfinite(coef[:, 0])
+        if not todo.any():
+            break
+        rows = [r[todo] for r in regs] + [a[todo] for a in subset]
+        part = fit_coefficients(raw_hf[todo], rows, fit_hours[todo], min_hours)
+        done = np.isfinite(part[:, 0])
+        idx = np.flatnonzero(todo)[done]
+        coef[idx] = part[done, :2]
+        n_hours[idx] = fitted_hours(raw_hf[todo], rows, fit_hours[todo])[done]
+        n_signals[idx] = len(subset)
+    return coef, n_hours, n_signals
+
+
+def apply_guided_kernel(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    coef: np.ndarray,
+    rain: np.ndarray | None = None,
+    lf_window_h: int = 24,
+    centering: str = "centred",
+    max_gap_h: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The guided product from stored coefficients: raw SM minus the fitted artefact.
+
+    .. math:: \\theta_{corr} = \\max(\\theta - b_1 T_{HF} - b_2\\,\\partial_t T_{HF},\\ 0)
+
+    Parameters
+    ----------
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and TS (degC), on a gap-free hourly axis (NaN = missing).
+    coef : numpy.ndarray, shape (station, 2)
+        ``b1`` (m3 m-3 K-1) and ``b2`` (m3 m-3 h K-1); a row of NaN leaves the station raw.
+    rain : numpy.ndarray of bool, shape (station, time), optional
+        Rain-affected hours (flag 1 instead of 0); default none.
+    lf_window_h, centering, max_gap_h
+        The regressors' definition (:func:`temperature_regressors`).
+
+    Returns
+    -------
+    product : numpy.ndarray of float32, shape (station, time)
+        m3 m-3; raw where the artefact cannot be removed (no TS HF, no coefficients).
+    flag : numpy.ndarray of int8, shape (station, time)
+        0 corrected, 1 corrected on a rain-affected hour, 3 left raw, 4 no value
+        (:data:`smlib.method.correct.FLAG_MEANINGS`).
+
+    Notes
+    -----
+    Latency: the value at hour ``t`` needs TS up to ``t + 15`` with the defaults (the 24-h
+    centred LF reaches 11 h ahead, the tendency one hour more, a gap of up to ``max_gap_h``
+    hours is filled only once it has closed); within 12 h after a TS gap that breaks the
+    moving average, the LF is taken from the next defined one, up to 12 h later
+    (:func:`regressors_final` tells which hours are settled).
+    """
+    raw = np.asarray(raw)
+    regs = list(temperature_regressors(ts, lf_window_h, centering, max_gap_h))
+    corrected = apply_coefficients(raw, regs, np.asarray(coef, dtype=np.float64))
+    have = np.isfinite(raw)
+    done = have & np.isfinite(corrected)
+    rain = np.zeros(raw.shape, dtype=bool) if rain is None else np.asarray(rain, dtype=bool)
+    product = np.where(done, corrected, raw).astype(np.float32)
+    flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4)).astype(np.int8)
+    return product, flag
+
+
+def _window_all(ok: np.ndarray, back: int, fwd: int) -> np.ndarray:
+    """True where ``ok`` holds over ``[t - back, t + fwd]`` (indices outside the axis: True
+    before it, False after it)."""
+    n = ok.shape[-1]
+    bad = np.concatenate(
+        [np.zeros(ok.shape[:-1] + (1,), np.int64), np.cumsum(~ok, axis=-1)], axis=-1
+    )
+    t = np.arange(n)
+    lo = np.clip(t - back, 0, n)
+    hi = t + fwd + 1
+    out = np.zeros(ok.shape, dtype=bool)
+    inside = hi <= n
+    out[..., inside] = (bad[..., hi[inside]] - bad[..., lo[inside]]) == 0
+    return out
+
+
+def regressors_final(
+    ts: np.ndarray, lf_window_h: int = 24, centering: str = "centred", max_gap_h: int = 3
+) -> np.ndarray:
+    """Hours whose :func:`temperature_regressors` can no longer change when hours are appended.
+
+    For streaming: the regressors of hour ``t`` computed on the series received so far equal
+    those on the whole record wherever this is True (tested).
+
+    Parameters
+    ----------
+    ts : numpy.ndarray, shape (station, time)
+        Soil temperature received so far (the last column is the newest hour).
+    lf_window_h, centering, max_gap_h
+        As :func:`temperature_regressors`.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (station, time)
+    """
+    from smlib.method.decomposition import lf_reach
+
+    ts = np.asarray(ts, dtype=np.float32)
+    n = ts.shape[-1]
+    t = np.arange(n)
+    back, fwd = lf_reach(lf_window_h, centering)
+    present = np.isfinite(ts)
+    # a missing hour within max_gap_h of the end may still be interpolated
+    fin_f = present | (t <= n - 1 - max_gap_h)[None, :]
+    filled = fill_short_gaps(ts, max_gap_h)
+    ma = moving_average(filled, lf_window_h, centering)
+    ma_def = np.isfinite(ma)  # a defined mean never changes
+    fin_ma = ma_def | _window_all(fin_f, back, fwd)
+    reach = lf_window_h // 2
+    # ffill source within reach hours before t
+    past_def = np.zeros_like(ma_def)
+    for k in range(1, reach + 1):
+        past_def[:, k:] |= ma_def[:, :-k]
+    # bfill: the first defined mean within reach hours after t, all means before it settled
+    bfill_final = np.zeros_like(ma_def)
+    pending = np.ones_like(ma_def)  # no defined mean found yet in t+1 .. t+k-1
+    for k in range(1, reach + 1):
+        nxt_def = np.zeros_like(ma_def)
+        nxt_fin = np.zeros_like(ma_def)
+        nxt_def[:, :-k] = ma_def[:, k:]
+        nxt_fin[:, :-k] = fin_ma[:, k:]
+        bfill_final |= pending & nxt_def
+        pending &= ~nxt_def & nxt_fin  # an unsettled NaN mean before the source: not final
+    bfill_final |= pending  # every mean within reach settled and undefined: LF stays NaN
+    lf_final = ma_def | (fin_ma & (past_def | bfill_final))
+    hf_final = fin_f & (~np.isfinite(filled) | lf_final)
+    out = np.zeros_like(hf_final)
+    out[:, 1:-1] = hf_final[:, :-2] & hf_final[:, 1:-1] & hf_final[:, 2:]
+    if n > 1:
+        out[:, 0] = hf_final[:, 0] & hf_final[:, 1]
+    return out
+
+
+def flagged_product(
+    raw: np.ndarray,
+    method: np.ndarray,
+    rain: np.ndarray,
+    ts: np.ndarray | None,
+    rule: str = "artefact",
+    min_rule_hours: int = 240,
+    lf_window_h: int = 24,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Combine a method's series with the rain-hour rule into a product usable as a whole.
+
+    Parameters
+    ----------
+    raw, method : numpy.ndarray, shape (station, time)
+        Measured and corrected SM, m3 m-3 (``method`` NaN where it has no input).
+    rain : numpy.ndarray of bool, shape (station, time)
+        Rain-affected hours: never taken from ``method``.
+    ts : numpy.ndarray, shape (station, time), optional
+        Soil temperature (degC) for the ``artefact`` rule.
+    rule : {"artefact", "raw"}
+        See :class:`smlib.config.CorrectConfig`.
+    min_rule_hours : int
+        Fewest method hours a station needs for its rule coefficients.
+    lf_window_h : int
+
+    Returns
+    -------
+    product : numpy.ndarray of float32, shape (station, time)
+    flag : numpy.ndarray of int8, shape (station, time)
+        Keys of :data:`smlib.method.product.FLAG_MEANINGS`.
+    coef : numpy.ndarray, shape (station, 2)
+        Rule coefficients (m3 m-3 K-1, m3 m-3 h K-1); NaN where not fitted.
+    """
+    have = np.isfinite(raw)
+    use = have & np.isfinite(method) & ~rain
+    product = np.where(use, method, raw).astype(np.float32)
+    flag = np.where(use, 0, np.where(have, 3, 4)).astype(np.int8)
+    coef = np.full((raw.shape[0], 2), np.nan)
+    if rule == "artefact" and ts is not None:
+        regs = list(temperature_regressors(ts, lf_window_h))
+        raw_hf = raw - moving_average(raw, lf_window_h, "centred")
+        met_hf = method - moving_average(method, lf_window_h, "centred")
+        coef = fit_coefficients(raw_hf - met_hf, regs, use, min_rule_hours)
+        ruled = apply_coefficients(raw, regs, coef)
+        take = have & ~use & np.isfinite(ruled)
+        product[take] = ruled[take]
+        flag[take & rain] = 1
+        flag[take & ~rain] = 2
+    return product, flag, coef
+
+
+def guided_compensation(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    fit_hours: np.ndarray,
+    rain: np.ndarray,
+    min_hours: int = 240,
+    lf_window_h: int = 24,
+    smoothing_days: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Remove the temperature artefact with coefficients guided by estimates of the signal.
+
+    Per station, over the rain-free hours ``fit_hours``, the least-squares fit
+
+    .. math::
+
+        \theta_{HF} = b_1 T_{HF} + b_2\\,\\partial_t T_{HF}
+                       + \\sum_k c_k\\, s_{k,HF} + \varepsilon
+
+    where :math:`s_k` are independent estimates of the true diurnal SM signal (the LSTM's
+    corrected series, the reanalysis SM). With the signal on the right-hand side, the
+    temperature coefficients are no longer biased by the part of the true cycle that covaries
+    with temperature -- the weakness of a plain per-probe compensation. The product is
+
+    .. math:: \theta_{corr} = \\max(\theta - b_1 T_{HF} - b_2\\,\\partial_t T_{HF},\\ 0),
+
+    i.e. the measured series with its artefact removed at every hour with TS, rain included.
+
+    Parameters
+    ----------
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and TS (degC).
+    signal : list of numpy.ndarray, each shape (station, time)
+        Signal estimates (m3 m-3); NaN hours are left out of the fit.
+    fit_hours : numpy.ndarray of bool, shape (station, time)
+        Hours allowed in the fit (rain-free).
+    rain : numpy.ndarray of bool, shape (station, time)
+        Rain-affected hours (flag 1 instead of 0).
+    min_hours : int
+        Fewest fitted hours per station; stations below stay raw (flag 3).
+    lf_window_h : int
+    smoothing_days : int
+        The HF of each signal estimate enters the fit as its running diurnal composite over
+        ``2 * smoothing_days + 1`` days (:func:`same_hour_mean`): the day-to-day
+        errors of an estimate act like noise in a regressor and bias the temperature
+        coefficients toward the plain per-probe fit (errors-in-variables attenuation);
+        averaging them out keeps the seasonal evolution of the cycle. 0 uses them as they are.
+
+    Returns
+    -------
+    product : numpy.ndarray of float32, shape (station, time)
+    flag : numpy.ndarray of int8, shape (station, time)
+        Keys of :data:`smlib.method.product.FLAG_MEANINGS`.
+    coef : numpy.ndarray, shape (station, 2)
+        ``b1`` (m3 m-3 K-1) and ``b2`` (m3 m-3 h K-1).
+    """
+    coef, _, _ = guided_fit(raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days)
+    product, flag = apply_guided_kernel(raw, ts, coef, rain, lf_window_h)
+    return product, flag, coef
 
 
 def linear_compensation_kernel(

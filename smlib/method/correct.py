@@ -13,11 +13,14 @@ Streaming and latency
     with ``--set preprocess.lf_centering=trailing`` (causal LF, ``x[t-23 .. t]``) has zero
     latency; it is a different model and must be trained as such. The streamed values equal the
     batch result for the same hours (the batch pipeline is run on a rolling buffer long enough
-    that every value it releases depends only on buffered hours).
+    that every value it releases depends only on buffered hours). Given the station table of
+    :func:`correct_file` (``coefficients=``), it streams the default product and its flags
+    instead (:mod:`smlib.method.product`; latency in :class:`StreamingCorrector`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -32,9 +35,20 @@ from smlib.config import (
     CorrectConfig,
     PreprocessConfig,
 )
-from smlib.method.decomposition import lf_reach, moving_average
+from smlib.method.compensation import flagged_product, guided_compensation
+from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
 from smlib.method.preprocess import Prepared, prepare
+from smlib.method.product import (
+    FLAG_CORRECTED,
+    FLAG_MEANINGS,
+    ProductCoefficients,
+    apply_product,
+    coefficients_path,
+    fit_product_table,
+    read_coefficients,
+    write_coefficients,
+)
 from smlib.method.runfolder import LoadedModel, WindowBatcher, load_cube, load_model
 from smlib.method.screens import rain_flags
 
@@ -105,18 +119,6 @@ def _lstm_sm(lm: LoadedModel, ds: xr.Dataset) -> xr.DataArray:
     )
 
 
-#: Per-hour flag of every corrected variable (CF ``flag_values`` / ``flag_meanings``).
-FLAG_MEANINGS: dict[int, str] = {
-    0: "corrected",
-    1: "rain_affected_temperature_artefact_removed",
-    2: "no_method_input_temperature_artefact_removed",
-    3: "left_raw",
-    4: "no_value",
-}
-FLAG_CORRECTED = (0, 1, 2)
-"""Flags of hours that hold a correction (network or rule)."""
-
-
 def _raw(ds: xr.Dataset) -> np.ndarray:
     return np.asarray(ds["sm"].transpose("station", "time").values, dtype=np.float32)
 
@@ -125,151 +127,6 @@ def rain_affected_hours(ds: xr.Dataset, screen: str = "strict") -> np.ndarray:
     """Boolean (station, time): hours of days that rain screen ``screen`` flags (any source)."""
     flags = rain_flags(ds, PreprocessConfig(rain_screen=screen))
     return flags["insitu"] | flags["era5"] | flags["merra2"]
-
-
-def flagged_product(
-    raw: np.ndarray,
-    method: np.ndarray,
-    rain: np.ndarray,
-    ts: np.ndarray | None,
-    rule: str = "artefact",
-    min_rule_hours: int = 240,
-    lf_window_h: int = 24,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Combine a method's series with the rain-hour rule into a product usable as a whole.
-
-    Parameters
-    ----------
-    raw, method : numpy.ndarray, shape (station, time)
-        Measured and corrected SM, m3 m-3 (``method`` NaN where it has no input).
-    rain : numpy.ndarray of bool, shape (station, time)
-        Rain-affected hours: never taken from ``method``.
-    ts : numpy.ndarray, shape (station, time), optional
-        Soil temperature (degC) for the ``artefact`` rule.
-    rule : {"artefact", "raw"}
-        See :class:`smlib.config.CorrectConfig`.
-    min_rule_hours : int
-        Fewest method hours a station needs for its rule coefficients.
-    lf_window_h : int
-
-    Returns
-    -------
-    product : numpy.ndarray of float32, shape (station, time)
-    flag : numpy.ndarray of int8, shape (station, time)
-        Keys of :data:`FLAG_MEANINGS`.
-    coef : numpy.ndarray, shape (station, 2)
-        Rule coefficients (m3 m-3 K-1, m3 m-3 h K-1); NaN where not fitted.
-    """
-    from smlib.method.compensation import (
-        apply_coefficients,
-        fit_coefficients,
-        temperature_regressors,
-    )
-
-    have = np.isfinite(raw)
-    use = have & np.isfinite(method) & ~rain
-    product = np.where(use, method, raw).astype(np.float32)
-    flag = np.where(use, 0, np.where(have, 3, 4)).astype(np.int8)
-    coef = np.full((raw.shape[0], 2), np.nan)
-    if rule == "artefact" and ts is not None:
-        regs = list(temperature_regressors(ts, lf_window_h))
-        raw_hf = raw - moving_average(raw, lf_window_h, "centred")
-        met_hf = method - moving_average(method, lf_window_h, "centred")
-        coef = fit_coefficients(raw_hf - met_hf, regs, use, min_rule_hours)
-        ruled = apply_coefficients(raw, regs, coef)
-        take = have & ~use & np.isfinite(ruled)
-        product[take] = ruled[take]
-        flag[take & rain] = 1
-        flag[take & ~rain] = 2
-    return product, flag, coef
-
-
-def guided_compensation(
-    raw: np.ndarray,
-    ts: np.ndarray,
-    signal: list[np.ndarray],
-    fit_hours: np.ndarray,
-    rain: np.ndarray,
-    min_hours: int = 240,
-    lf_window_h: int = 24,
-    smoothing_days: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Remove the temperature artefact with coefficients guided by estimates of the signal.
-
-    Per station, over the rain-free hours ``fit_hours``, the least-squares fit
-
-    .. math::
-
-        \theta_{HF} = b_1 T_{HF} + b_2\\,\\partial_t T_{HF}
-                       + \\sum_k c_k\\, s_{k,HF} + \varepsilon
-
-    where :math:`s_k` are independent estimates of the true diurnal SM signal (the LSTM's
-    corrected series, the reanalysis SM). With the signal on the right-hand side, the
-    temperature coefficients are no longer biased by the part of the true cycle that covaries
-    with temperature -- the weakness of a plain per-probe compensation. The product is
-
-    .. math:: \theta_{corr} = \\max(\theta - b_1 T_{HF} - b_2\\,\\partial_t T_{HF},\\ 0),
-
-    i.e. the measured series with its artefact removed at every hour with TS, rain included.
-
-    Parameters
-    ----------
-    raw, ts : numpy.ndarray, shape (station, time)
-        Measured SM (m3 m-3) and TS (degC).
-    signal : list of numpy.ndarray, each shape (station, time)
-        Signal estimates (m3 m-3); NaN hours are left out of the fit.
-    fit_hours : numpy.ndarray of bool, shape (station, time)
-        Hours allowed in the fit (rain-free).
-    rain : numpy.ndarray of bool, shape (station, time)
-        Rain-affected hours (flag 1 instead of 0).
-    min_hours : int
-        Fewest fitted hours per station; stations below stay raw (flag 3).
-    lf_window_h : int
-    smoothing_days : int
-        The HF of each signal estimate enters the fit as its running diurnal composite over
-        ``2 * smoothing_days + 1`` days (:func:`smlib.method.compensation.same_hour_mean`): the day-to-day
-        errors of an estimate act like noise in a regressor and bias the temperature
-        coefficients toward the plain per-probe fit (errors-in-variables attenuation);
-        averaging them out keeps the seasonal evolution of the cycle. 0 uses them as they are.
-
-    Returns
-    -------
-    product : numpy.ndarray of float32, shape (station, time)
-    flag : numpy.ndarray of int8, shape (station, time)
-        Keys of :data:`FLAG_MEANINGS`.
-    coef : numpy.ndarray, shape (station, 2)
-        ``b1`` (m3 m-3 K-1) and ``b2`` (m3 m-3 h K-1).
-    """
-    from smlib.method.compensation import (
-        apply_coefficients,
-        fit_coefficients,
-        same_hour_mean,
-        temperature_regressors,
-    )
-
-    regs = list(temperature_regressors(ts, lf_window_h))
-    hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
-    raw_hf = hf[0]
-    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
-    # stations where the full fit lacks hours (a signal estimate missing or gappy there) fall
-    # back to fewer estimates: without the first (the network), then the plain TS fit
-    full = fit_coefficients(raw_hf, regs + sig_hf, fit_hours, min_hours)
-    for subset in (sig_hf[1:], []):
-        retry = ~np.isfinite(full[:, 0])
-        if not retry.any() or len(subset) == len(sig_hf):
-            continue
-        part = fit_coefficients(
-            raw_hf[retry], [r[retry] for r in regs] + [a[retry] for a in subset],
-            fit_hours[retry], min_hours,
-        )  # fmt: skip
-        full[retry, :2] = part[:, :2]
-    coef = full[:, :2]
-    corrected = apply_coefficients(raw, regs, coef)
-    have = np.isfinite(raw)
-    done = have & np.isfinite(corrected)
-    product = np.where(done, corrected, raw).astype(np.float32)
-    flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4)).astype(np.int8)
-    return product, flag, coef
 
 
 def _flag_var(flag: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
@@ -291,6 +148,7 @@ def correct(
     methods: Sequence[str] = ("lstm", "fft"),
     fft_product: str = "mean",
     product: str | None = None,
+    coefficients: ProductCoefficients | str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """Corrected dataset (docs/architecture.md): ``sm``, ``ts``, ``sm_lstm``, ``sm_fft``.
 
@@ -311,6 +169,13 @@ def correct(
         network or the Fourier method; the LSTM's such hours and its hours without inputs get
         the ``correct.rain_rule``, the Fourier method's stay raw. ``paper``: each method's own
         series, NaN where it has no value.
+    coefficients : ProductCoefficients or path, optional
+        Stored station coefficients (:mod:`smlib.method.product`, written by
+        :func:`correct_file`): the guided ``sm_lstm`` applies them instead of fitting (an
+        archive or new hours corrected with the fit of the book's record). Rain flags use
+        the table's screen and the fitting record's spread of the SM tendency, as the
+        streaming corrector and the ONNX example do. Stations not in the table stay raw,
+        flag 3.
 
     Returns
     -------
@@ -319,6 +184,18 @@ def correct(
         per-hour ``sm_<method>_flag`` (:data:`FLAG_MEANINGS`); under ``flagged`` also
         ``sm_lstm_net``, the network's own series (NaN where it has no value).
     """
+    return _correct(cube_ds, model_dir, methods, fft_product, product, coefficients)[0]
+
+
+def _correct(
+    cube_ds: xr.Dataset,
+    model_dir: str | os.PathLike | LoadedModel | None,
+    methods: Sequence[str],
+    fft_product: str,
+    product: str | None,
+    coefficients: ProductCoefficients | str | os.PathLike | None,
+) -> tuple[xr.Dataset, ProductCoefficients | None]:
+    """:func:`correct`, and the station table of a guided product it fitted (else None)."""
     unknown = set(methods) - {"lstm", "fft", "lin"}
     if unknown:
         raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm, fft, lin")
@@ -342,8 +219,22 @@ def correct(
         lm = model_dir if isinstance(model_dir, LoadedModel) else load_model(model_dir)
         cc = lm.config.correct
     product = product or cc.product
+    table = None
+    if coefficients is not None and not isinstance(coefficients, ProductCoefficients):
+        path = coefficients
+        coefficients = read_coefficients(path)
+        coefficients = dataclasses.replace(
+            coefficients, provenance={**coefficients.provenance, "file": str(path)}
+        )
     if product not in ("flagged", "paper"):
         raise ValueError(f"product={product!r}; use 'flagged' or 'paper'")
+    if coefficients is not None and "lstm" not in methods:
+        raise ValueError("stored coefficients make the lstm product; add the method 'lstm'")
+    if coefficients is not None and (product, cc.mode) != ("flagged", "guided"):
+        raise ValueError(
+            "stored coefficients are those of the flagged guided product; this correction "
+            f"makes product={product!r}, correct.mode={cc.mode!r}"
+        )
     raw = _raw(ds)
     ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
     rain = rain_affected_hours(ds, cc.rain_screen) if product == "flagged" else None
@@ -380,15 +271,25 @@ def correct(
         else:
             use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
             rule = cc.rain_rule if m == "lstm" else "raw"
-            if m == "lstm" and cc.mode == "guided":
+            if m == "lstm" and cc.mode == "guided" and coefficients is not None:
+                applied = apply_product(ds, coefficients)  # its rain screen and spread
+                prod, flag = applied["sm_lstm"].values, applied["sm_lstm_flag"].values
+                coef = applied["rule_coefficient"].values
+                how = (
+                    "guided, stored coefficients: the per-station temperature artefact "
+                    f"({coefficients.provenance.get('file', 'a station table')}) removed from "
+                    f"the measured series at every hour with TS; see {var}_flag"
+                )
+            elif m == "lstm" and cc.mode == "guided":
+                names = ["sm_lstm_net"] + [v for v in ("era5_sm", "merra2_sm") if v in ds]
                 signal = [vals] + [
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
-                    for v in ("era5_sm", "merra2_sm")
-                    if v in ds
+                    for v in names[1:]
                 ]
-                prod, flag, coef = guided_compensation(
-                    raw, ts, signal, ~rain, rain, cc.min_rule_hours,
-                    smoothing_days=cc.smoothing_days,
+                prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
+                table = dataclasses.replace(
+                    table, signal_estimates=tuple(names),
+                    provenance={"run": str(lm.run_dir)} if lm is not None else {},
                 )  # fmt: skip
                 how = (
                     "guided: the temperature artefact, fitted per station on rain-free hours "
@@ -426,7 +327,7 @@ def correct(
         "product": product,
         "history": f"smlib correct (methods={','.join(methods)}, fft_product={fft_product})",
     }
-    return out
+    return out, table
 
 
 def correct_file(
@@ -437,14 +338,21 @@ def correct_file(
     fft_product: str = "mean",
     baseline_dir: str | os.PathLike | None = None,
     product: str | None = None,
+    coefficients: ProductCoefficients | str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """:func:`correct` a cube file and write the result atomically to ``out`` (NetCDF).
 
     ``baseline_dir``: a second run (the paper's method) whose network series is added as
     ``sm_paper`` with its flag, so that one file holds the default product and the paper's.
+
+    When the guided product is fitted (the default), its station table is written beside
+    ``out`` as ``<out stem>.coefficients.json`` (:func:`smlib.method.product.coefficients_path`):
+    the coefficients belong to the pair (run, cube), so they go with the output of that pair
+    and never change the run folder, which may correct many cubes. ``coefficients``: apply a
+    stored table instead of fitting (no table is written then).
     """
     ds = load_cube(cube)
-    result = correct(ds, model_dir, methods, fft_product, product=product)
+    result, table = _correct(ds, model_dir, methods, fft_product, product, coefficients)
     if baseline_dir is not None:
         base = correct(ds, baseline_dir, ("lstm",), fft_product, product="paper")
         result["sm_paper"] = base["sm_lstm"].assign_attrs(
@@ -456,53 +364,104 @@ def correct_file(
     with atomic_path(out) as tmp:
         result.to_netcdf(tmp)
     log.info("wrote %s (%s)", out, ", ".join(v for v in result.data_vars))
+    if table is not None:
+        source = str(cube) if not isinstance(cube, xr.Dataset) else "in-memory dataset"
+        table = dataclasses.replace(
+            table, provenance={**table.provenance, "cube": source, "corrected": str(out)}
+        )
+        write_coefficients(table, coefficients_path(out))
     return result
 
 
 class StreamingCorrector:
-    """Operational LSTM correction of hourly observations as they arrive.
+    """Operational correction of hourly observations as they arrive.
 
     Parameters
     ----------
-    model : path or LoadedModel
-        Trained run (rain screening at inference is not supported while streaming).
+    model : path or LoadedModel, optional
+        Trained run (rain screening at inference is not supported while streaming). Without
+        ``coefficients``, :meth:`update` returns the network's series (``product=paper``).
     stations : xarray.Dataset
         A cube slice holding at least the station coordinates (``lon`` ...) of the stations.
+    coefficients : ProductCoefficients or path, optional
+        The station table ``smlib correct`` wrote (``<out>.coefficients.json``): :meth:`update`
+        then returns the default product -- the series the book evaluates -- with its flags,
+        and the network's series as ``sm_lstm_net`` when a model is given too (the product
+        itself needs no network). Stations not in the table stay raw (flag 3).
+    provisional_flags : bool
+        With ``coefficients``: release each hour as soon as its value is settled, with the
+        rain flag of the days seen so far (a rain day that has not ended, or under the
+        ``strict`` screen the rain of the next day, can later turn its 0 into 1). Default:
+        wait until the flag is settled too, so values and flags equal the batch product.
 
     Notes
     -----
-    Latency: the correction of hour ``t`` is released when hour ``t + forward`` arrives, with
-    ``forward = lf_reach(...)[1]`` (11 h for the default centred LF, 0 for ``trailing``). The
-    buffer keeps ``window_h - 1 + back + forward`` hours before the first unreleased hour.
+    Latency, network only: the correction of hour ``t`` is released when hour ``t + forward``
+    arrives, ``forward = lf_reach(...)[1] + lookahead_h + max_gap_h`` (11 h for the paper's
+    centred LF, 0 for ``trailing``); the buffer keeps ``window_h - 1 + back + forward`` hours
+    before the first unreleased hour.
+
+    Latency, product (``coefficients``): the value of hour ``t`` needs TS up to ``t + 12`` (the
+    24-h centred LF reaches 11 h ahead, the tendency one hour more), up to ``t + 15`` while a
+    gap of at most ``max_gap_h`` hours at the end may still be interpolated, and within 12 h
+    after a longer TS gap up to ``t + 27`` (the LF there is the next defined one); each hour
+    is released once it is settled (:func:`smlib.method.compensation.regressors_final`),
+    hours in time order, all stations together. Its rain flag is settled when its local day
+    has ended, and under the ``strict`` screen (the default) the ``widen_days`` days after it
+    too (:func:`smlib.method.product.rain_hours_final`): with settled flags an hour is released
+    at the end of the next local day, 24 to 48 h after it. With a model, the network's
+    latency applies as well.
 
     Examples
     --------
-    >>> sc = StreamingCorrector("runs/quick", cube.isel(time=slice(0, 0)))  # doctest: +SKIP
+    >>> sc = StreamingCorrector("runs/quick", cube.isel(time=slice(0, 0)),       # doctest: +SKIP
+    ...                         coefficients="corrected.coefficients.json")
     >>> for chunk in hourly_chunks:                                          # doctest: +SKIP
-    ...     ready = sc.update(chunk)   # DataArray sm_lstm for newly defined hours
+    ...     ready = sc.update(chunk)   # Dataset sm_lstm, sm_lstm_flag, sm_lstm_net
     """
 
-    def __init__(self, model: str | os.PathLike | LoadedModel, stations: xr.Dataset) -> None:
-        self.lm = model if isinstance(model, LoadedModel) else load_model(model)
-        pc = self.lm.config.preprocess
-        if pc.screen_at_inference:
-            raise ValueError("streaming does not support preprocess.screen_at_inference=true")
-        back, fwd = lf_reach(pc.lf_window_h, pc.lf_centering)
-        # inputs of hour t + lookahead, their LF reach and the end of an interpolated gap
-        self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h
-        self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h
+    def __init__(
+        self,
+        model: str | os.PathLike | LoadedModel | None = None,
+        stations: xr.Dataset | None = None,
+        coefficients: ProductCoefficients | str | os.PathLike | None = None,
+        *,
+        provisional_flags: bool = False,
+    ) -> None:
+        if stations is None:
+            raise TypeError("StreamingCorrector needs the stations (a cube slice)")
+        if model is None and coefficients is None:
+            raise ValueError("StreamingCorrector needs a model run, stored coefficients or both")
+        self.lm = None
+        self.latency_h = 0
+        self.history_h = 0
+        if model is not None:
+            self.lm = model if isinstance(model, LoadedModel) else load_model(model)
+            pc = self.lm.config.preprocess
+            if pc.screen_at_inference:
+                raise ValueError("streaming does not support preprocess.screen_at_inference=true")
+            back, fwd = lf_reach(pc.lf_window_h, pc.lf_centering)
+            # inputs of hour t + lookahead, their LF reach and the end of an interpolated gap
+            self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h
+            self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h
+        self._station = stations["station"]
+        self.table = None
+        self.provisional_flags = provisional_flags
+        if coefficients is not None:
+            self.table = (
+                coefficients
+                if isinstance(coefficients, ProductCoefficients)
+                else read_coefficients(coefficients)
+            )
+            self._coef, self._sd, _ = self.table.for_stations(self._station.values)
+            _, fwd_p = lf_reach(self.table.lf_window_h, self.table.lf_centering)
+            # the fewest hours of delay (complete TS); see the class notes for the rest
+            self.latency_h = max(self.latency_h, fwd_p + 1)
+            self.history_h = max(self.history_h, 24 * (self.table.rain.widen_days + 3))
         self._buffer: xr.Dataset | None = None
         self._released_until: np.datetime64 | None = None
-        self._station = stations["station"]
 
-    def update(self, new: xr.Dataset) -> xr.DataArray:
-        """Add hours (dims station, time; contiguous with the previous ones); return new values.
-
-        Returns
-        -------
-        xarray.DataArray ``sm_lstm``, dims (station, time)
-            Corrected SM for every hour that became computable with this update (possibly none).
-        """
+    def _append(self, new: xr.Dataset) -> xr.Dataset:
         if not np.array_equal(new["station"].values, self._station.values):
             raise ValueError("streamed chunks must hold the same stations in the same order")
         buf = new if self._buffer is None else xr.concat([self._buffer, new], dim="time")
@@ -511,8 +470,36 @@ class StreamingCorrector:
             raise ValueError(
                 "streamed chunks must continue the hourly series without gaps or overlap"
             )
-        last = t[-1]
-        ready_until = last - np.timedelta64(self.latency_h, "h")
+        return buf
+
+    def _first_unreleased(self, t: np.ndarray) -> int:
+        if self._released_until is None:
+            return 0
+        return int(np.searchsorted(t, self._released_until, side="right"))
+
+    def update(self, new: xr.Dataset) -> xr.DataArray | xr.Dataset:
+        """Add hours (dims station, time; contiguous with the previous ones); return new values.
+
+        Returns
+        -------
+        xarray.DataArray ``sm_lstm`` (network only) or xarray.Dataset (with coefficients)
+            Every hour that became settled with this update (possibly none), dims (station,
+            time): the network's series; or ``sm_lstm`` (the default product, m3 m-3),
+            ``sm_lstm_flag`` and, with a model, ``sm_lstm_net``.
+        """
+        buf = self._append(new)
+        if self.table is None:
+            return self._update_network(buf)
+        return self._update_product(buf)
+
+    def _keep(self, buf: xr.Dataset, first_unreleased: int) -> None:
+        """Keep the history the hours not yet released need."""
+        keep_from = max(first_unreleased - self.history_h, 0)
+        self._buffer = buf.isel(time=slice(keep_from, None))
+
+    def _update_network(self, buf: xr.Dataset) -> xr.DataArray:
+        t = buf["time"].values
+        ready_until = t[-1] - np.timedelta64(self.latency_h, "h")
         res = _lstm_sm(self.lm, buf)
         sel = res["time"] <= ready_until
         if self._released_until is not None:
@@ -520,7 +507,48 @@ class StreamingCorrector:
         out = res.isel(time=np.flatnonzero(sel.values))
         if out.sizes["time"]:
             self._released_until = out["time"].values[-1]
-        # keep enough history for hours not yet released
-        keep_from = len(t) - (self.history_h + self.latency_h)
-        self._buffer = buf.isel(time=slice(max(keep_from, 0), None))
+        self._keep(buf, self._first_unreleased(t))
+        return out
+
+    def _update_product(self, buf: xr.Dataset) -> xr.Dataset:
+        from smlib.method.compensation import apply_guided_kernel, regressors_final
+        from smlib.method.product import rain_hours_final, rain_hours_given_sd
+
+        tab = self.table
+        t = buf["time"].values
+        n_t = len(t)
+        raw = _raw(buf)
+        ts = np.asarray(buf["ts"].transpose("station", "time").values, dtype=np.float32)
+        settled = regressors_final(ts, tab.lf_window_h, tab.lf_centering, tab.max_gap_h)
+        if not self.provisional_flags:
+            settled &= rain_hours_final(buf, tab.rain)
+        if self.lm is not None:
+            settled[:, max(n_t - self.latency_h, 0) :] = False
+        start = self._first_unreleased(t)
+        ok = settled.all(axis=0)[start:]
+        stop = start + (int(np.argmin(ok)) if not ok.all() else len(ok))
+        rain = rain_hours_given_sd(buf, self._sd, tab.rain)
+        prod, flag = apply_guided_kernel(
+            raw, ts, self._coef, rain, tab.lf_window_h, tab.lf_centering, tab.max_gap_h
+        )
+        span = slice(start, stop)
+        coords = {"station": buf["station"], "time": buf["time"].values[span]}
+        out = xr.Dataset(coords=coords)
+        out["sm_lstm"] = xr.DataArray(
+            prod[:, span], dims=("station", "time"), coords=coords,
+            attrs={
+                **_SM_ATTRS,
+                "long_name": "soil moisture with the per-station temperature artefact removed "
+                "(stored coefficients)",
+            },
+        )  # fmt: skip
+        out["sm_lstm_flag"] = _flag_var(flag[:, span], out["sm_lstm"], "sm_lstm")
+        if self.lm is not None:
+            out["sm_lstm_net"] = _lstm_sm(self.lm, buf).isel(time=span)
+            out["sm_lstm_net"].attrs["long_name"] = (
+                "soil moisture corrected by the stacked LSTM, network output only (paper)"
+            )
+        if stop > start:
+            self._released_until = t[stop - 1]
+        self._keep(buf, stop)
         return out

@@ -81,8 +81,12 @@ def correct_block(
     model_dir: str | None,
     methods: tuple[str, ...],
     fft_product: str,
+    coefficients: str | None = None,
 ) -> xr.Dataset:
     """Correct stations ``start:stop`` of a cube file (the task each worker runs).
+
+    ``coefficients``: a stored station table (``<out>.coefficients.json`` of ``smlib
+    correct``), applied instead of fitting the default product per block.
 
     Returns
     -------
@@ -91,12 +95,12 @@ def correct_block(
     """
     from smlib.data import open_cube
     from smlib.method.correct import correct
-    from smlib.ops.scale import _cached_model
+    from smlib.ops.scale import _cached_model, load_coefficients
 
     with open_cube(cube_path) as ds:
         block = ds.isel(station=slice(start, stop)).load()
     model = _cached_model(model_dir) if model_dir is not None and "lstm" in methods else None
-    return correct(block, model, methods, fft_product)
+    return correct(block, model, methods, fft_product, coefficients=load_coefficients(coefficients))
 
 
 # --------------------------------------------------------------------------- stores
@@ -113,7 +117,9 @@ class BlockStore(Protocol):
         """Move the finished store to its final path; return it."""
 
 
-def _signature(cube_path: Path, model_dir: str | None, methods, fft_product, blocks) -> str:
+def _signature(
+    cube_path: Path, model_dir: str | None, methods, fft_product, blocks, coefficients=None
+) -> str:
     """Digest of everything that decides the content of the output (for safe resumption)."""
     st = cube_path.stat()
     model_stamp = None
@@ -130,7 +136,32 @@ def _signature(cube_path: Path, model_dir: str | None, methods, fft_product, blo
         "fft_product": fft_product,
         "blocks": [list(b) for b in blocks],
     }
+    if coefficients is not None:
+        payload["coefficients"] = _file_digest(Path(coefficients))
     return json_digest(payload)[:16]
+
+
+def _checked_coefficients(coefficients: str | os.PathLike, model: str | None) -> str:
+    """The table's resolved path, once it reads and the run makes the product it belongs to
+    (checked before any output exists)."""
+    from smlib.ops.scale import _cached_model, load_coefficients
+
+    load_coefficients(coefficients)  # a missing or damaged table fails here, not per block
+    cc = _cached_model(model).config.correct if model is not None else None
+    if cc is None or (cc.product, cc.mode) != ("flagged", "guided"):
+        how = "no lstm method" if cc is None else f"product={cc.product}, mode={cc.mode}"
+        raise ValueError(
+            f"{coefficients}: stored coefficients are those of the flagged guided product; "
+            f"this correction has {how}"
+        )
+    return str(Path(coefficients).resolve())
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a (small) file's bytes."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _block_vars(result: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -403,6 +434,7 @@ def correct_archive(
     workers: int | None = None,
     scheduler: str | None = None,
     stop_after: int | None = None,
+    coefficients: str | os.PathLike | None = None,
 ) -> Path:
     """Correct a station cube file block by block into a resumable output store.
 
@@ -428,6 +460,12 @@ def correct_archive(
     stop_after : int, optional
         Write at most this many blocks in this call, then return (time-limited jobs; restart
         with the same arguments to continue).
+    coefficients : path, optional
+        Station table of the default product (``<out>.coefficients.json`` that ``smlib
+        correct`` writes beside its output): every block applies it
+        (:func:`smlib.method.product.apply_product`) instead of fitting its stations again,
+        so the archive holds the series the book evaluated; stations not in the table stay
+        raw (flag 3). Needs a run whose product is ``flagged`` / ``guided``.
 
     Returns
     -------
@@ -456,12 +494,14 @@ def correct_archive(
         from smlib.ops.scale import _cached_model
 
         _cached_model(model)  # fail here, not in every worker, on a missing or broken run
+    if coefficients is not None:
+        coefficients = _checked_coefficients(coefficients, model)
     from smlib.data import open_cube
 
     with open_cube(cube_path) as ds:
         coords = _station_coords(ds)
     blocks = station_blocks(coords.sizes["station"], block_stations)
-    sig = _signature(cube_path, model, methods, fft_product, blocks)
+    sig = _signature(cube_path, model, methods, fft_product, blocks, coefficients)
     store = _store(fmt, out, coords, blocks, sig, model, methods)
     done = store.written()
     todo = [k for k in range(len(blocks)) if k not in done]
@@ -469,7 +509,7 @@ def correct_archive(
         todo = todo[:stop_after]
     if done:
         log.info("%s: resuming, %d of %d blocks already written", out, len(done), len(blocks))
-    args = (str(cube_path), model, methods, fft_product)
+    args = (str(cube_path), model, methods, fft_product, coefficients)
     bar = progress_bar(total=len(blocks), initial=len(done), desc="blocks", unit="block")
     with bar, _client(workers, scheduler) as client:
         for k, result in _results(client, todo, blocks, args):

@@ -27,7 +27,11 @@ model's metadata (``metadata_props``, strings; lists and mappings as JSON):
     Provenance.
 
 ``examples/correct_station_onnx.py`` corrects one station from its ISMN files with numpy and
-onnxruntime alone, reading all of the above from the model file.
+onnxruntime alone, reading all of the above from the model file. The network gives the
+``paper`` series; the default product (the series the book evaluates) is the measured SM minus
+the station's fitted temperature artefact, and needs the station table that ``smlib correct``
+stores beside its output (``<out>.coefficients.json``, :mod:`smlib.method.product`) instead of
+the network: the example's ``--coefficients`` applies it.
 
 Quantization
     ``quantize="int8"`` applies onnxruntime's dynamic quantization (int8 weights of the

@@ -58,6 +58,7 @@ __all__ = [
     "correct_lazy",
     "station_summary",
     "check_block_methods",
+    "load_coefficients",
     "BLOCK_METHODS",
 ]
 
@@ -208,6 +209,21 @@ def check_block_methods(
 
 
 @functools.lru_cache(maxsize=4)
+def _cached_coefficients(path: str, stamp: int):
+    """A stored coefficient table, read once per worker process (``stamp``: its mtime)."""
+    from smlib.method.product import read_coefficients
+
+    return read_coefficients(path)
+
+
+def load_coefficients(path: str | os.PathLike | None):
+    """The :class:`~smlib.method.product.ProductCoefficients` at ``path`` (cached), or None."""
+    if path is None:
+        return None
+    return _cached_coefficients(str(path), os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
 def _cached_model(run_dir: str):
     from smlib.method.runfolder import load_model
 
@@ -222,17 +238,26 @@ def _correct_block(
     methods: tuple[str, ...],
     fft_product: str,
     variables: tuple[str, ...],
+    coefficients=None,
+    station: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     from smlib.method.correct import correct
 
     *data, lon = arrays
     block = _block_dataset(data, names, lon, time)
+    if station is not None:  # stored coefficients are looked up by station identifier
+        block = block.assign_coords(station=np.asarray(station).reshape(-1))
     lm = _cached_model(model) if isinstance(model, str) else model
-    res = correct(block, lm, methods, fft_product)
+    res = correct(block, lm, methods, fft_product, coefficients=coefficients)
     outs = tuple(res[v].transpose("station", ...).values for v in variables)
     # apply_ufunc wants a bare array for one output: a 1-tuple would be read as an array with
     # an extra leading axis ("axes don't match array" on transposing it back)
     return outs[0] if len(outs) == 1 else outs
+
+
+def _correct_station_block(*arrays: np.ndarray, n_inputs: int, **kw):
+    """:func:`_correct_block` with the block's station identifiers as the last input."""
+    return _correct_block(*arrays[:n_inputs], station=arrays[n_inputs], **kw)
 
 
 def correct_lazy(
@@ -240,6 +265,7 @@ def correct_lazy(
     model_dir: str | os.PathLike | None,
     methods: Sequence[str] = ("lstm", "fft"),
     fft_product: str = "mean",
+    coefficients=None,
 ) -> xr.Dataset:
     """:func:`smlib.method.correct.correct` over a station-chunked cube, block by block.
 
@@ -253,6 +279,10 @@ def correct_lazy(
     methods : sequence of {"lstm", "fft"}
         One method (the archive case) or both.
     fft_product : {"era5", "merra2", "mean"}
+    coefficients : ProductCoefficients or path, optional
+        Stored station coefficients of the default product (``smlib correct`` writes them
+        beside its output): applied instead of a per-block fit, so a new archive gets the
+        series the book evaluated (:func:`smlib.method.product.apply_product`).
 
     Returns
     -------
@@ -262,9 +292,12 @@ def correct_lazy(
         dims and attributes; values equal the in-memory result on the whole cube.
     """
     from smlib.method.correct import correct
+    from smlib.method.product import ProductCoefficients
     from smlib.method.runfolder import LoadedModel
 
     methods = check_block_methods(methods, model_dir)
+    if coefficients is not None and not isinstance(coefficients, ProductCoefficients):
+        coefficients = load_coefficients(coefficients)
     model = None
     if "lstm" in methods:
         if isinstance(model_dir, LoadedModel):
@@ -282,6 +315,7 @@ def correct_lazy(
         model if not isinstance(model, str) else _cached_model(model),
         methods,
         fft_product,
+        coefficients=coefficients,
     )
     variables = tuple(v for v in template.data_vars if "station" in template[v].dims)
     core = [
@@ -290,11 +324,18 @@ def correct_lazy(
     sizes = {d: template.sizes[d] for dims in core for d in dims if d != "time"}
     inputs = _cube_inputs(ds, names)
     lon = _station_coord_like(ds["lon"], inputs[0])
+    extra, kw = [], {}
+    if coefficients is not None:
+        ids = xr.DataArray(ds["station"].values.astype(str).astype(object), dims="station")
+        extra, kw = [_station_coord_like(ids, inputs[0])], {"coefficients": coefficients}
     outs = xr.apply_ufunc(
-        _correct_block,
+        functools.partial(_correct_station_block, n_inputs=len(inputs) + 1)
+        if extra
+        else _correct_block,
         *inputs,
         lon,
-        input_core_dims=[["time"]] * len(inputs) + [[]],
+        *extra,
+        input_core_dims=[["time"]] * len(inputs) + [[]] + [[]] * len(extra),
         output_core_dims=core,
         kwargs={
             "names": names,
@@ -303,6 +344,7 @@ def correct_lazy(
             "methods": methods,
             "fft_product": fft_product,
             "variables": variables,
+            **kw,
         },
         dask="parallelized",
         output_dtypes=[template[v].dtype for v in variables],

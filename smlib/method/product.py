@@ -1,0 +1,562 @@
+"""The default product outside the batch correction: stored station coefficients, applied.
+
+``smlib correct`` fits the default (``flagged``, ``guided``) product per station: the measured
+SM minus a temperature artefact :math:`b_1 T_{HF} + b_2\\,\\partial_t T_{HF}`, with ``b1`` and
+``b2`` fitted over the station's rain-free hours with the network's series and the reanalysis
+SM as estimates of the true signal (:func:`smlib.method.correct.guided_compensation`). Once
+fitted, the product of any later hour needs only the station's raw SM and TS and the two
+coefficients -- no network. :class:`ProductCoefficients` is that station table;
+:func:`write_coefficients` stores it beside the corrected output (``<out>.coefficients.json``,
+see :func:`coefficients_path`), :func:`apply_product` applies it to new hours, and the streaming
+corrector, the archive command and ``examples/correct_station_onnx.py`` use it, so every path
+gives the series the book evaluates.
+
+File format (JSON, ``format`` = :data:`FORMAT`, ``version`` = :data:`VERSION`)
+    ``product``: the definition the coefficients belong to (``lf_window_h``, ``lf_centering``,
+    ``max_gap_h`` of the regressors; ``signal_estimates`` offered to the fit; ``min_hours``,
+    ``smoothing_days``; the rain screen of the flags; the fallback of a station not in the
+    table). ``variables``: CF-style ``units`` and ``long_name`` of every column. ``stations``:
+    the columns, one entry per station (``null`` = not fitted): ``station``, ``b1``
+    (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1), ``fitted_hours``, ``signals_used``, ``fallback``,
+    ``rain_tendency_sd`` (m3 m-3, the spread of the daily SM tendency that scales the in-situ
+    rain screen, so that flags of new hours use the fitting record's threshold).
+
+Fallback of a station without coefficients (too few fitted hours, or never seen in fitting)
+    Its raw series, flag 3 (``left_raw``), as the batch product does for a station with too
+    few hours. Raw is the only choice that is never worse than raw: the network can be worse
+    than raw where it meets a probe or climate it was not trained on, and another station's
+    (or the median) coefficients add an artefact of the wrong size wherever the probe differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from smlib import __version__
+from smlib.atomic import atomic_path
+from smlib.config import CorrectConfig, PreprocessConfig
+
+__all__ = [
+    "FLAG_MEANINGS",
+    "FLAG_CORRECTED",
+    "FORMAT",
+    "VERSION",
+    "UNSEEN_STATION_FLAG",
+    "ProductCoefficients",
+    "coefficients_path",
+    "write_coefficients",
+    "read_coefficients",
+    "rain_tendency_sd",
+    "rain_hours_given_sd",
+    "rain_hours_final",
+    "fit_product_table",
+    "apply_product",
+]
+
+log = logging.getLogger(__name__)
+
+#: Per-hour flag of every corrected variable (CF ``flag_values`` / ``flag_meanings``).
+FLAG_MEANINGS: dict[int, str] = {
+    0: "corrected",
+    1: "rain_affected_temperature_artefact_removed",
+    2: "no_method_input_temperature_artefact_removed",
+    3: "left_raw",
+    4: "no_value",
+}
+FLAG_CORRECTED = (0, 1, 2)
+"""Flags of hours that hold a correction (network or rule)."""
+
+#: ``format`` key of a coefficient file.
+FORMAT = "smlib-product-coefficients"
+#: Version of the coefficient file layout written here (read: this one only).
+VERSION = 1
+#: Flag of every hour with a value of a station without coefficients (``left_raw``).
+UNSEEN_STATION_FLAG = 3
+
+_VARIABLES = {
+    "station": {"long_name": "station identifier (NETWORK/STATION or FLUXNET/SITE)"},
+    "b1": {
+        "units": "m3 m-3 K-1",
+        "long_name": "temperature-artefact coefficient of the soil-temperature HF (ts_hf)",
+    },
+    "b2": {
+        "units": "m3 m-3 h K-1",
+        "long_name": "temperature-artefact coefficient of the hourly tendency of the "
+        "soil-temperature HF (ts_hf_tendency)",
+    },
+    "fitted_hours": {"units": "h", "long_name": "rain-free hours that entered the fit"},
+    "signals_used": {
+        "long_name": "signal estimates in the fit ([] = temperature terms alone; null = not fitted)"
+    },
+    "fallback": {
+        "long_name": "which fit the station got: full, without_network, temperature_only, "
+        "or raw (not fitted: raw series, flag 3)"
+    },
+    "rain_tendency_sd": {
+        "units": "m3 m-3",
+        "long_name": "standard deviation of the daily-mean SM tendency over the fitting "
+        "record (scales the in-situ rain screen)",
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductCoefficients:
+    """Station table of the default product (module docstring).
+
+    Attributes
+    ----------
+    station : numpy.ndarray of str, shape (station,)
+    coef : numpy.ndarray of float64, shape (station, 2)
+        ``b1`` (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1); NaN where not fitted.
+    fitted_hours : numpy.ndarray of int64, shape (station,)
+    n_signals : numpy.ndarray of int64, shape (station,)
+        The fit used the last ``n_signals`` of :attr:`signal_estimates`; -1 not fitted.
+    rain_tendency_sd : numpy.ndarray of float64, shape (station,)
+        m3 m-3; NaN where the record has no daily tendency.
+    signal_estimates : tuple of str
+        Variables offered to the fit as signal estimates, the network first.
+    lf_window_h, lf_centering, max_gap_h
+        The regressors (:func:`smlib.method.compensation.temperature_regressors`).
+    min_hours, smoothing_days
+        The fit (:class:`smlib.config.CorrectConfig`).
+    rain : PreprocessConfig
+        Rain screen of the flags (``rain_screen`` and its thresholds).
+    provenance : dict
+        Run, cube, smlib version, creation time.
+    """
+
+    station: np.ndarray
+    coef: np.ndarray
+    fitted_hours: np.ndarray
+    n_signals: np.ndarray
+    rain_tendency_sd: np.ndarray
+    signal_estimates: tuple[str, ...]
+    lf_window_h: int = 24
+    lf_centering: str = "centred"
+    max_gap_h: int = 3
+    min_hours: int = 240
+    smoothing_days: int = 0
+    rain: PreprocessConfig = dataclasses.field(
+        default_factory=lambda: PreprocessConfig(rain_screen="strict")
+    )
+    provenance: dict = dataclasses.field(default_factory=dict)
+
+    def fallback(self) -> list[str]:
+        """Per station: ``full``, ``without_network``, ``temperature_only`` or ``raw``."""
+        k = len(self.signal_estimates)
+        names = []
+        for n in self.n_signals:
+            if n < 0:
+                names.append("raw")
+            elif n == 0:
+                names.append("temperature_only")
+            elif n == k:
+                names.append("full")
+            else:
+                names.append("without_network")
+        return names
+
+    def for_stations(self, station: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Coefficients and rain spread aligned to ``station``; unseen stations get NaN.
+
+        Returns
+        -------
+        coef : numpy.ndarray, shape (n, 2)
+        sd : numpy.ndarray, shape (n,)
+        seen : numpy.ndarray of bool, shape (n,)
+            Station present in the table.
+        """
+        where = {str(s): i for i, s in enumerate(self.station)}
+        ids = [str(s) for s in np.asarray(station)]
+        seen = np.array([s in where for s in ids], dtype=bool)
+        coef = np.full((len(ids), 2), np.nan)
+        sd = np.full(len(ids), np.nan)
+        for j, s in enumerate(ids):
+            if s in where:
+                coef[j] = self.coef[where[s]]
+                sd[j] = self.rain_tendency_sd[where[s]]
+        if (~seen).any():
+            log.warning(
+                "%d of %d stations have no stored coefficients (first: %s): left raw, flag %d",
+                int((~seen).sum()), len(ids), ids[int(np.flatnonzero(~seen)[0])],
+                UNSEEN_STATION_FLAG,
+            )  # fmt: skip
+        return coef, sd, seen
+
+
+def coefficients_path(out: str | os.PathLike) -> Path:
+    """Where the station table of corrected output ``out`` goes: ``<out stem>.coefficients.json``.
+
+    Examples
+    --------
+    >>> coefficients_path("results/corrected.nc").as_posix()
+    'results/corrected.coefficients.json'
+    """
+    out = Path(out)
+    return out.with_name(out.stem + ".coefficients.json")
+
+
+def _num(v: float) -> float | None:
+    return None if not np.isfinite(v) else float(v)
+
+
+def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> Path:
+    """Write ``table`` as JSON (module docstring), atomically; return ``path``."""
+    signals = [list(table.signal_estimates[len(table.signal_estimates) - n :]) if n >= 0 else None
+               for n in table.n_signals]  # fmt: skip
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "smlib_version": __version__,
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "provenance": table.provenance,
+        "product": {
+            "name": "sm_lstm",
+            "mode": "guided",
+            "formula": "sm_lstm = max(sm - b1 * ts_hf - b2 * ts_hf_tendency, 0)",
+            "lf_window_h": table.lf_window_h,
+            "lf_centering": table.lf_centering,
+            "max_gap_h": table.max_gap_h,
+            "regressors": {
+                "ts_hf": "ts minus its lf_window_h moving average (gaps of up to max_gap_h "
+                "hours interpolated; next to a gap the nearest defined average within "
+                "lf_window_h/2 hours), K",
+                "ts_hf_tendency": "centred hourly difference of ts_hf (one-sided next to a "
+                "gap), K h-1",
+            },
+            "signal_estimates": list(table.signal_estimates),
+            "min_hours": table.min_hours,
+            "smoothing_days": table.smoothing_days,
+            "rain_screen": {
+                "rain_screen": table.rain.rain_screen,
+                "insitu_tendency_sd": table.rain.insitu_tendency_sd,
+                "precip_mm_per_day": table.rain.precip_mm_per_day,
+                "widen_days": table.rain.widen_days,
+            },
+            "unseen_station": {"fallback": "raw", "flag": UNSEEN_STATION_FLAG},
+        },
+        "variables": _VARIABLES,
+        "stations": {
+            "station": [str(s) for s in table.station],
+            "b1": [_num(v) for v in table.coef[:, 0]],
+            "b2": [_num(v) for v in table.coef[:, 1]],
+            "fitted_hours": [int(v) for v in table.fitted_hours],
+            "signals_used": signals,
+            "fallback": table.fallback(),
+            "rain_tendency_sd": [_num(v) for v in table.rain_tendency_sd],
+        },
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(doc, indent=1) + "\n")
+    log.info("wrote %s (%d stations)", path, len(table.station))
+    return path
+
+
+def read_coefficients(path: str | os.PathLike) -> ProductCoefficients:
+    """Read a file of :func:`write_coefficients`.
+
+    Raises
+    ------
+    ValueError
+        Not a coefficient file, another version, or columns of different lengths (the
+        message names the file).
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable coefficient file ({err})") from err
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an smlib product coefficient file (format != {FORMAT})")
+    if doc.get("version") != VERSION:
+        raise ValueError(
+            f"{path}: coefficient file version {doc.get('version')}; this smlib reads {VERSION}"
+        )
+    try:
+        return _table_from(doc)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: damaged coefficient file ({type(err).__name__}: {err})") from err
+
+
+def _table_from(doc: dict) -> ProductCoefficients:
+    p, st = doc["product"], doc["stations"]
+    n = len(st["station"])
+    columns = ("b1", "b2", "fitted_hours", "signals_used", "rain_tendency_sd")
+    if any(len(st[k]) != n for k in columns):
+        raise ValueError("station columns of different lengths")
+
+    def arr(key: str) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in st[key]], dtype=np.float64)
+
+    rs = p["rain_screen"]
+    return ProductCoefficients(
+        station=np.array(st["station"], dtype=object),
+        coef=np.column_stack([arr("b1"), arr("b2")]).reshape(n, 2),
+        fitted_hours=np.array(st["fitted_hours"], dtype=np.int64),
+        n_signals=np.array([-1 if s is None else len(s) for s in st["signals_used"]], np.int64),
+        rain_tendency_sd=arr("rain_tendency_sd"),
+        signal_estimates=tuple(p["signal_estimates"]),
+        lf_window_h=int(p["lf_window_h"]),
+        lf_centering=str(p["lf_centering"]),
+        max_gap_h=int(p["max_gap_h"]),
+        min_hours=int(p["min_hours"]),
+        smoothing_days=int(p["smoothing_days"]),
+        rain=PreprocessConfig(
+            rain_screen=rs["rain_screen"],
+            insitu_tendency_sd=float(rs["insitu_tendency_sd"]),
+            precip_mm_per_day=float(rs["precip_mm_per_day"]),
+            widen_days=int(rs["widen_days"]),
+        ),
+        provenance=dict(doc.get("provenance") or {}),
+    )
+
+
+# --------------------------------------------------------------------------- rain flags
+def _sm_days(ds: xr.Dataset):
+    from smlib.method.screens import station_array
+    from smlib.timeutils import local_days
+
+    return local_days(station_array(ds, "sm"), ds["time"].values, ds["lon"].values)
+
+
+def _daily_tendency(sm_days: np.ndarray) -> np.ndarray:
+    """Daily-mean SM tendency (station, day); NaN where a day has fewer than 18 hours."""
+    n = np.isfinite(sm_days).sum(-1)
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(np.where(n[..., None] > 0, sm_days, 0.0), axis=-1)
+    mean[n < 18] = np.nan
+    tend = np.full_like(mean, np.nan)
+    tend[:, 1:] = mean[:, 1:] - mean[:, :-1]
+    return tend
+
+
+def rain_tendency_sd(ds: xr.Dataset) -> np.ndarray:
+    """Per station, the spread of the daily SM tendency that the in-situ rain screen scales
+    (:func:`smlib.method.screens.insitu_rain_days`), m3 m-3; shape (station,)."""
+    tend = _daily_tendency(_sm_days(ds)[0])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a station without any tendency: NaN
+        return np.nanstd(tend, axis=1).astype(np.float64)
+
+
+def rain_hours_given_sd(ds: xr.Dataset, sd: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """Rain-affected hours as :func:`smlib.method.correct.rain_affected_hours`, with the in-situ
+    screen's spread ``sd`` given (the fitting record's) instead of taken from ``ds``.
+
+    On the record the table was fitted on, this equals ``rain_affected_hours(ds,
+    cfg.rain_screen)`` (tested); on new hours it applies the same thresholds.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Station cube (or a slice of hours), dims (station, time): ``sm``, ``lon`` and
+        whichever of ``precip``, ``era5_precip``, ``merra2_precip`` it holds.
+    sd : numpy.ndarray, shape (station,)
+        m3 m-3 (NaN: the tendency screen flags nothing at that station).
+    cfg : PreprocessConfig
+        ``rain_screen`` (``strict``, ``paper`` or ``none``) and its thresholds.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (station, time)
+    """
+    from smlib.data import rain_source_days
+    from smlib.method.screens import precip_rain_days, station_array
+    from smlib.timeutils import days_to_hours, local_days
+
+    n_st, n_t = ds.sizes["station"], ds.sizes["time"]
+    if cfg.rain_screen == "none":
+        return np.zeros((n_st, n_t), dtype=bool)
+    sm_days, _, index = _sm_days(ds)
+    tend = _daily_tendency(sm_days)
+    with np.errstate(invalid="ignore"):
+        tendency = np.nan_to_num(
+            tend > cfg.insitu_tendency_sd * np.asarray(sd, dtype=np.float64)[:, None], nan=False
+        ).astype(bool)
+    time, lon = ds["time"].values, ds["lon"].values
+
+    def precip_days(var: str) -> np.ndarray:
+        return local_days(station_array(ds, var), time, lon)[0]
+
+    gauge_days = precip_days("precip") if "precip" in ds else None
+    insitu = tendency
+    if gauge_days is not None:
+        gauge = precip_rain_days(gauge_days, cfg.precip_mm_per_day)
+        insitu = np.where(rain_source_days(sm_days, gauge_days) == 2, gauge, tendency)
+    union = insitu.copy()
+    for var in ("era5_precip", "merra2_precip"):
+        if var in ds:
+            union |= precip_rain_days(precip_days(var), cfg.precip_mm_per_day)
+    if cfg.rain_screen == "strict":
+        if gauge_days is not None:
+            union |= gauge
+        wide = union.copy()
+        for k in range(1, cfg.widen_days + 1):
+            wide[:, k:] |= union[:, :-k]
+            wide[:, :-k] |= union[:, k:]
+        union = wide
+    return days_to_hours(union, index, n_t)
+
+
+def rain_hours_final(ds: xr.Dataset, cfg: PreprocessConfig) -> np.ndarray:
+    """Hours whose rain flag (:func:`rain_hours_given_sd`) no longer changes as hours arrive.
+
+    A local day's flag is settled once the day is complete; under ``strict`` an hour's flag
+    also waits for the ``widen_days`` days after its own (rain tomorrow flags today).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (station, time)
+    """
+    from smlib.timeutils import days_to_hours
+
+    n_t = ds.sizes["time"]
+    if cfg.rain_screen == "none":
+        return np.ones((ds.sizes["station"], n_t), dtype=bool)
+    _, _, index = _sm_days(ds)
+    complete = index[:, :, -1] >= 0  # the day's last hour is in ds
+    if cfg.rain_screen == "strict":
+        for k in range(1, cfg.widen_days + 1):
+            later = np.zeros_like(complete)
+            later[:, :-k] = complete[:, k:]
+            complete = complete & later
+    return days_to_hours(complete, index, n_t)
+
+
+# --------------------------------------------------------------------------- application
+def apply_product(
+    ds: xr.Dataset,
+    table: ProductCoefficients | str | os.PathLike,
+    rain: np.ndarray | None = None,
+) -> xr.Dataset:
+    """The default product of ``ds`` from stored coefficients (no network, no fit).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Hours of stations (dims station, time; gap-free hourly): ``sm`` (m3 m-3), ``ts``
+        (degC), ``lon``, and the precipitation series of the rain screen where there are any.
+    table : ProductCoefficients or path
+        From ``smlib correct`` (:func:`coefficients_path`).
+    rain : numpy.ndarray of bool, shape (station, time), optional
+        Rain-affected hours; default :func:`rain_hours_given_sd` with the table's screen.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``sm_lstm`` (float32, m3 m-3), ``sm_lstm_flag`` (int8, 0 / 1 / 3 / 4 of
+        :data:`smlib.method.correct.FLAG_MEANINGS`) and ``rule_coefficient`` (station,
+        regressor), as ``smlib correct`` writes them; stations not in the table stay raw
+        (flag :data:`UNSEEN_STATION_FLAG`).
+
+    Notes
+    -----
+    On the cube the table was fitted on, equal to ``correct(cube, run)["sm_lstm"]`` and its
+    flag (tested). The value at hour ``t`` needs TS up to ``t + 12`` (11 h of the centred LF, one
+    of the tendency), up to ``t + 15`` while a short gap may still be filled, and more within
+    12 h after a TS gap (:func:`smlib.method.compensation.regressors_final`).
+    """
+    from smlib.method.compensation import apply_guided_kernel
+
+    if not isinstance(table, ProductCoefficients):
+        table = read_coefficients(table)
+    coef, sd, _ = table.for_stations(ds["station"].values)
+    raw = np.asarray(ds["sm"].transpose("station", "time").values, dtype=np.float32)
+    ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
+    if rain is None:
+        rain = rain_hours_given_sd(ds, sd, table.rain)
+    product, flag = apply_guided_kernel(
+        raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h
+    )
+    dims, coords = ("station", "time"), {"station": ds["station"], "time": ds["time"]}
+    return xr.Dataset(
+        {
+            "sm_lstm": xr.DataArray(
+                product,
+                dims=dims,
+                coords=coords,
+                attrs={
+                    "units": "m3 m-3",
+                    "standard_name": "volume_fraction_of_condensed_water_in_soil",
+                    "long_name": "soil moisture with the per-station temperature artefact "
+                    "removed (stored coefficients)",
+                },
+            ),
+            "sm_lstm_flag": xr.DataArray(
+                flag,
+                dims=dims,
+                coords=coords,
+                attrs={
+                    "long_name": "what each hour of sm_lstm holds",
+                    "flag_values": np.array(list(FLAG_MEANINGS), dtype=np.int8),
+                    "flag_meanings": " ".join(FLAG_MEANINGS.values()),
+                },
+            ),
+            "rule_coefficient": xr.DataArray(
+                coef.astype(np.float32),
+                dims=("station", "regressor"),
+                coords={"station": ds["station"], "regressor": ["ts_hf", "ts_hf_tendency"]},
+                attrs={
+                    "long_name": "per-station temperature-artefact coefficients",
+                    "units": "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
+                },
+            ),
+        }  # fmt: skip
+    )
+
+
+def fit_product_table(
+    ds: xr.Dataset,
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    rain: np.ndarray,
+    cc: CorrectConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, ProductCoefficients]:
+    """:func:`smlib.method.compensation.guided_compensation`, its fit recorded as a table.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The cube (station identifiers, ``sm`` and ``lon`` for the rain spread).
+    raw, ts, signal, rain
+        As ``guided_compensation`` (fitted on ``~rain``).
+    cc : CorrectConfig
+        ``min_rule_hours``, ``smoothing_days``, ``rain_screen``.
+
+    Returns
+    -------
+    product, flag, coef
+        As ``guided_compensation``.
+    table : ProductCoefficients
+        With empty ``signal_estimates`` and ``provenance`` (the caller names them).
+    """
+    from smlib.method.compensation import apply_guided_kernel, guided_fit
+
+    coef, n_hours, n_signals = guided_fit(
+        raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
+    )
+    prod, flag = apply_guided_kernel(raw, ts, coef, rain)
+    table = ProductCoefficients(
+        station=np.asarray(ds["station"].values).astype(str).astype(object),
+        coef=coef,
+        fitted_hours=n_hours,
+        n_signals=n_signals,
+        rain_tendency_sd=rain_tendency_sd(ds),
+        signal_estimates=(),
+        min_hours=cc.min_rule_hours,
+        smoothing_days=cc.smoothing_days,
+        rain=PreprocessConfig(rain_screen=cc.rain_screen),
+    )
+    return prod, flag, coef, table
