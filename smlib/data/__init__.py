@@ -57,6 +57,26 @@ the last; fluxes are means (precipitation totals) of the hour *ending* at the st
 
 from __future__ import annotations
 
+from smlib.data.ingest import (
+    ingest,
+)
+from smlib.data.qc import (
+    MAX_DEPTH_M,
+    MIN_DAYS,
+    QCReport,
+    sensor_notes,
+    skipped_inputs,
+)
+from smlib.data.rain import (
+    GAUGE_MIN_HOURS,
+    RAIN_SOURCE_FLAGS,
+    insitu_rain_source,
+    rain_source_days,
+)
+from smlib.data.references import (
+    read_reference_ids,
+    reference_and_gauge_table,
+)
 from smlib.data.schema import (
     CUBE_SCHEMA_VERSION,
     STATION_COORDS,
@@ -67,31 +87,11 @@ from smlib.data.schema import (
     validate_cube,
     write_atomic,
 )
-from smlib.data.qc import (
-    MAX_DEPTH_M,
-    MIN_DAYS,
-    QCReport,
-    sensor_notes,
-    skipped_inputs,
-)
 from smlib.data.selection import (
     complete_day_mask,
     count_days_with_data,
     select_sensor_pair,
     within_depth,
-)
-from smlib.data.references import (
-    read_reference_ids,
-    reference_and_gauge_table,
-)
-from smlib.data.rain import (
-    GAUGE_MIN_HOURS,
-    RAIN_SOURCE_FLAGS,
-    insitu_rain_source,
-    rain_source_days,
-)
-from smlib.data.ingest import (
-    ingest,
 )
 
 __all__ = [

@@ -4,7 +4,6 @@ tendency elsewhere (the cube's ``insitu_rain_source``).
 
 from __future__ import annotations
 
-
 import numpy as np
 import xarray as xr
 
@@ -94,5 +93,3 @@ def insitu_rain_source(ds: xr.Dataset) -> xr.DataArray:
             "day, else the SM tendency screen (Han et al. 2026)",
         },
     )
-
-

@@ -33,7 +33,6 @@ def read_reference_ids(reference: str | os.PathLike | Iterable[str]) -> list[str
     return [str(r).strip() for r in reference]
 
 
-
 def reference_and_gauge_table(cube: xr.Dataset) -> pd.DataFrame:
     """Per station: reference role, SM-only, rain gauge and which source screens its days.
 
@@ -66,5 +65,3 @@ def reference_and_gauge_table(cube: xr.Dataset) -> pd.DataFrame:
         },
         index=pd.Index(cube["station"].values.astype(str), name="station"),
     )
-
-

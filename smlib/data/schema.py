@@ -80,7 +80,6 @@ STATION_COORDS: dict[str, dict[str, str]] = {
 }
 
 
-
 # --------------------------------------------------------------------------------------------
 # Writing and opening
 # --------------------------------------------------------------------------------------------
@@ -209,5 +208,3 @@ def open_cube(path: str | os.PathLike, chunks: int | dict | None = None) -> xr.D
     if "is_reference" in ds.coords:
         ds = ds.assign_coords(is_reference=ds["is_reference"].astype(bool))
     return ds
-
-

@@ -102,5 +102,3 @@ def count_days_with_data(x: np.ndarray, lon: np.ndarray, hour0: int) -> np.ndarr
     """Local days with at least one finite value, per station, shape (n_station,)."""
     days, _ = local_day_view(np.isfinite(x).astype(np.float32), solar_offset_hours(lon), hour0)
     return (days == 1.0).any(axis=-1).sum(axis=-1)
-
-

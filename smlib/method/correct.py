@@ -37,6 +37,7 @@ from smlib.method.fourier import fourier_correct
 from smlib.method.preprocess import Prepared, prepare
 from smlib.method.runfolder import LoadedModel, WindowBatcher, load_cube, load_model
 from smlib.method.screens import rain_flags
+from smlib.method.uncertainty import UNCERTAINTY_ATTRS, guided_uncertainty, linear_uncertainty
 
 __all__ = [
     "predict_hf",
@@ -285,6 +286,16 @@ def _flag_var(flag: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
     )
 
 
+def _uncertainty_var(sigma: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
+    return xr.DataArray(
+        sigma.astype(np.float32),
+        dims=("station", "time"),
+        coords={"station": like["station"], "time": like["time"]},
+        attrs={"long_name": f"standard uncertainty of the diurnal correction in {var}",
+               **UNCERTAINTY_ATTRS},
+    )  # fmt: skip
+
+
 def correct(
     cube_ds: xr.Dataset,
     model_dir: str | os.PathLike | LoadedModel | None,
@@ -380,7 +391,8 @@ def correct(
         else:
             use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
             rule = cc.rain_rule if m == "lstm" else "raw"
-            if m == "lstm" and cc.mode == "guided":
+            guided = m == "lstm" and cc.mode == "guided"
+            if guided:
                 signal = [vals] + [
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
                     for v in ("era5_sm", "merra2_sm")
@@ -403,6 +415,19 @@ def correct(
                 )
             out[var] = da.copy(data=prod)
             out[var].attrs["product"] = how
+            # a per-hour sigma where the values are the measured series minus a fitted artefact
+            # (smlib.method.uncertainty); the network's or the Fourier method's own series get none
+            sigma = None
+            if guided:
+                sigma = guided_uncertainty(
+                    raw, ts, signal, ~rain, flag, cc.min_rule_hours,
+                    smoothing_days=cc.smoothing_days,
+                )  # fmt: skip
+            elif m == "lin":
+                sigma = linear_uncertainty(raw, ts, ~rain, flag, cc.min_rule_hours)
+            if sigma is not None:
+                out[f"{var}_uncertainty"] = _uncertainty_var(sigma, out["sm"], var)
+                out[var].attrs["ancillary_variables"] = f"{var}_flag {var}_uncertainty"
             if m == "lstm":
                 out["sm_lstm_net"] = da
                 out["sm_lstm_net"].attrs["long_name"] = (

@@ -1,0 +1,174 @@
+"""Is the per-hour uncertainty honest? Coverage of the product's intervals against a known truth.
+
+A product ``sm_<method>`` with an ancillary ``sm_<method>_uncertainty`` (sigma, m3 m-3;
+:mod:`smlib.method.uncertainty`) claims that the true diurnal (HF) soil moisture lies within
+``+-z sigma`` of the product's HF with the stated probability (``z = 1.645`` for 90 %). On the
+twin the truth is known, so the claim is checked:
+
+=========================  ======================================================================
+key                        meaning (rain-free hours, strict screen, dielectric ISMN stations)
+=========================  ======================================================================
+``coverage``               share of hours whose true HF lies inside the interval (all hours pooled)
+``coverage_station_median``  median over stations of each station's share; ``..._min``, ``..._max``
+``mean_width``             mean interval width ``2 z sigma``, m3 m-3
+``rank_corr_width_error``  Spearman correlation of sigma and the absolute HF error: above 0 when
+                           the band is narrow where the product is good
+``n_hours``, ``n_stations``  what the numbers rest on
+=========================  ======================================================================
+
+Only the HF is compared: the correction changes the diurnal cycle, not the probe's calibration,
+so a constant offset between probe and truth is not an error of the correction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+
+from smlib.evaluation import diagnostics as dg
+from smlib.evaluation.skill import DIELECTRIC
+from smlib.method.decomposition import moving_average
+from smlib.method.uncertainty import Z90
+
+__all__ = ["coverage_kernel", "interval_coverage", "describe_calibration"]
+
+
+def coverage_kernel(
+    error: np.ndarray, sigma: np.ndarray, keep: np.ndarray, z: float = Z90, min_hours: int = 48
+) -> dict[str, float | int | None]:
+    """Coverage numbers of intervals ``+-z sigma`` around a product whose error is ``error``.
+
+    Parameters
+    ----------
+    error : numpy.ndarray, shape (station, time)
+        Product HF minus true HF, m3 m-3.
+    sigma : numpy.ndarray, shape (station, time)
+        Standard uncertainty, m3 m-3.
+    keep : numpy.ndarray of bool, shape (station, time)
+        Hours and stations scored.
+    z : float
+        Interval half-width in sigmas.
+    min_hours : int
+        Fewest scored hours for a station's own coverage.
+
+    Returns
+    -------
+    dict
+        The keys of the module docstring; None where nothing could be scored.
+
+    Examples
+    --------
+    >>> err = np.array([[0.0, 1.0, 2.0, 3.0]])
+    >>> out = coverage_kernel(err, np.ones((1, 4)), np.ones((1, 4), bool), z=1.5, min_hours=1)
+    >>> out["coverage"], out["mean_width"]
+    (0.5, 3.0)
+    """
+    ok = keep & np.isfinite(error) & np.isfinite(sigma)
+    if not ok.any():
+        return {"coverage": None, "n_hours": 0, "n_stations": 0}
+    inside = np.abs(error) <= z * sigma
+    per = [float(inside[s][ok[s]].mean()) for s in range(len(ok)) if ok[s].sum() >= min_hours]
+    e, s = np.abs(error[ok]), sigma[ok]
+    rho = spearmanr(s, e)[0] if np.ptp(s) > 0 and np.ptp(e) > 0 else None
+    return {
+        "coverage": float(inside[ok].mean()),
+        "coverage_station_median": float(np.median(per)) if per else None,
+        "coverage_station_min": float(np.min(per)) if per else None,
+        "coverage_station_max": float(np.max(per)) if per else None,
+        "mean_width": float(2 * z * s.mean()),
+        "rank_corr_width_error": None if rho is None else float(rho),
+        "n_hours": int(ok.sum()),
+        "n_stations": len(per),
+    }
+
+
+def interval_coverage(
+    corrected: xr.Dataset,
+    truth: xr.Dataset,
+    cube: xr.Dataset,
+    z: float = Z90,
+    lf_window_h: int = 24,
+) -> pd.DataFrame:
+    """Coverage of every product that carries an uncertainty (module docstring).
+
+    Parameters
+    ----------
+    corrected : xarray.Dataset
+        Output of :func:`smlib.method.correct.correct` with ``sm_<method>_uncertainty``.
+    truth : xarray.Dataset
+        ``truth.nc`` of the twin (``sm``).
+    cube : xarray.Dataset
+        The station cube the correction was made from (rain screens).
+    z : float
+        Interval half-width in sigmas (1.645: 90 %).
+    lf_window_h : int
+        Moving average separating LF and HF, hours.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per product variable (index), the keys of :func:`coverage_kernel` as columns;
+        empty when no variable carries an uncertainty.
+    """
+    products = [
+        v[: -len("_uncertainty")]
+        for v in corrected.data_vars
+        if v.endswith("_uncertainty") and v[: -len("_uncertainty")] in corrected
+    ]
+    common = np.intersect1d(corrected["station"].values, truth["station"].values)
+    if not products or common.size == 0:
+        return pd.DataFrame()
+    c = corrected.sel(station=common)
+    t = truth["sm"].reset_coords(drop=True).sel(station=common)
+    c, t = xr.align(c, t, join="inner", exclude=["station"])
+    free = np.asarray(dg.rain_free_hours(cube.sel(station=common).reindex(time=c["time"])).values)
+    kind = np.asarray(c["kind"].values).astype(str)
+    ref = np.asarray(c["is_reference"].values).astype(bool)
+    stype = np.asarray(c["sensor_type"].values).astype(str)
+    target = ((kind == "ismn") & ~ref & np.isin(stype, DIELECTRIC))[:, None]
+
+    def hf(da: xr.DataArray) -> np.ndarray:
+        x = np.asarray(da.transpose("station", "time").values, dtype=np.float64)
+        return x - moving_average(x, lf_window_h, "centred")
+
+    true_hf = hf(t)
+    rows = {}
+    for var in products:
+        sigma = np.asarray(c[f"{var}_uncertainty"].transpose("station", "time").values, float)
+        rows[var] = coverage_kernel(hf(c[var]) - true_hf, sigma, free & target, z)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def describe_calibration(table: pd.DataFrame, level: float = 0.9) -> str:
+    """One sentence per product from the numbers: where the intervals are honest and where not.
+
+    A product's intervals are called honest when their pooled coverage is within 5 points of
+    ``level``, too narrow below that and too wide above.
+    """
+    if table.empty:
+        return "No product of this build carries an uncertainty, so none could be checked."
+    out = []
+    for var, row in table.iterrows():
+        cov = row.get("coverage")
+        if cov is None or not np.isfinite(cov):
+            out.append(f"`{var}`: no rain-free dielectric hour could be scored.")
+            continue
+        verdict = (
+            "honest" if abs(cov - level) <= 0.05 else ("too narrow" if cov < level else "too wide")
+        )
+        rho = row.get("rank_corr_width_error")
+        rho = float(rho) if rho is not None and np.isfinite(rho) else float("nan")
+        where = (
+            "and narrowest where the product is best"
+            if rho > 0
+            else "but its width does not follow the error"
+        )
+        out.append(
+            f"`{var}`: the {level:.0%} intervals hold {cov:.0%} of the true rain-free HF values "
+            f"({verdict}; stations from {row['coverage_station_min']:.0%} to "
+            f"{row['coverage_station_max']:.0%}), mean width {row['mean_width']:.4f} m3 m-3, "
+            f"{where} (rank correlation {rho:+.2f})."
+        )
+    return " ".join(out)
