@@ -188,3 +188,36 @@ def test_describe_calibration_says_too_narrow_and_too_wide():
     assert "99% of the true rain-free HF values (too wide" in text
     assert "its width does not follow the error" in text
     assert "91% of the true rain-free HF values (honest" in text
+
+
+def test_evaluate_reports_the_calibration(corrected_tiny, tmp_path):
+    import json
+
+    from smlib.evaluation.calibration import interval_coverage
+    from smlib.report.evaluate import evaluate
+
+    cube, truth, out = corrected_tiny
+    truth_ds = truth.to_dataset(name="sm")
+    summary = evaluate(out, out=tmp_path / "rep", truth=truth_ds, cube=cube)
+    expected = interval_coverage(out, truth_ds, cube)
+    for var in ("sm_lstm", "sm_lin"):
+        assert summary["calibration"][var]["coverage"] == pytest.approx(
+            expected.loc[var, "coverage"]
+        )
+    assert (tmp_path / "rep" / "calibration.png").is_file()
+    on_disk = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert on_disk["calibration"]["sm_lstm"]["n_hours"] == expected.loc["sm_lstm", "n_hours"]
+
+
+def test_explorer_draws_the_band_and_not_a_series_of_sigma(corrected_tiny):
+    from matplotlib.collections import PolyCollection
+
+    from smlib.report.explorer import explorer_data, plot_zoom, series_keys
+
+    cube, truth, out = corrected_tiny
+    data = explorer_data(out, truth.to_dataset(name="sm"))
+    assert "lstm_uncertainty" in data and "lstm_uncertainty" not in series_keys(data)
+    station = str(out["station"].values[0])
+    fig = plot_zoom(data, station, series=["raw", "lstm"])
+    bands = [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
+    assert bands, "no 90 % band drawn around the product"

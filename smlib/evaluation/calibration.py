@@ -32,7 +32,13 @@ from smlib.evaluation.skill import DIELECTRIC
 from smlib.method.decomposition import moving_average
 from smlib.method.uncertainty import Z90
 
-__all__ = ["coverage_kernel", "interval_coverage", "describe_calibration"]
+__all__ = [
+    "coverage_kernel",
+    "product_errors",
+    "interval_coverage",
+    "reliability_table",
+    "describe_calibration",
+]
 
 
 def coverage_kernel(
@@ -84,14 +90,10 @@ def coverage_kernel(
     }
 
 
-def interval_coverage(
-    corrected: xr.Dataset,
-    truth: xr.Dataset,
-    cube: xr.Dataset,
-    z: float = Z90,
-    lf_window_h: int = 24,
-) -> pd.DataFrame:
-    """Coverage of every product that carries an uncertainty (module docstring).
+def product_errors(
+    corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, lf_window_h: int = 24
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """HF error, sigma and the scored hours of every product that carries an uncertainty.
 
     Parameters
     ----------
@@ -101,16 +103,15 @@ def interval_coverage(
         ``truth.nc`` of the twin (``sm``).
     cube : xarray.Dataset
         The station cube the correction was made from (rain screens).
-    z : float
-        Interval half-width in sigmas (1.645: 90 %).
     lf_window_h : int
         Moving average separating LF and HF, hours.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per product variable (index), the keys of :func:`coverage_kernel` as columns;
-        empty when no variable carries an uncertainty.
+    dict
+        Product variable -> ``(error, sigma, keep)``, each of shape (station, time): product HF
+        minus true HF (m3 m-3), the product's sigma (m3 m-3), and the rain-free hours
+        (strict screen) of dielectric, non-reference ISMN stations.
     """
     products = [
         v[: -len("_uncertainty")]
@@ -119,7 +120,7 @@ def interval_coverage(
     ]
     common = np.intersect1d(corrected["station"].values, truth["station"].values)
     if not products or common.size == 0:
-        return pd.DataFrame()
+        return {}
     c = corrected.sel(station=common)
     t = truth["sm"].reset_coords(drop=True).sel(station=common)
     c, t = xr.align(c, t, join="inner", exclude=["station"])
@@ -134,11 +135,73 @@ def interval_coverage(
         return x - moving_average(x, lf_window_h, "centred")
 
     true_hf = hf(t)
-    rows = {}
+    out = {}
     for var in products:
         sigma = np.asarray(c[f"{var}_uncertainty"].transpose("station", "time").values, float)
-        rows[var] = coverage_kernel(hf(c[var]) - true_hf, sigma, free & target, z)
+        out[var] = (hf(c[var]) - true_hf, sigma, free & target)
+    return out
+
+
+def interval_coverage(
+    corrected: xr.Dataset,
+    truth: xr.Dataset,
+    cube: xr.Dataset,
+    z: float = Z90,
+    lf_window_h: int = 24,
+) -> pd.DataFrame:
+    """Coverage of every product that carries an uncertainty (module docstring).
+
+    Parameters are those of :func:`product_errors`, and ``z``, the interval half-width in
+    sigmas (1.645: 90 %).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per product variable (index), the keys of :func:`coverage_kernel` as columns;
+        empty when no variable carries an uncertainty.
+    """
+    parts = product_errors(corrected, truth, cube, lf_window_h)
+    rows = {var: coverage_kernel(err, sig, keep, z) for var, (err, sig, keep) in parts.items()}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def reliability_table(
+    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    levels: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
+    n_bins: int = 10,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two views of a calibration figure, from :func:`product_errors`.
+
+    Returns
+    -------
+    reliability : pandas.DataFrame
+        Columns ``product``, ``nominal``, ``observed``: the share of scored hours inside the
+        central interval of each nominal probability (Gaussian quantiles of sigma).
+    spread_skill : pandas.DataFrame
+        Columns ``product``, ``sigma``, ``rmse``, ``n``: hours binned by deciles of sigma; the
+        mean sigma and the RMS error of each bin (equal when the uncertainty is honest).
+    """
+    from scipy.stats import norm
+
+    rel, ss = [], []
+    for var, (err, sig, keep) in parts.items():
+        ok = keep & np.isfinite(err) & np.isfinite(sig)
+        e, s = err[ok], sig[ok]
+        if e.size == 0:
+            continue
+        for p in levels:
+            z = float(norm.ppf(0.5 + p / 2))
+            rel.append(
+                {"product": var, "nominal": p, "observed": float(np.mean(np.abs(e) <= z * s))}
+            )
+        edges = np.unique(np.quantile(s, np.linspace(0, 1, n_bins + 1)))
+        which = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(edges) - 2)
+        for b in range(len(edges) - 1):
+            m = which == b
+            if m.sum() >= 10:
+                ss.append({"product": var, "sigma": float(s[m].mean()),
+                           "rmse": float(np.sqrt(np.mean(e[m] ** 2))), "n": int(m.sum())})  # fmt: skip
+    return pd.DataFrame(rel), pd.DataFrame(ss)
 
 
 def describe_calibration(table: pd.DataFrame, level: float = 0.9) -> str:

@@ -18,8 +18,11 @@ Files written to ``out`` (figures as PNG and SVG)::
     fig8_land_coupling       R(SM, LH), sigma(LH), TCI at towers (Fig. 8)
     map_stations             station map
     skill_vs_truth           skill against truth (twin only)
+    calibration              reliability and spread-skill of the per-hour uncertainty (twin
+                             only, with --cube; products that carry ``*_uncertainty``)
     r_sm_ts_station.csv, r_sm_ts_by_sensor.csv, hf_r_reference.csv, land_coupling.csv,
-    skill_truth.csv, skill_truth_by_sensor.csv, lag_sensitivity.csv, summary.json
+    skill_truth.csv, skill_truth_by_sensor.csv, calibration.csv (and its figure's two tables
+    calibration_reliability.csv, calibration_spread_skill.csv), lag_sensitivity.csv, summary.json
 
 Tower latent heat flux is read from the corrected file, or from the cube when the corrected
 file has none. Land coupling uses, per tower, the warm-season hours where every method and LH
@@ -128,6 +131,7 @@ def evaluate(
         _truth_part(ds, truth_ds, methods, report, keep)
         if cube is not None:
             _scopes_part(ds, truth_ds, cube, methods, report)
+            _calibration_part(ds, truth_ds, cube, report)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -376,6 +380,31 @@ def _scopes_part(
         if not m.startswith("_")
     }
     report.summary["skill_by_scope_scope"] = scores["_scope"]
+
+
+def _calibration_part(
+    ds: xr.Dataset, truth: xr.Dataset, cube: str | os.PathLike[str] | xr.Dataset,
+    report: _Report,
+) -> None:  # fmt: skip
+    """Coverage of the products' 90 % intervals against the truth (smlib.evaluation.calibration)."""
+    from smlib.evaluation.calibration import coverage_kernel, product_errors, reliability_table
+    from smlib.report import plots
+
+    parts = product_errors(ds, truth, _open(cube, "station cube"))
+    if not parts:
+        report.skip("calibration", "no product of this file carries an uncertainty")
+        return
+    table = pd.DataFrame.from_dict(
+        {var: coverage_kernel(*p) for var, p in parts.items()}, orient="index"
+    )
+    report.table(table.rename_axis("product").reset_index(), "calibration")
+    report.summary["calibration"] = {
+        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
+    }
+    reliability, spread_skill = reliability_table(parts)
+    report.table(reliability, "calibration_reliability")
+    report.table(spread_skill, "calibration_spread_skill")
+    report.figure(plots.plot_calibration(reliability, spread_skill), "calibration")
 
 
 def _sensitivity_from_run(

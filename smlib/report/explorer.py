@@ -34,6 +34,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from smlib.evaluation import diagnostics as dg
+from smlib.method.uncertainty import Z90
 from smlib.progress import progress_bar
 from smlib.report.display import method_label
 from smlib.report.plots import METHOD_STYLE, SM_UNITS
@@ -62,9 +63,14 @@ _FALLBACK_STYLE = {"color": "0.3", "linestyle": "-."}
 
 def series_keys(data: xr.Dataset) -> list[str]:
     """The series ``data`` holds, in drawing order: the correction methods in the order of
-    :data:`smlib.evaluation.diagnostics.METHOD_VARIABLES` (``raw`` first), then ``reference``, ``truth``."""
+    :data:`smlib.evaluation.diagnostics.METHOD_VARIABLES` (``raw`` first), then ``reference``, ``truth``.
+    A series' ``<key>_uncertainty`` is its band, not a series of its own."""
     keys = [k for k in dg.METHOD_VARIABLES if k in data]
-    keys += [k for k in data.data_vars if k not in keys and k not in _CONTEXT_SERIES]
+    keys += [
+        k
+        for k in data.data_vars
+        if k not in keys and k not in _CONTEXT_SERIES and not str(k).endswith("_uncertainty")
+    ]
     return keys + [k for k in _CONTEXT_SERIES if k in data]
 
 
@@ -103,6 +109,8 @@ def explorer_data(
     for key, var in dg.METHOD_VARIABLES.items():
         if var in corrected:
             out[key] = corrected[var].reset_coords(drop=True)
+            if f"{var}_uncertainty" in corrected:  # drawn as the 90 % band of that series
+                out[f"{key}_uncertainty"] = corrected[f"{var}_uncertainty"].reset_coords(drop=True)
     n = corrected.sizes["station"]
     ref_id = np.full(n, "", dtype=object)
     ref_km = np.full(n, np.nan)
@@ -128,6 +136,12 @@ def explorer_data(
         )
         out["truth"] = t.astype(np.float32)
     for v in out.data_vars:
+        if v.endswith("_uncertainty"):
+            out[v].attrs = {
+                "units": "m3 m-3",
+                "long_name": f"standard uncertainty of {series_label(v.removesuffix('_uncertainty'))}",
+            }
+            continue
         label = "nearest reference station" if v == "reference" else series_label(v)
         out[v].attrs = {
             "units": "m3 m-3",
@@ -186,6 +200,10 @@ def _draw(ax, data: xr.Dataset, station: str, sl: slice, series: Sequence[str] |
         if key == "reference":
             label += f" ({x['reference_station'].item()})"
         ax.plot(t, y, color=style["color"], ls=style["linestyle"], lw=1.1, label=label)
+        if f"{key}_uncertainty" in x:  # the 90 % interval of the diurnal correction
+            half = Z90 * np.asarray(x[f"{key}_uncertainty"].values, dtype=float)
+            ax.fill_between(t, y - half, y + half, color=style["color"], alpha=0.18, lw=0,
+                            label=f"{label}, 90 % interval")  # fmt: skip
         drawn += 1
     return drawn
 
