@@ -221,3 +221,42 @@ def test_explorer_draws_the_band_and_not_a_series_of_sigma(corrected_tiny):
     fig = plot_zoom(data, station, series=["raw", "lstm"])
     bands = [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
     assert bands, "no 90 % band drawn around the product"
+
+
+def test_reference_coverage_known_answer():
+    """A station whose product differs from its reference by +-a every other hour: all its HF
+    errors are a, so intervals of half-width 1.645 sigma hold all or none of them."""
+    import pandas as pd
+    import xarray as xr
+
+    from smlib.evaluation.calibration import describe_calibration, reference_coverage
+
+    n = 24 * 20
+    time = pd.date_range("2021-06-01", periods=n, freq="h")
+    s = 0.25 + 0.01 * np.sin(2 * np.pi * np.arange(n) / 24)
+    a = 0.002
+    err = np.where(np.arange(n) % 2 == 0, a, -a)
+
+    def corrected(sigma: float) -> xr.Dataset:
+        sm = np.stack([s + err, s])
+        return xr.Dataset(
+            {
+                "sm": (("station", "time"), sm),
+                "sm_lstm": (("station", "time"), sm),
+                "sm_lstm_flag": (("station", "time"), np.zeros((2, n), np.int8)),
+                "sm_lstm_uncertainty": (("station", "time"), np.full((2, n), sigma)),
+            },
+            coords={
+                "station": ["N/probe", "N/cosmic"], "time": time,
+                "lat": ("station", [40.0, 40.01]), "lon": ("station", [-100.0, -100.0]),
+                "is_reference": ("station", [0, 1]), "kind": ("station", ["ismn", "ismn"]),
+                "sensor_type": ("station", ["capacitance", "cosmic-ray"]),
+            },
+        )  # fmt: skip
+
+    wide = reference_coverage(corrected(a / 1.5))  # 1.645 * a / 1.5 > a: every hour inside
+    narrow = reference_coverage(corrected(a / 2))  # 1.645 * a / 2 < a: none inside
+    assert wide.loc["sm_lstm", "coverage"] == pytest.approx(1.0)
+    assert narrow.loc["sm_lstm", "coverage"] == pytest.approx(0.0)
+    assert narrow.loc["sm_lstm", "n_stations"] == 1
+    assert "lower bound" in describe_calibration(wide, against="reference")

@@ -37,6 +37,7 @@ __all__ = [
     "product_errors",
     "interval_coverage",
     "reliability_table",
+    "reference_coverage",
     "describe_calibration",
 ]
 
@@ -165,6 +166,53 @@ def interval_coverage(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def reference_coverage(
+    corrected: xr.Dataset, max_km: float = 50.0, z: float = Z90, lf_window_h: int = 24
+) -> pd.DataFrame:
+    """Coverage of the intervals against the nearest reference station: real data have no truth.
+
+    For each non-reference ISMN station with a reference (cosmic-ray, TDR, TDT) within
+    ``max_km`` (:func:`smlib.evaluation.diagnostics.reference_pairs`), the error is the
+    product's HF minus the reference's HF on the product's rain-free corrected hours (flag 0).
+    The reference has its own noise, depth and footprint, so this error is larger than the error
+    against the truth, and the coverage is a lower bound on the coverage that the truth would
+    give. Stations paired with a reference are scored whatever their sensor type.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per product variable, the keys of :func:`coverage_kernel` and ``max_km``;
+        empty when no product carries an uncertainty or no station has a reference in reach.
+    """
+    products = [
+        v[: -len("_uncertainty")]
+        for v in corrected.data_vars
+        if v.endswith("_uncertainty") and v[: -len("_uncertainty")] in corrected
+    ]
+    if not products or "is_reference" not in corrected.coords:
+        return pd.DataFrame()
+    pairs = dg.reference_pairs(corrected, max_km=max_km)
+    if pairs.empty:
+        return pd.DataFrame()
+
+    def hf(var: str, stations) -> np.ndarray:
+        x = corrected[var].sel(station=stations).transpose("station", "time").values
+        x = np.asarray(x, dtype=np.float64)
+        return x - moving_average(x, lf_window_h, "centred")
+
+    ref_hf = hf("sm", pairs["reference"].to_numpy())
+    rows = {}
+    for var in products:
+        st = pairs["station"].to_numpy()
+        sigma = np.asarray(
+            corrected[f"{var}_uncertainty"].sel(station=st).transpose("station", "time").values,
+            dtype=np.float64,
+        )
+        keep = np.asarray(corrected[f"{var}_flag"].sel(station=st).transpose("station", "time"))
+        rows[var] = {**coverage_kernel(hf(var, st) - ref_hf, sigma, keep == 0, z), "max_km": max_km}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def reliability_table(
     parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     levels: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
@@ -204,23 +252,37 @@ def reliability_table(
     return pd.DataFrame(rel), pd.DataFrame(ss)
 
 
-def describe_calibration(table: pd.DataFrame, level: float = 0.9) -> str:
+def describe_calibration(table: pd.DataFrame, level: float = 0.9, against: str = "truth") -> str:
     """One sentence per product from the numbers: where the intervals are honest and where not.
 
-    A product's intervals are called honest when their pooled coverage is within 5 points of
-    ``level``, too narrow below that and too wide above.
+    Against the truth (``against="truth"``), a product's intervals are called honest when their
+    pooled coverage is within 5 points of ``level``, too narrow below that and too wide above.
+    Against reference stations (``against="reference"``, :func:`reference_coverage`) the
+    coverage is a lower bound, so it is reported without a verdict.
     """
     if table.empty:
+        if against == "reference":
+            return "No station has a reference in reach, so no interval was checked against one."
         return "No product of this build carries an uncertainty, so none could be checked."
+    what = (
+        "true rain-free HF values"
+        if against == "truth"
+        else "rain-free HF values of the nearest reference station"
+    )
     out = []
     for var, row in table.iterrows():
         cov = row.get("coverage")
         if cov is None or not np.isfinite(cov):
-            out.append(f"`{var}`: no rain-free dielectric hour could be scored.")
+            out.append(f"`{var}`: no hour could be scored.")
             continue
-        verdict = (
-            "honest" if abs(cov - level) <= 0.05 else ("too narrow" if cov < level else "too wide")
-        )
+        if against == "truth":
+            verdict = (
+                "honest"
+                if abs(cov - level) <= 0.05
+                else ("too narrow" if cov < level else "too wide")
+            )
+        else:
+            verdict = "a lower bound: the reference has its own noise, depth and footprint"
         rho = row.get("rank_corr_width_error")
         rho = float(rho) if rho is not None and np.isfinite(rho) else float("nan")
         where = (
@@ -229,7 +291,7 @@ def describe_calibration(table: pd.DataFrame, level: float = 0.9) -> str:
             else "but its width does not follow the error"
         )
         out.append(
-            f"`{var}`: the {level:.0%} intervals hold {cov:.0%} of the true rain-free HF values "
+            f"`{var}`: the {level:.0%} intervals hold {cov:.0%} of the {what} "
             f"({verdict}; stations from {row['coverage_station_min']:.0%} to "
             f"{row['coverage_station_max']:.0%}), mean width {row['mean_width']:.4f} m3 m-3, "
             f"{where} (rank correlation {rho:+.2f})."

@@ -21,6 +21,7 @@ Files written to ``out`` (figures as PNG and SVG)::
     calibration              reliability and spread-skill of the per-hour uncertainty (twin
                              only, with --cube; products that carry ``*_uncertainty``)
     r_sm_ts_station.csv, r_sm_ts_by_sensor.csv, hf_r_reference.csv, land_coupling.csv,
+    calibration_reference.csv (coverage against reference stations: real data too),
     skill_truth.csv, skill_truth_by_sensor.csv, calibration.csv (and its figure's two tables
     calibration_reliability.csv, calibration_spread_skill.csv), lag_sensitivity.csv, summary.json
 
@@ -127,6 +128,7 @@ def evaluate(
     _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
     _coverage_part(ds, methods, kind, report)
+    _reference_calibration_part(ds, report, max_pair_km)
     if truth_ds is not None:
         _truth_part(ds, truth_ds, methods, report, keep)
         if cube is not None:
@@ -380,6 +382,23 @@ def _scopes_part(
         if not m.startswith("_")
     }
     report.summary["skill_by_scope_scope"] = scores["_scope"]
+
+
+def _reference_calibration_part(ds: xr.Dataset, report: _Report, max_km: float) -> None:
+    """Coverage of the 90 % intervals against nearby reference stations (real data included)."""
+    from smlib.evaluation.calibration import reference_coverage
+
+    table = reference_coverage(ds, max_km=max_km)
+    if table.empty:
+        report.skip(
+            "calibration_vs_reference",
+            f"no product with an uncertainty, or no station with a reference within {max_km:g} km",
+        )
+        return
+    report.table(table.rename_axis("product").reset_index(), "calibration_reference")
+    report.summary["calibration_vs_reference"] = {
+        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
+    }
 
 
 def _calibration_part(
