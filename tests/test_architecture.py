@@ -23,8 +23,6 @@ LONG_MODULES = {
     "io/ismn.py": 700,
     # ERA5-Land and MERRA-2 share the grid joining, de-accumulation and overlap merge
     "io/reanalysis.py": 750,
-    # the explorer is one widget: its state, the record view and the zoom view
-    "report/explorer.py": 700,
 }
 
 

@@ -141,3 +141,13 @@ def test_skill(tmp_path):
         # both worlds' artefact inverts the true cycle; the default product undoes some of it
         assert hf["raw"] < 0 and hf["recommended"] > hf["raw"], hf
     assert set(d["summary"]["targets"]) == set(scen)
+
+
+def test_uncertainty(tmp_path):
+    """The uncertainty's share of correction time is measured in the same process."""
+    d = _run(tmp_path, "uncertainty")
+    assert 0 < d["seconds_uncertainty"] < d["seconds_correct"]
+    ratio = d["summary"]["correct_over_correct_without_uncertainty"]
+    assert ratio == pytest.approx(
+        d["seconds_correct"] / (d["seconds_correct"] - d["seconds_uncertainty"]), rel=1e-2
+    )

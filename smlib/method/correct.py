@@ -51,6 +51,7 @@ from smlib.method.product import (
 )
 from smlib.method.runfolder import LoadedModel, WindowBatcher, load_cube, load_model
 from smlib.method.screens import rain_flags
+from smlib.method.uncertainty import UNCERTAINTY_ATTRS, guided_uncertainty, linear_uncertainty
 
 __all__ = [
     "predict_hf",
@@ -140,6 +141,16 @@ def _flag_var(flag: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
             "flag_meanings": " ".join(FLAG_MEANINGS.values()),
         },
     )
+
+
+def _uncertainty_var(sigma: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
+    return xr.DataArray(
+        sigma.astype(np.float32),
+        dims=("station", "time"),
+        coords={"station": like["station"], "time": like["time"]},
+        attrs={"long_name": f"standard uncertainty of the diurnal correction in {var}",
+               **UNCERTAINTY_ATTRS},
+    )  # fmt: skip
 
 
 def correct(
@@ -271,6 +282,7 @@ def _correct(
         else:
             use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
             rule = cc.rain_rule if m == "lstm" else "raw"
+            guided = False  # fitted here, with the signal estimates at hand
             if m == "lstm" and cc.mode == "guided" and coefficients is not None:
                 applied = apply_product(ds, coefficients)  # its rain screen and spread
                 prod, flag = applied["sm_lstm"].values, applied["sm_lstm_flag"].values
@@ -281,6 +293,7 @@ def _correct(
                     f"the measured series at every hour with TS; see {var}_flag"
                 )
             elif m == "lstm" and cc.mode == "guided":
+                guided = True
                 names = ["sm_lstm_net"] + [v for v in ("era5_sm", "merra2_sm") if v in ds]
                 signal = [vals] + [
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
@@ -304,6 +317,20 @@ def _correct(
                 )
             out[var] = da.copy(data=prod)
             out[var].attrs["product"] = how
+            # a per-hour sigma where the values are the measured series minus an artefact fitted
+            # here (smlib.method.uncertainty); the network's or the Fourier method's own series,
+            # and a product applied from stored coefficients, get none
+            sigma = None
+            if guided:
+                sigma = guided_uncertainty(
+                    raw, ts, signal, ~rain, flag, cc.min_rule_hours,
+                    smoothing_days=cc.smoothing_days,
+                )  # fmt: skip
+            elif m == "lin":
+                sigma = linear_uncertainty(raw, ts, ~rain, flag, cc.min_rule_hours)
+            if sigma is not None:
+                out[f"{var}_uncertainty"] = _uncertainty_var(sigma, out["sm"], var)
+                out[var].attrs["ancillary_variables"] = f"{var}_flag {var}_uncertainty"
             if m == "lstm":
                 out["sm_lstm_net"] = da
                 out["sm_lstm_net"].attrs["long_name"] = (

@@ -18,8 +18,12 @@ Files written to ``out`` (figures as PNG and SVG)::
     fig8_land_coupling       R(SM, LH), sigma(LH), TCI at towers (Fig. 8)
     map_stations             station map
     skill_vs_truth           skill against truth (twin only)
+    calibration              reliability and spread-skill of the per-hour uncertainty (twin
+                             only, with --cube; products that carry ``*_uncertainty``)
     r_sm_ts_station.csv, r_sm_ts_by_sensor.csv, hf_r_reference.csv, land_coupling.csv,
-    skill_truth.csv, skill_truth_by_sensor.csv, lag_sensitivity.csv, summary.json
+    calibration_reference.csv (coverage against reference stations: real data too),
+    skill_truth.csv, skill_truth_by_sensor.csv, calibration.csv (and its figure's two tables
+    calibration_reliability.csv, calibration_spread_skill.csv), lag_sensitivity.csv, summary.json
 
 Tower latent heat flux is read from the corrected file, or from the cube when the corrected
 file has none. Land coupling uses, per tower, the warm-season hours where every method and LH
@@ -132,10 +136,12 @@ def evaluate(
     _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
     _coverage_part(ds, methods, kind, report)
+    _reference_calibration_part(ds, report, max_pair_km)
     if truth_ds is not None:
         _truth_part(ds, truth_ds, methods, report, keep)
         if cube is not None:
             _scopes_part(ds, truth_ds, cube, methods, report)
+            _calibration_part(ds, truth_ds, cube, report)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -393,6 +399,48 @@ def _scopes_part(
         if not m.startswith("_")
     }
     report.summary["skill_by_scope_scope"] = scores["_scope"]
+
+
+def _reference_calibration_part(ds: xr.Dataset, report: _Report, max_km: float) -> None:
+    """Coverage of the 90 % intervals against nearby reference stations (real data included)."""
+    from smlib.evaluation.calibration import reference_coverage
+
+    table = reference_coverage(ds, max_km=max_km)
+    if table.empty:
+        report.skip(
+            "calibration_vs_reference",
+            f"no product with an uncertainty, or no station with a reference within {max_km:g} km",
+        )
+        return
+    report.table(table.rename_axis("product").reset_index(), "calibration_reference")
+    report.summary["calibration_vs_reference"] = {
+        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
+    }
+
+
+def _calibration_part(
+    ds: xr.Dataset, truth: xr.Dataset, cube: str | os.PathLike[str] | xr.Dataset,
+    report: _Report,
+) -> None:  # fmt: skip
+    """Coverage of the products' 90 % intervals against the truth (smlib.evaluation.calibration)."""
+    from smlib.evaluation.calibration import coverage_kernel, product_errors, reliability_table
+    from smlib.report import plots
+
+    parts = product_errors(ds, truth, _open(cube, "station cube"))
+    if not parts:
+        report.skip("calibration", "no product of this file carries an uncertainty")
+        return
+    table = pd.DataFrame.from_dict(
+        {var: coverage_kernel(*p) for var, p in parts.items()}, orient="index"
+    )
+    report.table(table.rename_axis("product").reset_index(), "calibration")
+    report.summary["calibration"] = {
+        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
+    }
+    reliability, spread_skill = reliability_table(parts)
+    report.table(reliability, "calibration_reliability")
+    report.table(spread_skill, "calibration_spread_skill")
+    report.figure(plots.plot_calibration(reliability, spread_skill), "calibration")
 
 
 def _sensitivity_from_run(

@@ -29,11 +29,14 @@ function (module)                      paper figure
 (:mod:`.station_map`)
 :func:`plot_skill_vs_truth`            twin only: skill against the true soil moisture
 (:mod:`.skill`)
+:func:`plot_calibration`               twin only: reliability and spread-skill of the
+(:mod:`.calibration`)                  per-hour uncertainty
 =====================================  =======================================================
 """
 
 from __future__ import annotations
 
+from smlib.report.plots.calibration import plot_calibration
 from smlib.report.plots.coupling import plot_coupling_violins
 from smlib.report.plots.r_sm_ts import (
     plot_daily_r_heatmap,
@@ -66,4 +69,5 @@ __all__ = [
     "plot_coupling_violins",
     "plot_station_map",
     "plot_skill_vs_truth",
+    "plot_calibration",
 ]

@@ -31,6 +31,9 @@ _TABLE_PART = {
     "skill_truth": "skill_vs_truth",
     "skill_truth_by_sensor": "skill_vs_truth",
     "lag_sensitivity": "lag_sensitivity",
+    "calibration": "calibration",
+    "calibration_reliability": "calibration",
+    "calibration_spread_skill": "calibration",
 }
 
 
