@@ -260,3 +260,26 @@ def test_reference_coverage_known_answer():
     assert narrow.loc["sm_lstm", "coverage"] == pytest.approx(0.0)
     assert narrow.loc["sm_lstm", "n_stations"] == 1
     assert "lower bound" in describe_calibration(wide, against="reference")
+
+
+def test_ismn_tree_carries_the_uncertainty_and_ismn_reads_it(corrected_tiny, tmp_path, capsys):
+    from ismn.interface import ISMN_Interface
+
+    from smlib.ops import ismn_writer
+
+    _, _, out = corrected_tiny
+    ismn_only = out.isel(station=np.flatnonzero(out["kind"].values == "ismn"))
+    written = ismn_writer.write_station_files(tmp_path / "tree", ismn_only, "lstm")
+    codes = {p.name.split("_")[3] for p in written}
+    assert codes == {"sm", "ts", ismn_writer.UNCERTAINTY_CODE}
+    iface = ISMN_Interface(tmp_path / "tree")
+    sid = str(ismn_only["station"].values[0])
+    net, st = sid.split("/")
+    station = iface[net][st]
+    (sensor,) = [s for s in station.sensors.values() if "smuncertainty" in s.name]
+    got = sensor.data["smuncertainty"]
+    want = ismn_only["sm_lstm_uncertainty"].sel(station=sid).to_series().dropna()
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=6e-6)
+    assert (sensor.data["smuncertainty_orig_flag"].to_numpy() ==
+            ismn_only["sm_lstm_flag"].sel(station=sid).values[np.isfinite(
+                ismn_only["sm_lstm_uncertainty"].sel(station=sid).values)]).all()  # fmt: skip

@@ -5,6 +5,7 @@ Layout (the ISMN download layout; ``CSE`` = network as in ISMN's own Header+valu
     OUT/README.txt
     OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_sm_0.050000_0.050000_SENSOR_YYYYMMDD_YYYYMMDD.stm
     OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_ts_0.050000_0.050000_SENSOR_YYYYMMDD_YYYYMMDD.stm
+    OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_smuncertainty_..._YYYYMMDD_YYYYMMDD.stm
     OUT/NETWORK/STATION/NETWORK_NETWORK_STATION_static_variables.csv
 
 Each ``.stm`` file is a header line ``CSE NETWORK STATION LAT LON ELEV DEPTH_FROM DEPTH_TO
@@ -62,6 +63,7 @@ from smlib.atomic import atomic_path, atomic_write_text
 
 __all__ = [
     "UNKNOWN_DEPTH_M",
+    "UNCERTAINTY_CODE",
     "ismn_name",
     "stm_text",
     "static_variables_text",
@@ -88,6 +90,11 @@ STATIC_VARIABLES_COLUMNS = (
 
 #: Where a station's static-variables file comes from: (network, station) -> its bytes.
 StaticSources = Mapping[tuple[str, str], Callable[[], bytes]]
+
+
+#: ISMN variable code (file-name token) of the product's standard uncertainty; ``ismn`` reads an
+#: unknown code as the variable name itself.
+UNCERTAINTY_CODE = "smuncertainty"
 
 
 def ismn_name(name: str) -> str:
@@ -277,6 +284,8 @@ def write_station_files(
             else np.zeros(sm.shape, dtype=int)
         )
         series = [("sm", sm, flags, 4)]
+        if f"{var}_uncertainty" in result:  # the per-hour sigma of the correction, m3 m-3
+            series.append((UNCERTAINTY_CODE, result[f"{var}_uncertainty"].values[i], flags, 5))
         if "ts" in result:
             ts = result["ts"].values[i]
             series.append(("ts", ts, np.full(ts.shape, "M"), 2))
@@ -311,8 +320,10 @@ sensor depth the input did not state (flux towers: FLUXNET2015 SWC_F_MDS_1, Amer
 SWC_1_1_1) are written at {UNKNOWN_DEPTH_M[0]:.2f}-{UNKNOWN_DEPTH_M[1]:.2f} m, ISMN's surface layer.
 
 Every .stm file reads with the ismn package (ismn.interface.ISMN_Interface) as an ISMN
-download. sm files: corrected soil moisture (m3 m-3, 4 decimals); ts files: soil temperature
-as measured (degC). Times are UTC, hourly; hours without a value are not written.
+download. sm files: corrected soil moisture (m3 m-3, 4 decimals); {UNCERTAINTY_CODE} files (where
+the product carries one): the standard uncertainty (1 sigma) of each hour's diurnal correction
+(m3 m-3, 5 decimals; a 90 % interval is +-1.645 sigma), with the sm files' correction flags;
+ts files: soil temperature as measured (degC). Times are UTC, hourly; hours without a value are not written.
 
 Columns: date time value ISMN_flag correction_flag
   ISMN_flag is G for every value (the input kept ISMN 'G' values only).
