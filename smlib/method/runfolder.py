@@ -9,6 +9,7 @@ checking checkpoints, and loading a trained model for inference (:func:`load_mod
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import RunConfig, config_from_dict, config_to_dict, load_config
+from smlib.digests import file_sha256
 from smlib.errors import CheckpointError, reading_netcdf
 from smlib.method.model import build_model
 from smlib.method.scaling import MinMaxScaler
@@ -30,6 +32,8 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "CheckpointError",
     "load_cube",
+    "cube_record",
+    "recorded_cube",
     "resolve_device",
     "WindowBatcher",
     "save_checkpoint",
@@ -59,6 +63,66 @@ def load_cube(cube: str | os.PathLike | xr.Dataset) -> xr.Dataset:
         raise FileNotFoundError(f"station cube {path} does not exist")
     with reading_netcdf(path), xr.open_dataset(path) as ds:  # a damaged file: one line, named
         return ds.load()
+
+
+def cube_record(cube: str | os.PathLike | xr.Dataset) -> dict[str, Any]:
+    """What a run folder's ``run.json`` records of the cube it was made from.
+
+    Parameters
+    ----------
+    cube : path or xarray.Dataset
+        The cube as passed to :func:`smlib.method.train.train` (or :func:`smlib.ops.distill.distill`).
+
+    Returns
+    -------
+    dict
+        ``cube`` (absolute path), ``cube_bytes`` and ``cube_sha256`` (SHA-256 of the file's
+        bytes: a copy or a touched file still matches, a rewritten cube does not; reading the
+        file costs about a second per GB, nothing beside a training). All ``None`` for an
+        in-memory Dataset, which has no file to find again.
+    """
+    if isinstance(cube, xr.Dataset):
+        return {"cube": None, "cube_bytes": None, "cube_sha256": None}
+    path = Path(cube).resolve()
+    return {"cube": str(path), "cube_bytes": path.stat().st_size, "cube_sha256": file_sha256(path)}
+
+
+def recorded_cube(run: str | os.PathLike) -> Path:
+    """The cube a run folder was made from, as its ``run.json`` records it, checked unchanged.
+
+    Parameters
+    ----------
+    run : path
+        A run folder written by :func:`smlib.method.train.train` or :func:`smlib.ops.distill.distill`.
+
+    Returns
+    -------
+    pathlib.Path
+        The recorded cube; it exists and its size and SHA-256 are those recorded.
+
+    Raises
+    ------
+    ValueError
+        One line saying why the cube cannot be used (not recorded, gone, changed) and how to
+        pass one (``smlib distill RUN --cube CUBE``).
+    """
+    run = Path(run)
+    how = f"pass the cube: smlib distill {run} --cube CUBE"
+    path = run / "run.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    recorded = info.get("cube")
+    if not recorded or not Path(recorded).is_absolute():  # in-memory, or a run of older smlib
+        raise ValueError(f"{path} does not record the cube the run was made from; {how}")
+    cube = Path(recorded)
+    if not cube.is_file():
+        raise ValueError(f"the cube {run} was made from, {cube}, no longer exists; {how}")
+    size, digest = info.get("cube_bytes"), info.get("cube_sha256")
+    if digest is not None and (cube.stat().st_size != size or file_sha256(cube) != digest):
+        raise ValueError(
+            f"the cube {run} was made from, {cube}, has changed since (its SHA-256 differs from "
+            f"the one in {path}); {how}"
+        )
+    return cube
 
 
 def resolve_device(name: str = "auto") -> torch.device:

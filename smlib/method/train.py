@@ -20,8 +20,8 @@ Run directory
     ``config.yaml`` (resolved, with the differences from ``paper``), ``scaler.json``,
     ``metrics.csv`` (one row per epoch), ``best.pt`` and ``last.pt`` (atomic), ``run.json``
     (seed, versions, device, sample counts, status, stop reason, wall time, and the cube:
-    its absolute path, size and SHA-256, see :func:`cube_record`, so that ``smlib distill RUN``
-    finds it).
+    its absolute path, size and SHA-256, see :func:`smlib.method.runfolder.cube_record`, so
+    that ``smlib distill RUN`` finds it).
 Resume
     ``last.pt`` holds weights, optimiser, RNG states (torch and the shuffling generator),
     early-stopping state and history; a resumed run draws exactly the batches and dropout
@@ -63,7 +63,6 @@ from smlib.config import (
     get_profile,
     load_config,
 )
-from smlib.digests import file_sha256
 from smlib.errors import TrainingDivergedError
 from smlib.method import distributed as _ddp
 from smlib.method.model import build_model
@@ -73,6 +72,7 @@ from smlib.method.runfolder import (  # noqa: F401  (re-exported: the names trai
     CHECKPOINT_VERSION,
     CheckpointError,
     WindowBatcher,
+    cube_record,
     load_checkpoint,
     load_cube,
     resolve_device,
@@ -90,8 +90,6 @@ __all__ = [
     "load_checkpoint",
     "load_cube",
     "resolve_device",
-    "cube_record",
-    "recorded_cube",
     "train",
 ]
 
@@ -217,66 +215,6 @@ def _evaluate(
 def _write_run_info(out: Path, info: dict[str, Any]) -> None:
     if _ddp.context().is_main:
         atomic_write_text(out / "run.json", json.dumps(info, indent=1, default=str))
-
-
-def cube_record(cube: str | os.PathLike | xr.Dataset) -> dict[str, Any]:
-    """What a run folder's ``run.json`` records of the cube it was made from.
-
-    Parameters
-    ----------
-    cube : path or xarray.Dataset
-        The cube as passed to :func:`train` (or :func:`smlib.ops.distill.distill`).
-
-    Returns
-    -------
-    dict
-        ``cube`` (absolute path), ``cube_bytes`` and ``cube_sha256`` (SHA-256 of the file's
-        bytes: a copy or a touched file still matches, a rewritten cube does not; reading the
-        file costs about a second per GB, nothing beside a training). All ``None`` for an
-        in-memory Dataset, which has no file to find again.
-    """
-    if isinstance(cube, xr.Dataset):
-        return {"cube": None, "cube_bytes": None, "cube_sha256": None}
-    path = Path(cube).resolve()
-    return {"cube": str(path), "cube_bytes": path.stat().st_size, "cube_sha256": file_sha256(path)}
-
-
-def recorded_cube(run: str | os.PathLike) -> Path:
-    """The cube a run folder was made from, as its ``run.json`` records it, checked unchanged.
-
-    Parameters
-    ----------
-    run : path
-        A run folder written by :func:`train` or :func:`smlib.ops.distill.distill`.
-
-    Returns
-    -------
-    pathlib.Path
-        The recorded cube; it exists and its size and SHA-256 are those recorded.
-
-    Raises
-    ------
-    ValueError
-        One line saying why the cube cannot be used (not recorded, gone, changed) and how to
-        pass one (``smlib distill RUN --cube CUBE``).
-    """
-    run = Path(run)
-    how = f"pass the cube: smlib distill {run} --cube CUBE"
-    path = run / "run.json"
-    info = json.loads(path.read_text()) if path.is_file() else {}
-    recorded = info.get("cube")
-    if not recorded or not Path(recorded).is_absolute():  # in-memory, or a run of older smlib
-        raise ValueError(f"{path} does not record the cube the run was made from; {how}")
-    cube = Path(recorded)
-    if not cube.is_file():
-        raise ValueError(f"the cube {run} was made from, {cube}, no longer exists; {how}")
-    size, digest = info.get("cube_bytes"), info.get("cube_sha256")
-    if digest is not None and (cube.stat().st_size != size or file_sha256(cube) != digest):
-        raise ValueError(
-            f"the cube {run} was made from, {cube}, has changed since (its SHA-256 differs from "
-            f"the one in {path}); {how}"
-        )
-    return cube
 
 
 def _rank_rng_states() -> list[torch.Tensor] | None:

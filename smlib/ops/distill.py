@@ -56,12 +56,14 @@ from smlib.method.preprocess import prepare
 from smlib.method.runfolder import (
     LoadedModel,
     WindowBatcher,
+    cube_record,
     load_cube,
     load_model,
+    recorded_cube,
     resolve_device,
     save_checkpoint,
 )
-from smlib.method.train import cube_record, recorded_cube, split_samples
+from smlib.method.train import split_samples
 from smlib.progress import progress_bar
 
 __all__ = ["STUDENTS", "student_config", "teacher_targets", "distill"]
@@ -190,7 +192,7 @@ def distill(
         Run directory of the student (created; must not hold a run).
     cube : path or xarray.Dataset, optional
         Station cube; default: the cube the teacher's ``run.json`` records
-        (:func:`smlib.method.train.recorded_cube`: it must exist and be unchanged).
+        (:func:`smlib.method.runfolder.recorded_cube`: it must exist and be unchanged).
     arch : str
         Student architecture (:data:`STUDENTS`: ``gru_student``, ``tcn_student``; or another
         :data:`smlib.method.model.MODELS` key).
