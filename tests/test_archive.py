@@ -286,8 +286,9 @@ def test_archive_applies_stored_coefficients_like_the_batch_product(work, tmp_pa
             np.testing.assert_array_equal(got[v].values, fitted[v].values, err_msg=v)
         assert set(np.unique(got["sm_lstm_flag"].values)) >= {0, 1}
         assert "stored coefficients" in got["sm_lstm"].attrs["product"]
+    paper_run = train(ds, tmp_path / "paper_run", profile="quick", overrides=TINY)
     with pytest.raises(
         ValueError, match="flagged guided product; this correction has product=paper"
     ):
-        archive.correct_archive(d / "cube.nc", work[2], tmp_path / "p.nc", coefficients=table)
+        archive.correct_archive(d / "cube.nc", paper_run, tmp_path / "p.nc", coefficients=table)
     assert not list(tmp_path.glob("p.nc*"))  # refused before any output
