@@ -143,7 +143,8 @@ def test_ismn_tree_reads_back_with_ismn(work, tmp_path, capsys, caplog):
     assert not [p.name for p in written if "nan" in p.name.lower()]
     tower_files = [p.name for p in written if p.parent.name == "US-XX"]
     assert sorted(n.split("_")[3:6] for n in tower_files) == [
-        ["sm", "0.000000", "0.050000"], ["ts", "0.000000", "0.050000"]
+        ["sm", "0.000000", "0.050000"], ["smuncertainty", "0.000000", "0.050000"],
+        ["ts", "0.000000", "0.050000"],
     ]  # fmt: skip
     stations = sorted({(p.parent.parent.name, p.parent.name) for p in written})
     assert len(stations) == ds.sizes["station"]
@@ -165,7 +166,8 @@ def test_ismn_tree_reads_back_with_ismn(work, tmp_path, capsys, caplog):
         for station in net.stations.values()
         for sensor in station.sensors.values()
     ]
-    assert len(read) == len(written) == 2 * ds.sizes["station"]
+    # sm, its per-hour uncertainty and ts at every station
+    assert len(read) == len(written) == 3 * ds.sizes["station"]
     lc = {(n, st): sensor.metadata["lc_2010"].val for n, st, sensor in read}
     assert lc[("NET", "S1")] == 130  # copied from the download
     assert np.isnan(lc[("NET", "S0")]) and np.isnan(lc[("FLUXNET", "US-XX")])  # unknown

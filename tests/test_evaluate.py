@@ -146,7 +146,8 @@ def test_evaluate_writes_figures_tables_and_summary(tmp_path):
     assert np.isfinite(coupling.loc[coupling["method"] == "truth", "r_sm_lh"]).all()
     assert summary["median_abs_phase_error_h"]["lstm"] <= 1.0
     assert summary["median_r_sm_lh"]["raw"] > summary["median_r_sm_lh"]["lstm"]
-    assert set(summary["skipped"]) == {"lag_sensitivity"}
+    # the world's corrected file carries no uncertainty: nothing to check it against
+    assert set(summary["skipped"]) == {"lag_sensitivity", "calibration_vs_reference"}
 
     table = pd.read_csv(out / "hf_r_reference.csv")
     assert list(table.columns[:3]) == ["station", "reference", "distance_km"]
@@ -158,7 +159,9 @@ def test_evaluate_without_truth_towers_or_fft(tmp_path):
     ds = corrected.drop_vars(["sm_fft", "lh"])
     summary = evaluate(ds, out=tmp_path)
     assert summary["methods"] == ["raw", "lstm"]
-    assert set(summary["skipped"]) == {"land_coupling", "skill_vs_truth", "lag_sensitivity"}
+    assert set(summary["skipped"]) == {
+        "land_coupling", "skill_vs_truth", "lag_sensitivity", "calibration_vs_reference"
+    }  # fmt: skip
     assert "median_r_sm_lh" not in summary
     assert not (tmp_path / "fig8_land_coupling.png").exists()
     assert (tmp_path / "fig3_r_sm_ts_lstm.svg").is_file()
