@@ -25,10 +25,28 @@ keep everything else (rain steps, drainage) as measured:
 
     .. math:: \\theta_{rule}(t) = \\theta(t) - b_1 T_{HF}(t) - b_2\\, \\partial_t T_{HF}(t).
 
-Both are numpy kernels on ``(station, time)`` arrays.
+Distributed-lag artefact (``correct.artefact_lags_h`` > 0)
+    The tendency term is a first-order Taylor step: it spans a short first-order lag of the
+    sensing element on a sinusoidal TS, but not a delay of hours on TS's real diurnal curve
+    (a fast morning rise, a slow evening decay; issue 18). The distributed-lag model puts the
+    artefact in the span of the recent TS history,
+
+    .. math:: a(t) = \\sum_{k=0}^{K} w_k\\, T_{HF}(t - k),
+
+    an FIR filter of TS HF: a pure delay :math:`d` is two non-zero weights
+    (:math:`w_{\\lfloor d\\rfloor}`, :math:`w_{\\lfloor d\\rfloor+1}`), a first-order
+    element decaying ones. Per station the weights are fitted by ridge least squares on the
+    rain-free hours beside the signal estimates (as in the guided fit), the window :math:`K`
+    chosen per station from ``0 .. max_lag_h`` by two-fold cross-validation over alternating
+    blocks of days (:func:`distributed_lag_fit`); :func:`distributed_lag_compensation` is the
+    guided compensation with this artefact model.
+
+All are numpy kernels on ``(station, time)`` arrays.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,6 +60,11 @@ __all__ = [
     "fit_coefficients",
     "apply_coefficients",
     "linear_compensation_kernel",
+    "lagged_copies",
+    "DistributedLagFit",
+    "distributed_lag_fit",
+    "distributed_lag_artefact",
+    "distributed_lag_compensation",
 ]
 
 
@@ -207,3 +230,232 @@ def linear_compensation_kernel(
     sm_hf = sm - moving_average(sm, lf_window_h, "centred")
     coef = fit_coefficients(sm_hf, [ts_hf], rain_free, min_hours)
     return apply_coefficients(sm, [ts_hf], coef), coef[:, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# distributed-lag artefact model (issue 18)
+# --------------------------------------------------------------------------------------------
+def lagged_copies(x: np.ndarray, max_lag_h: int) -> list[np.ndarray]:
+    """``[x(t), x(t-1), ..., x(t-max_lag_h)]`` along the last axis, NaN where undefined.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (station, time)
+    max_lag_h : int
+        Largest lag, hours (>= 0).
+
+    Returns
+    -------
+    list of numpy.ndarray, each shape (station, time), float32
+
+    Examples
+    --------
+    >>> [c[0].tolist() for c in lagged_copies(np.array([[1.0, 2.0, 3.0]]), 1)]
+    [[1.0, 2.0, 3.0], [nan, 1.0, 2.0]]
+    """
+    if max_lag_h < 0:
+        raise ValueError(f"max_lag_h must be >= 0, got {max_lag_h}")
+    x = np.asarray(x, dtype=np.float32)
+    out = [x]
+    for k in range(1, max_lag_h + 1):
+        c = np.full_like(x, np.nan)
+        c[..., k:] = x[..., :-k]
+        out.append(c)
+    return out
+
+
+@dataclass
+class DistributedLagFit:
+    """Per-station distributed-lag artefact weights.
+
+    Attributes
+    ----------
+    weights : numpy.ndarray, shape (station, max_lag_h + 1)
+        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1; 0 beyond the station's window, NaN
+        for a station that could not be fitted.
+    window_h : numpy.ndarray of int, shape (station,)
+        Chosen window :math:`K` (hours; -1 where not fitted).
+    cv_rmse : numpy.ndarray, shape (station,)
+        Cross-validated RMSE of the fit at the chosen window, m3 m-3.
+    """
+
+    weights: np.ndarray
+    window_h: np.ndarray
+    cv_rmse: np.ndarray
+
+
+def _ridge_solve(a: np.ndarray, y: np.ndarray, n_pen: int, ridge: float) -> np.ndarray:
+    """Least squares of ``y`` on ``a`` (intercept first) with a ridge on columns 1..n_pen.
+
+    The penalty is ``ridge`` times the mean diagonal of the penalised block of ``a'a``, so it
+    does not depend on the units or the number of hours.
+    """
+    ata = a.T @ a
+    aty = a.T @ y
+    if n_pen and ridge > 0:
+        idx = np.arange(1, n_pen + 1)
+        lam = ridge * float(np.mean(np.diag(ata)[idx]))
+        ata[idx, idx] += lam
+    try:
+        return np.linalg.solve(ata, aty)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(ata, aty, rcond=None)[0]
+
+
+def _design(lag_cols: np.ndarray, sig_cols: np.ndarray | None) -> np.ndarray:
+    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols]
+    if sig_cols is not None:
+        parts.append(sig_cols)
+    return np.hstack(parts)
+
+
+def distributed_lag_fit(
+    y: np.ndarray,
+    ts_hf: np.ndarray,
+    signal: list[np.ndarray],
+    keep: np.ndarray,
+    max_lag_h: int = 6,
+    ridge: float = 1e-3,
+    min_hours: int = 240,
+    block_days: int = 7,
+) -> DistributedLagFit:
+    """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
+    station, choosing the window ``K`` by cross-validation.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (station, time)
+        Raw SM HF, m3 m-3.
+    ts_hf : numpy.ndarray, shape (station, time)
+        Soil temperature HF, K.
+    signal : list of numpy.ndarray, each shape (station, time)
+        HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
+    keep : numpy.ndarray of bool, shape (station, time)
+        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h`` or any
+        signal is missing are left out for every window, so all windows see the same hours.
+    max_lag_h : int
+        Largest window tried, hours.
+    ridge : float
+        Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
+        block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
+    min_hours : int
+        Fewest usable hours; stations below get NaN weights and window -1.
+    block_days : int
+        Length of the alternating blocks of the two-fold cross-validation, days.
+
+    Returns
+    -------
+    DistributedLagFit
+    """
+    lags = lagged_copies(ts_hf, max_lag_h)
+    n_st, n_t = np.shape(y)
+    weights = np.full((n_st, max_lag_h + 1), np.nan)
+    window = np.full(n_st, -1, dtype=int)
+    cv = np.full(n_st, np.nan)
+    ok = keep & np.isfinite(y)
+    for r in (*lags, *signal):
+        ok &= np.isfinite(r)
+    fold = (np.arange(n_t) // (24 * block_days)) % 2 == 0
+    for s in range(n_st):
+        m = ok[s]
+        if m.sum() < max(min_hours, max_lag_h + len(signal) + 3):
+            continue
+        ys = np.asarray(y[s, m], dtype=np.float64)
+        lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
+        sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
+        f = fold[m]
+        best: tuple[float, int] | None = None
+        for k in range(max_lag_h + 1):
+            a = _design(lag_cols[:, : k + 1], sig_cols)
+            err = 0.0
+            for train in (f, ~f):
+                if train.sum() < k + len(signal) + 3 or (~train).sum() == 0:
+                    err = np.inf
+                    break
+                sol = _ridge_solve(a[train], ys[train], k + 1, ridge)
+                err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
+            if best is None or err < best[0]:
+                best = (err, k)
+        if best is None or not np.isfinite(best[0]):
+            continue
+        k = best[1]
+        sol = _ridge_solve(_design(lag_cols[:, : k + 1], sig_cols), ys, k + 1, ridge)
+        weights[s] = 0.0
+        weights[s, : k + 1] = sol[1 : k + 2]
+        window[s] = k
+        cv[s] = np.sqrt(best[0] / ys.size)
+    return DistributedLagFit(weights=weights, window_h=window, cv_rmse=cv)
+
+
+def distributed_lag_artefact(ts_hf: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:math:`\\sum_k w_k T_{HF}(t-k)` (m3 m-3), shape (station, time), from weights of
+    shape (station, K + 1); NaN where a lag with a non-zero weight is missing or the station
+    has no weights."""
+    lags = lagged_copies(ts_hf, weights.shape[1] - 1)
+    out = np.zeros(np.shape(ts_hf), dtype=np.float64)
+    for k, r in enumerate(lags):
+        w = weights[:, k : k + 1]
+        out += np.where(w == 0, 0.0, w * r)
+    out[~np.isfinite(weights).all(axis=1)] = np.nan
+    return out
+
+
+def distributed_lag_compensation(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    fit_hours: np.ndarray,
+    max_lag_h: int,
+    min_hours: int = 240,
+    lf_window_h: int = 24,
+    smoothing_days: int = 0,
+    ridge: float = 1e-3,
+) -> tuple[np.ndarray, DistributedLagFit]:
+    """The guided compensation with the distributed-lag artefact model.
+
+    As :func:`smlib.method.correct.guided_compensation` (the signal estimates' HF on the
+    right-hand side as their running diurnal composite over ``2 * smoothing_days + 1`` days;
+    stations whose full fit lacks hours fall back to fewer estimates: without the first, then
+    none), with :math:`\\sum_{k \\le K} w_k T_{HF}(t-k)` in place of
+    :math:`b_1 T_{HF} + b_2 \\partial_t T_{HF}`.
+
+    Parameters
+    ----------
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and TS (degC).
+    signal : list of numpy.ndarray, each shape (station, time)
+        Signal estimates (m3 m-3).
+    fit_hours : numpy.ndarray of bool, shape (station, time)
+        Rain-free hours allowed in the fit.
+    max_lag_h : int
+        Largest window tried per station, hours.
+    min_hours, lf_window_h, smoothing_days, ridge
+        As in :func:`distributed_lag_fit` and the guided compensation.
+
+    Returns
+    -------
+    corrected : numpy.ndarray of float32, shape (station, time)
+        ``max(raw - artefact, 0)`` (m3 m-3); NaN where the artefact is undefined (no TS
+        history, or the station not fitted).
+    fit : DistributedLagFit
+    """
+    ts_hf, _ = temperature_regressors(ts, lf_window_h)
+    hf = [a - moving_average(np.asarray(a, np.float32), lf_window_h, "centred")
+          for a in (raw, *signal)]  # fmt: skip
+    raw_hf = hf[0]
+    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
+    fit = distributed_lag_fit(raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours)
+    for subset in (sig_hf[1:], []):
+        retry = fit.window_h < 0
+        if not retry.any() or len(subset) == len(sig_hf):
+            continue
+        part = distributed_lag_fit(
+            raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
+            max_lag_h, ridge, min_hours,
+        )  # fmt: skip
+        fit.weights[retry] = part.weights
+        fit.window_h[retry] = part.window_h
+        fit.cv_rmse[retry] = part.cv_rmse
+    artefact = distributed_lag_artefact(ts_hf, fit.weights)
+    corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
+    return corrected, fit
