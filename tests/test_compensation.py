@@ -208,3 +208,30 @@ def test_artefact_lags_option_defaults_off_and_is_validated():
     assert get_profile("recommended", ["correct.artefact_lags_h=6"]).correct.artefact_lags_h == 6
     with pytest.raises(ValueError, match="artefact_lags_h=25 must lie in 0 .. 24"):
         get_profile("recommended", ["correct.artefact_lags_h=25"])
+
+
+def test_level_interaction_follows_a_gain_that_grows_as_the_soil_dries():
+    """Known answer: over a dry-down from 0.40 to 0.10 m3 m-3 the artefact gain grows 5x
+    (beta(S) = 0.002 (1 + 7 (1 - S)) / 4.5). One weight per lag leaves about 30 % of the
+    artefact; weights that change with the SM LF leave under 6 %."""
+    rng = np.random.default_rng(1)
+    t = np.arange(24 * 60, dtype=float)
+    amp = np.interp(t, np.arange(60) * 24.0, rng.uniform(4, 9, 60))
+    ts = 18 + amp * np.sin(2 * np.pi * (t - 9) / 24)
+    true = 0.40 - 0.30 * t / t[-1] - 0.002 * np.sin(2 * np.pi * (t - 10) / 24)
+    sat = (true - 0.05) / 0.40
+    artefact = 0.002 * (1 + 7 * (1 - sat)) / 4.5 * (ts - 18)
+    raw = (true + artefact + rng.normal(0, 2e-4, t.size))[None, :]
+    keep = np.ones_like(raw, bool)
+    mid = slice(48, -48)
+    art_hf = _hf(artefact[None, :])[0, mid]
+    left = {}
+    for inter in (False, True):
+        corrected, fit = distributed_lag_compensation(
+            raw, ts[None, :], [true[None, :]], keep, 3, level_interaction=inter
+        )
+        err = _hf(raw - corrected)[0, mid] - art_hf
+        left[inter] = np.sqrt(np.nanmean(err**2)) / np.std(art_hf)
+    assert left[False] > 0.2 and left[True] < 0.06
+    assert fit.level_weights is not None and fit.level_weights[0, 0] < 0  # wetter: smaller
+    assert fit.level_mean[0] == pytest.approx(0.25, abs=0.02)

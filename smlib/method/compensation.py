@@ -277,36 +277,50 @@ class DistributedLagFit:
         Chosen window :math:`K` (hours; -1 where not fitted).
     cv_rmse : numpy.ndarray, shape (station,)
         Cross-validated RMSE of the fit at the chosen window, m3 m-3.
+    level_weights : numpy.ndarray, shape (station, max_lag_h + 1), or None
+        With a wetness level: :math:`v_k` of :math:`(L - \\bar L)\\, T_{HF}(t-k)`,
+        K-1 (m3 m-3 per K per m3 m-3 of level).
+    level_mean : numpy.ndarray, shape (station,), or None
+        :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
     """
 
     weights: np.ndarray
     window_h: np.ndarray
     cv_rmse: np.ndarray
+    level_weights: np.ndarray | None = None
+    level_mean: np.ndarray | None = None
 
 
-def _ridge_solve(a: np.ndarray, y: np.ndarray, n_pen: int, ridge: float) -> np.ndarray:
-    """Least squares of ``y`` on ``a`` (intercept first) with a ridge on columns 1..n_pen.
+def _ridge_solve(
+    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float
+) -> np.ndarray:
+    """Least squares of ``y`` on ``a`` with a ridge on each block of column indices.
 
-    The penalty is ``ridge`` times the mean diagonal of the penalised block of ``a'a``, so it
+    Each block's penalty is ``ridge`` times the mean diagonal of its part of ``a'a``, so it
     does not depend on the units or the number of hours.
     """
     ata = a.T @ a
     aty = a.T @ y
-    if n_pen and ridge > 0:
-        idx = np.arange(1, n_pen + 1)
-        lam = ridge * float(np.mean(np.diag(ata)[idx]))
-        ata[idx, idx] += lam
+    if ridge > 0:
+        for idx in blocks:
+            if idx.size:
+                ata[idx, idx] += ridge * float(np.mean(np.diag(ata)[idx]))
     try:
         return np.linalg.solve(ata, aty)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(ata, aty, rcond=None)[0]
 
 
-def _design(lag_cols: np.ndarray, sig_cols: np.ndarray | None) -> np.ndarray:
-    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols]
+def _design(k: int, lag_cols, inter_cols, sig_cols) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks."""
+    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols[:, : k + 1]]
+    blocks = [np.arange(1, k + 2)]
+    if inter_cols is not None:
+        parts.append(inter_cols[:, : k + 1])
+        blocks.append(np.arange(k + 2, 2 * k + 3))
     if sig_cols is not None:
         parts.append(sig_cols)
-    return np.hstack(parts)
+    return np.hstack(parts), blocks
 
 
 def distributed_lag_fit(
@@ -318,6 +332,7 @@ def distributed_lag_fit(
     ridge: float = 1e-3,
     min_hours: int = 240,
     block_days: int = 7,
+    level: np.ndarray | None = None,
 ) -> DistributedLagFit:
     """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
     station, choosing the window ``K`` by cross-validation.
@@ -331,8 +346,9 @@ def distributed_lag_fit(
     signal : list of numpy.ndarray, each shape (station, time)
         HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
     keep : numpy.ndarray of bool, shape (station, time)
-        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h`` or any
-        signal is missing are left out for every window, so all windows see the same hours.
+        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h``, any
+        signal or the level is missing are left out for every window, so all windows see the
+        same hours.
     max_lag_h : int
         Largest window tried, hours.
     ridge : float
@@ -342,6 +358,10 @@ def distributed_lag_fit(
         Fewest usable hours; stations below get NaN weights and window -1.
     block_days : int
         Length of the alternating blocks of the two-fold cross-validation, days.
+    level : numpy.ndarray, shape (station, time), optional
+        A wetness level (e.g. the SM LF, m3 m-3): the weights become
+        :math:`w_k + v_k (L - \\bar L)`, an artefact gain that changes with wetness (a dry
+        soil's larger Maxwell-Wagner response).
 
     Returns
     -------
@@ -350,51 +370,87 @@ def distributed_lag_fit(
     lags = lagged_copies(ts_hf, max_lag_h)
     n_st, n_t = np.shape(y)
     weights = np.full((n_st, max_lag_h + 1), np.nan)
+    level_w = None if level is None else np.full((n_st, max_lag_h + 1), np.nan)
+    level_mean = None if level is None else np.full(n_st, np.nan)
     window = np.full(n_st, -1, dtype=int)
     cv = np.full(n_st, np.nan)
     ok = keep & np.isfinite(y)
-    for r in (*lags, *signal):
+    for r in (*lags, *signal, *([] if level is None else [level])):
         ok &= np.isfinite(r)
     fold = (np.arange(n_t) // (24 * block_days)) % 2 == 0
+    n_per_lag = 1 if level is None else 2
     for s in range(n_st):
         m = ok[s]
-        if m.sum() < max(min_hours, max_lag_h + len(signal) + 3):
+        if m.sum() < max(min_hours, n_per_lag * (max_lag_h + 1) + len(signal) + 2):
             continue
         ys = np.asarray(y[s, m], dtype=np.float64)
         lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
+        inter_cols = None
+        if level is not None:
+            lv = np.asarray(level[s, m], dtype=np.float64)
+            level_mean[s] = lv.mean()
+            inter_cols = lag_cols * (lv - lv.mean())[:, None]
         sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
         f = fold[m]
         best: tuple[float, int] | None = None
         for k in range(max_lag_h + 1):
-            a = _design(lag_cols[:, : k + 1], sig_cols)
+            a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
             err = 0.0
             for train in (f, ~f):
-                if train.sum() < k + len(signal) + 3 or (~train).sum() == 0:
+                if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
                     err = np.inf
                     break
-                sol = _ridge_solve(a[train], ys[train], k + 1, ridge)
+                sol = _ridge_solve(a[train], ys[train], blocks, ridge)
                 err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
             if best is None or err < best[0]:
                 best = (err, k)
         if best is None or not np.isfinite(best[0]):
             continue
         k = best[1]
-        sol = _ridge_solve(_design(lag_cols[:, : k + 1], sig_cols), ys, k + 1, ridge)
+        a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
+        sol = _ridge_solve(a, ys, blocks, ridge)
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
+        if level_w is not None:
+            level_w[s] = 0.0
+            level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
         window[s] = k
         cv[s] = np.sqrt(best[0] / ys.size)
-    return DistributedLagFit(weights=weights, window_h=window, cv_rmse=cv)
+    return DistributedLagFit(weights, window, cv, level_w, level_mean)
 
 
-def distributed_lag_artefact(ts_hf: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """:math:`\\sum_k w_k T_{HF}(t-k)` (m3 m-3), shape (station, time), from weights of
-    shape (station, K + 1); NaN where a lag with a non-zero weight is missing or the station
-    has no weights."""
+def distributed_lag_artefact(
+    ts_hf: np.ndarray,
+    weights: np.ndarray,
+    level_weights: np.ndarray | None = None,
+    level_anomaly: np.ndarray | None = None,
+) -> np.ndarray:
+    """:math:`\\sum_k (w_k + v_k \\Delta L)\\, T_{HF}(t-k)` (m3 m-3), shape (station, time).
+
+    Parameters
+    ----------
+    ts_hf : numpy.ndarray, shape (station, time)
+        K.
+    weights : numpy.ndarray, shape (station, K + 1)
+        :math:`w_k`, m3 m-3 K-1.
+    level_weights : numpy.ndarray, shape (station, K + 1), optional
+        :math:`v_k` (with ``level_anomaly``).
+    level_anomaly : numpy.ndarray, shape (station, time), optional
+        :math:`\\Delta L = L - \\bar L`, m3 m-3.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        NaN where a lag with a non-zero weight (or the level) is missing, or the station has
+        no weights.
+    """
     lags = lagged_copies(ts_hf, weights.shape[1] - 1)
     out = np.zeros(np.shape(ts_hf), dtype=np.float64)
+    inter = level_weights is not None and level_anomaly is not None
     for k, r in enumerate(lags):
         w = weights[:, k : k + 1]
+        if inter:
+            w = w + level_weights[:, k : k + 1] * level_anomaly
         out += np.where(w == 0, 0.0, w * r)
     out[~np.isfinite(weights).all(axis=1)] = np.nan
     return out
@@ -410,6 +466,7 @@ def distributed_lag_compensation(
     lf_window_h: int = 24,
     smoothing_days: int = 0,
     ridge: float = 1e-3,
+    level_interaction: bool = False,
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -431,6 +488,9 @@ def distributed_lag_compensation(
         Largest window tried per station, hours.
     min_hours, lf_window_h, smoothing_days, ridge
         As in :func:`distributed_lag_fit` and the guided compensation.
+    level_interaction : bool
+        Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
+        an artefact gain that grows as the soil dries.
 
     Returns
     -------
@@ -440,22 +500,33 @@ def distributed_lag_compensation(
     fit : DistributedLagFit
     """
     ts_hf, _ = temperature_regressors(ts, lf_window_h)
-    hf = [a - moving_average(np.asarray(a, np.float32), lf_window_h, "centred")
+    lf = [moving_average(np.asarray(a, np.float32), lf_window_h, "centred")
           for a in (raw, *signal)]  # fmt: skip
+    hf = [np.asarray(a, np.float32) - b for a, b in zip((raw, *signal), lf, strict=True)]
     raw_hf = hf[0]
     sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
-    fit = distributed_lag_fit(raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours)
+    level = None
+    if level_interaction:  # the raw LF, its gaps bridged like the TS LF's
+        reach = lf_window_h // 2
+        level = pd.DataFrame(lf[0].T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+    fit = distributed_lag_fit(
+        raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level
+    )
     for subset in (sig_hf[1:], []):
         retry = fit.window_h < 0
         if not retry.any() or len(subset) == len(sig_hf):
             continue
         part = distributed_lag_fit(
             raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
-            max_lag_h, ridge, min_hours,
+            max_lag_h, ridge, min_hours, level=None if level is None else level[retry],
         )  # fmt: skip
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
         fit.cv_rmse[retry] = part.cv_rmse
-    artefact = distributed_lag_artefact(ts_hf, fit.weights)
+        if level is not None:
+            fit.level_weights[retry] = part.level_weights
+            fit.level_mean[retry] = part.level_mean
+    anomaly = None if level is None else level - fit.level_mean[:, None]
+    artefact = distributed_lag_artefact(ts_hf, fit.weights, fit.level_weights, anomaly)
     corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
     return corrected, fit
