@@ -13,7 +13,9 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 ``recommended_net`` the recommended configuration's network output alone
 ``recommended_lag6``, ``recommended_lag12``  the recommended product with the
                    distributed-lag artefact model (``correct.artefact_lags_h`` = 6, 12; the
-                   same network; :data:`LAG_OPTIONS_H`)
+                   same network; :data:`LAG_VARIANTS`)
+``recommended_lag6_level``  the same with window <= 6 h and weights that change with the
+                   SM LF (a gain that grows as the soil dries)
 ``ceiling``        the noise ceiling: the truth plus the probe's own noise (``truth.nc``)
 
 Every method's rain-free HF R is also stated as a share of the ceiling's
@@ -67,12 +69,16 @@ from smlib.synth.scenarios import SCENARIOS, base_scenarios
 log = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-#: Largest windows (h) of the distributed-lag artefact model, measured as
-#: ``recommended_lag<K>`` (issue 18; ``correct.artefact_lags_h``).
-LAG_OPTIONS_H = (6, 12)
+#: The distributed-lag artefact model measured on the recommended network (issue 18;
+#: ``correct.artefact_lags_h``): method key -> (largest window in h, interaction with the SM
+#: level).
+LAG_VARIANTS: dict[str, tuple[int, bool]] = {
+    "recommended_lag6": (6, False),
+    "recommended_lag12": (12, False),
+    "recommended_lag6_level": (6, True),
+}
 METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
-                 *(f"recommended_lag{k}" for k in LAG_OPTIONS_H), "loo_recommended",
-                 "ceiling")  # fmt: skip
+                 *LAG_VARIANTS, "loo_recommended", "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
 ABLATIONS: dict[str, list[str]] = {
     "strict_screen": ["preprocess.rain_screen=strict"],
@@ -126,7 +132,9 @@ def _train(cube, run: Path, profile: str) -> float:
     return time.perf_counter() - t0
 
 
-def _lag_product(cube: xr.Dataset, rec: xr.Dataset, max_lag_h: int) -> xr.DataArray:
+def _lag_product(
+    cube: xr.Dataset, rec: xr.Dataset, max_lag_h: int, level: bool = False
+) -> xr.DataArray:
     """The recommended product with the distributed-lag artefact model (same network).
 
     What :func:`smlib.method.correct.guided_compensation` gives with
@@ -140,7 +148,9 @@ def _lag_product(cube: xr.Dataset, rec: xr.Dataset, max_lag_h: int) -> xr.DataAr
     signal += [np.asarray(cube[v].transpose("station", "time").values, np.float32)
                for v in ("era5_sm", "merra2_sm") if v in cube]  # fmt: skip
     rain = rain_affected_hours(cube, "strict")
-    corrected, _ = distributed_lag_compensation(raw, ts, signal, ~rain, max_lag_h)
+    corrected, _ = distributed_lag_compensation(
+        raw, ts, signal, ~rain, max_lag_h, level_interaction=level
+    )
     prod = np.where(np.isfinite(raw) & np.isfinite(corrected), corrected, raw)
     return rec["sm_lstm"].copy(data=prod.astype(np.float32))
 
@@ -181,12 +191,12 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         sm_recommended=rec["sm_lstm"],
         sm_recommended_flag=rec["sm_lstm_flag"],
         sm_recommended_net=rec["sm_lstm_net"],
-        **{f"sm_recommended_lag{k}": _lag_product(cube, rec, k) for k in LAG_OPTIONS_H},
+        **{f"sm_{m}": _lag_product(cube, rec, *how) for m, how in LAG_VARIANTS.items()},
     )
     scores = _score(both, truth, cube, {
         **base_vars, "paper": "sm_paper",
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
-        **{f"recommended_lag{k}": f"sm_recommended_lag{k}" for k in LAG_OPTIONS_H},
+        **{m: f"sm_{m}" for m in LAG_VARIANTS},
     })  # fmt: skip
     timing["total_s"] = round(time.perf_counter() - t0, 1)
     return name, scores, timing
