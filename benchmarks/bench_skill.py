@@ -11,9 +11,28 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 ``paper``          the paper's LSTM series (network output, NaN without inputs)
 ``recommended``    the recommended product (guided artefact compensation, flagged)
 ``recommended_net`` the recommended configuration's network output alone
+``recommended_lag6``, ``recommended_lag12``  the recommended product with the
+                   distributed-lag artefact model (``correct.artefact_lags_h`` = 6, 12; the
+                   same network; :data:`LAG_VARIANTS`)
+``recommended_lag6_level``  the same with window <= 6 h and weights that change with the
+                   SM LF (a gain that grows as the soil dries)
+``ceiling``        the noise ceiling: the truth plus the probe's own noise (``truth.nc``)
 
-Across worlds: for every scenario, the recommended configuration is trained on the cubes of
-all *other* scenarios together and corrects the left-out one (``loo_recommended``).
+Every method's rain-free HF R is also stated as a share of the ceiling's
+(``hf_r_share_of_ceiling``, :func:`smlib.evaluation.skill.add_ceiling_shares`).
+
+In-situ-only worlds (``<name>_insitu``: no reanalysis files) are trained with
+``preprocess.feature_set=insitu``; their signal estimate in the guided fit is the network
+alone. They take no part in the left-out-world runs.
+
+Across worlds: for every scenario with reanalysis, the recommended configuration is trained on
+the cubes of all *other* such scenarios together and corrects the left-out one
+(``loo_recommended``).
+
+A restricted run (a few worlds, no left-out or ablation part) from the command line::
+
+    python -m benchmarks.bench_skill --worlds delayed_element,default --no-left-out \
+        --no-ablations --out /tmp/skill.json
 
 Sizes: 24 ISMN stations x 240 days per scenario (``--quick``: two worlds of 10 x 120, a smoke
 run whose numbers are not skill estimates). Measured
@@ -28,6 +47,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,18 +56,29 @@ import numpy as np
 import torch
 import xarray as xr
 
-from smlib.evaluation.skill import score_against_truth
-from smlib.method.correct import correct
+from smlib.atomic import atomic_path
+from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
+from smlib.method.compensation import distributed_lag_compensation
+from smlib.method.correct import correct, rain_affected_hours
 from smlib.method.runfolder import load_model
 from smlib.method.train import train
 from smlib.report.pipeline import ingest_data_dir
 from smlib.synth import write_twin
-from smlib.synth.scenarios import SCENARIOS
+from smlib.synth.scenarios import SCENARIOS, base_scenarios
 
 log = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net", "loo_recommended")
+#: The distributed-lag artefact model measured on the recommended network (issue 18;
+#: ``correct.artefact_lags_h``): method key -> (largest window in h, interaction with the SM
+#: level).
+LAG_VARIANTS: dict[str, tuple[int, bool]] = {
+    "recommended_lag6": (6, False),
+    "recommended_lag12": (12, False),
+    "recommended_lag6_level": (6, True),
+}
+METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
+                 *LAG_VARIANTS, "loo_recommended", "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
 ABLATIONS: dict[str, list[str]] = {
     "strict_screen": ["preprocess.rain_screen=strict"],
@@ -90,10 +121,45 @@ def _pooled_cube(cubes: dict[str, xr.Dataset], leave_out: str) -> xr.Dataset:
                      compat="override", combine_attrs="drop_conflicts")  # fmt: skip
 
 
+def _insitu_overrides(cube: xr.Dataset) -> list[str]:
+    """A cube without reanalysis trains on the in-situ features."""
+    return [] if "era5_sm" in cube else ["preprocess.feature_set=insitu"]
+
+
 def _train(cube, run: Path, profile: str) -> float:
     t0 = time.perf_counter()
-    train(cube, run, profile=profile, overrides=["train.device=cpu"])
+    train(cube, run, profile=profile, overrides=["train.device=cpu", *_insitu_overrides(cube)])
     return time.perf_counter() - t0
+
+
+def _lag_product(
+    cube: xr.Dataset, rec: xr.Dataset, max_lag_h: int, level: bool = False
+) -> xr.DataArray:
+    """The recommended product with the distributed-lag artefact model (same network).
+
+    What :func:`smlib.method.correct.guided_compensation` gives with
+    ``correct.artefact_lags_h=max_lag_h``: the artefact fitted on rain-free hours (strict
+    screen) with the network and the reanalysis SM as signal estimates, removed at every hour
+    it is defined; raw elsewhere.
+    """
+    raw = np.asarray(cube["sm"].transpose("station", "time").values, dtype=np.float32)
+    ts = np.asarray(cube["ts"].transpose("station", "time").values, dtype=np.float32)
+    signal = [np.asarray(rec["sm_lstm_net"].transpose("station", "time").values, np.float32)]
+    signal += [np.asarray(cube[v].transpose("station", "time").values, np.float32)
+               for v in ("era5_sm", "merra2_sm") if v in cube]  # fmt: skip
+    rain = rain_affected_hours(cube, "strict")
+    corrected, _ = distributed_lag_compensation(
+        raw, ts, signal, ~rain, max_lag_h, level_interaction=level
+    )
+    prod = np.where(np.isfinite(raw) & np.isfinite(corrected), corrected, raw)
+    return rec["sm_lstm"].copy(data=prod.astype(np.float32))
+
+
+def _score(corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, methods: dict) -> dict:
+    """Scores of ``methods`` and of the noise ceiling, with every HF R as a share of it."""
+    both = with_noise_ceiling(corrected, truth)
+    scores = score_against_truth(both, truth, cube, {**methods, "ceiling": "sm_ceiling"})
+    return add_ceiling_shares(scores)
 
 
 def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> tuple:
@@ -103,30 +169,34 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
     cube_path, truth_path = _world(name, root, n_st, n_days, seed)
     cube, truth = _load(cube_path), _load(truth_path)
     timing: dict = {}
+    # the Fourier baseline copies the reanalysis' diurnal shape: none in an in-situ-only world
+    baselines = ("fft", "lin") if "era5_sm" in cube else ("lin",)
+    base_vars = {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin"}
+    base_vars = {m: v for m, v in base_vars.items() if m in ("raw", *baselines)}
     try:
         timing["train_paper_s"] = round(_train(cube, root / name / "paper", "quick"), 1)
         timing["train_recommended_s"] = round(_train(cube, root / name / "rec", "recommended"), 1)
     except ValueError as err:  # e.g. no day passes the training filter: a result, not a crash
-        flagged = correct(cube, None, ("fft", "lin"), product="flagged")
-        scores = score_against_truth(
-            flagged, truth, cube, {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin"}
-        )
+        flagged = correct(cube, None, baselines, product="flagged")
+        scores = _score(flagged, truth, cube, base_vars)
         scores["_error"] = f"training failed: {err}"
         timing["total_s"] = round(time.perf_counter() - t0, 1)
         return name, scores, timing
     paper = correct(cube, load_model(root / name / "paper", "cpu"), ("lstm",),
                     product="paper")  # fmt: skip
-    flagged = correct(cube, None, ("fft", "lin"), product="flagged")
+    flagged = correct(cube, None, baselines, product="flagged")
     rec = correct(cube, load_model(root / name / "rec", "cpu"), ("lstm",))
     both = flagged.assign(
         sm_paper=paper["sm_lstm"],
         sm_recommended=rec["sm_lstm"],
         sm_recommended_flag=rec["sm_lstm_flag"],
         sm_recommended_net=rec["sm_lstm_net"],
+        **{f"sm_{m}": _lag_product(cube, rec, *how) for m, how in LAG_VARIANTS.items()},
     )
-    scores = score_against_truth(both, truth, cube, {
-        "raw": "sm", "fft": "sm_fft", "lin": "sm_lin", "paper": "sm_paper",
+    scores = _score(both, truth, cube, {
+        **base_vars, "paper": "sm_paper",
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
+        **{m: f"sm_{m}" for m in LAG_VARIANTS},
     })  # fmt: skip
     timing["total_s"] = round(time.perf_counter() - t0, 1)
     return name, scores, timing
@@ -154,16 +224,28 @@ def _parallel(fn, jobs: list[tuple], workers: int):
             yield fut.result()
 
 
-def run(quick: bool = False, workers: int | None = None, budget_s: float | None = None) -> dict:
+def run(
+    quick: bool = False,
+    workers: int | None = None,
+    budget_s: float | None = None,
+    worlds: tuple[str, ...] | None = None,
+    left_out: bool = True,
+    ablations: bool = True,
+) -> dict:
     """Run the benchmark; return a JSON-ready dict (see the module docstring).
 
     The worlds run in ``workers`` processes (default: the CPU count, at most 2); the
     left-out-world and ablation parts stop starting new runs after ``budget_s`` seconds
     (default 75 min) and say so in ``skipped``. Partial results are written to
-    ``<tmp>/bench_skill.partial.json`` as worlds finish.
+    ``<tmp>/bench_skill.partial.json`` as worlds finish. ``worlds`` restricts the run to
+    those scenarios (default: every one, in-situ-only variants included; ``--quick``: two);
+    ``left_out`` / ``ablations`` False skip those parts. A restricted run writes no figure.
     """
     n_st, n_days = (10, 120) if quick else (24, 240)
-    names = QUICK_SCENARIOS if quick else tuple(SCENARIOS)
+    names = tuple(worlds) if worlds else QUICK_SCENARIOS if quick else tuple(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise KeyError(f"unknown worlds {unknown}; valid: {', '.join(SCENARIOS)}")
     workers = workers or min(2, os.cpu_count() or 1)
     budget_s = budget_s or 75 * 60.0
     seed = 11  # not the book's seed: the worlds are new to the method
@@ -188,8 +270,11 @@ def run(quick: bool = False, workers: int | None = None, budget_s: float | None 
                 f"{m} {v['hf_r']:.2f}" for m, v in scores.items() if not m.startswith("_")
                 and v.get("hf_r") is not None), scores.get("_error", ""), flush=True)  # fmt: skip
         trained = tuple(n for n in names if "_error" not in result["scenarios"][n])
-        loo_jobs = [(n, root, trained) for n in trained]
-        if time.perf_counter() - t_start < budget_s:
+        pooled = tuple(n for n in trained if n in base_scenarios())  # reanalysis worlds only
+        loo_jobs = [(n, root, pooled) for n in pooled]
+        if not left_out or len(pooled) < 2:
+            result["skipped"].append("left-out worlds: not asked for or fewer than two")
+        elif time.perf_counter() - t_start < budget_s:
             for name, s, secs in _parallel(_left_out, loo_jobs, workers):
                 result["scenarios"][name]["loo_recommended"] = s
                 timings[name]["loo_s"] = secs
@@ -197,7 +282,7 @@ def run(quick: bool = False, workers: int | None = None, budget_s: float | None 
                 print(f"[skill] left out {name}: {s['hf_r']}", flush=True)
         else:
             result["skipped"].append("left-out worlds: time budget")
-        if not quick:
+        if not quick and ablations:
             if time.perf_counter() - t_start < budget_s:
                 result["ablations"] = _ablations(root, trained)
             else:
@@ -205,7 +290,7 @@ def run(quick: bool = False, workers: int | None = None, budget_s: float | None 
         result["timings"] = timings
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     result["summary"] = summarise(result["scenarios"])
-    if not quick:
+    if not quick and not worlds:
         _figure(result["scenarios"], RESULTS / "bench_skill")
     return result
 
@@ -249,8 +334,9 @@ def summarise(scen: dict) -> dict:
         if not rows:
             continue
         d = {}
-        for k in ("hf_r", "phase_error_h", "composite_rmse", "hf_r_all", "rmse_all", "hf_r_rain",
-                  "rmse_rain", "coverage_stations", "coverage_towers", "tower_r_error"):  # fmt: skip
+        for k in ("hf_r", "hf_r_share_of_ceiling", "phase_error_h", "composite_rmse",
+                  "hf_r_all", "rmse_all", "hf_r_rain", "rmse_rain", "coverage_stations",
+                  "coverage_towers", "tower_r_error"):  # fmt: skip
             v = np.array([r.get(k) for r in rows if r.get(k) is not None], dtype=float)
             if v.size:
                 worst = v.min() if k.startswith(("hf_r", "coverage")) else v.max()
@@ -277,6 +363,8 @@ def summarise(scen: dict) -> dict:
             v["ahead_of_raw_fft_lin"] = bool(rec["hf_r"] > max(others))
         loo = s.get("loo_recommended", {}).get("hf_r")
         v["loo_hf_r>=0.90"] = None if loo is None else bool(loo >= 0.90)
+        share = rec.get("hf_r_share_of_ceiling")
+        v["hf_r>=0.95_ceiling"] = None if share is None else bool(share >= 0.95)
         verdict[name] = v
     out["targets"] = verdict
     return out
@@ -297,7 +385,7 @@ def _figure(scen: dict, path: Path) -> None:
         for j, m in enumerate(METHODS_SHOWN):
             y = [scen[n].get(m, {}).get(key) for n in names]
             y = [np.nan if v is None else v for v in y]
-            ax.plot(np.arange(len(names)) + (j - 3) * 0.08, y, "o", label=m, ms=5)
+            ax.plot(np.arange(len(names)) + (j - 4) * 0.07, y, "o", label=m, ms=5)
         ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -307,3 +395,35 @@ def _figure(scen: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path, formats=("png",), dpi=110)
     plt.close(fig)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_skill",
+                                description="the skill benchmark, restricted")  # fmt: skip
+    p.add_argument("--worlds", default=None, help="comma-separated scenario names")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--no-left-out", action="store_true")
+    p.add_argument("--no-ablations", action="store_true")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    a = p.parse_args(argv)
+    worlds = tuple(w.strip() for w in a.worlds.split(",")) if a.worlds else None
+    unknown = [w for w in worlds or () if w not in SCENARIOS]
+    if unknown:
+        print(f"bench_skill: unknown worlds {unknown}; valid: {', '.join(SCENARIOS)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    result = run(quick=a.quick, workers=a.workers, worlds=worlds,
+                 left_out=not a.no_left_out, ablations=not a.no_ablations)  # fmt: skip
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(a.out) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1, default=str))
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(_main())

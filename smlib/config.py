@@ -170,6 +170,13 @@ class CorrectConfig:
     smoothing_days : int
         ``guided``: half-width (days) of the running diurnal composite of the signal
         estimates in the fit (:func:`smlib.method.correct.guided_compensation`).
+    artefact_lags_h : int
+        ``guided``: the artefact model. 0 (default): :math:`b_1 T_{HF} + b_2\,\partial_t
+        T_{HF}`. ``K`` > 0: a distributed lag :math:`\sum_{k \le K'} w_k T_{HF}(t - k)`
+        with the window :math:`K' \le K` chosen per station by cross-validation and the
+        weights fitted by ridge least squares
+        (:func:`smlib.method.compensation.distributed_lag_compensation`); it spans a sensing
+        element that sees TS hours late, which the tendency term does not (issue 18).
     """
 
     product: str = "flagged"
@@ -178,6 +185,7 @@ class CorrectConfig:
     rain_rule: str = "artefact"
     min_rule_hours: int = 240
     smoothing_days: int = 0
+    artefact_lags_h: int = 0
 
 
 @dataclass(frozen=True)
@@ -428,6 +436,10 @@ def validate(cfg: RunConfig) -> None:
         raise ValueError("preprocess.lookahead_h must lie in 0 .. window_h - 1")
     if p.max_gap_h < 0 or p.min_ts_range_k < 0:
         raise ValueError("preprocess.max_gap_h and min_ts_range_k must be >= 0")
+    if not 0 <= cfg.correct.artefact_lags_h <= 24:
+        raise ValueError(
+            f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"
+        )
     if t.batch_size < 1 or t.max_epochs < 1 or t.patience < 1:
         raise ValueError("train.batch_size, max_epochs and patience must be positive")
 

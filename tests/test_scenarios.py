@@ -15,8 +15,19 @@ from smlib.cli import main
 from smlib.method.screens import daily_correlation_kernel
 from smlib.synth import SCENARIOS, Scenario, get_scenario, simulate_twin
 from smlib.synth import scenarios as scenarios_module
-from smlib.synth.scenarios import DEFAULT_SCENARIO, SOIL_TEXTURES
-from smlib.synth.sensors import SensorParams, dielectric_reading, sensing_element_temperature
+from smlib.synth.scenarios import (
+    DEFAULT_SCENARIO,
+    INSITU_SUFFIX,
+    SOIL_TEXTURES,
+    base_scenarios,
+    insitu_variant,
+)
+from smlib.synth.sensors import (
+    SensorParams,
+    delayed_temperature,
+    dielectric_reading,
+    sensing_element_temperature,
+)
 from smlib.timeutils import local_day_view, solar_offset_hours
 
 START = "2019-06-15"  # summer: strong diurnal cycles, inside the monsoon season
@@ -108,21 +119,30 @@ def test_cli_lists_the_scenarios(capsys):
 # ------------------------------------------- every world in the real formats, read back
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
+# every world, and two in-situ-only variants (the others differ from theirs in the same way)
+@pytest.mark.parametrize("name", [*base_scenarios(), "default_insitu", "sensor_lag_insitu"])
 def test_every_scenario_writes_readable_files_with_its_parameters(tmp_path, name):
     out = tmp_path / name
     assert main(["synth", str(out), "--stations", "6", "--days", "20", "--seed", "2",
                  "--start", START, "--scenario", name]) == 0  # fmt: skip
     cube_path = tmp_path / "cube.nc"
-    assert main(["ingest", "--ismn", str(out / "ismn"), "--era5", str(out / "era5land"),
-                 "--merra2", str(out / "merra2"), "--fluxnet", str(out / "fluxnet"),
+    insitu = name.endswith(INSITU_SUFFIX)
+    rea = [] if insitu else ["--era5", str(out / "era5land"), "--merra2", str(out / "merra2")]
+    assert (out / "era5land").exists() is not insitu and (out / "merra2").exists() is not insitu
+    assert main(["ingest", "--ismn", str(out / "ismn"), *rea, "--fluxnet", str(out / "fluxnet"),
                  "--out", str(cube_path), "--min-days", "5"]) == 0  # fmt: skip
     truth = xr.open_dataset(out / "truth.nc")
     with xr.open_dataset(cube_path) as cube:
         ids = set(cube["station"].values)
         assert ids and ids <= set(truth["station"].values)
-        assert np.isfinite(cube["sm"].values).any() and np.isfinite(cube["era5_sm"].values).any()
-        assert np.isfinite(cube["merra2_ts"].values).any()
+        assert np.isfinite(cube["sm"].values).any()
+        if insitu:
+            assert "era5_sm" not in cube and "merra2_ts" not in cube
+        else:
+            assert np.isfinite(cube["era5_sm"].values).any()
+            assert np.isfinite(cube["merra2_ts"].values).any()
+    assert truth["sm_noise"].attrs["units"] == "m3 m-3"
+    assert truth.attrs["scenario_reanalysis_given"] == int(not insitu)
     sc = SCENARIOS[name]
     assert truth.attrs["scenario"] == name
     assert truth.attrs["scenario_description"] == sc.description
@@ -295,3 +315,116 @@ def test_poor_reanalysis_rains_on_the_wrong_days():
         return (wet_prod & wet_true).sum() / wet_true.sum()
 
     assert hit_rate("poor_reanalysis") < hit_rate("default") - 0.15
+
+
+# ------------------------------------------------- issue 18: the physics that failed
+
+
+def test_every_world_has_an_insitu_variant_that_differs_only_in_its_inputs():
+    for name in base_scenarios():
+        v = SCENARIOS[name + INSITU_SUFFIX]
+        assert v == insitu_variant(SCENARIOS[name]) and not v.reanalysis_given
+        assert dataclasses.replace(v, name=name, description=SCENARIOS[name].description,
+                                   reanalysis_given=True) == SCENARIOS[name]  # fmt: skip
+    # the same seed gives the same world: truth and readings are those of the full world
+    full, insitu = _twin("mixed_sign"), _twin("mixed_sign_insitu")
+    np.testing.assert_array_equal(full.truth_sm, insitu.truth_sm)
+    np.testing.assert_array_equal(full.sm_obs, insitu.sm_obs)
+
+
+def test_delayed_temperature_known_answers():
+    ts = np.array([[0.0, 1.0, 4.0, 9.0, 16.0, 25.0]])
+    np.testing.assert_allclose(delayed_temperature(ts, np.array([2.0]))[0],
+                               [0, 0, 0, 1, 4, 9])  # fmt: skip
+    np.testing.assert_allclose(delayed_temperature(ts, np.array([0.5]))[0],
+                               [0, 0.5, 2.5, 6.5, 12.5, 20.5])  # fmt: skip
+    assert delayed_temperature(ts, np.zeros(1)) is ts and delayed_temperature(ts, None) is ts
+    with pytest.raises(ValueError, match="delay_h must be >= 0"):
+        delayed_temperature(ts, np.array([-1.0]))
+
+
+def test_delayed_element_artefact_is_temperature_seen_late():
+    """The reading minus truth, offset and noise is exactly beta(S) (TS(t - d) - T_cal)."""
+    tw = _twin("delayed_element")
+    sp = tw.sensors
+    assert (sp.delay_h >= 1.0).all() and (sp.delay_h <= 3.0).all() and (sp.lag_h == 0).all()
+    off, diel = _ismn(tw)
+    n = len(off)
+    good = np.where(tw.sm_flag == "G", tw.sm_obs, np.nan)
+    artefact = good - tw.truth_sm[:n] - sp.offset[:n, None] - tw.sm_noise[:n]
+    st = tw.world.stations.iloc[:n]
+    theta_res = 0.3 * st["theta_wp"].to_numpy()  # LandParams.from_soil's residual content
+    por = st["porosity"].to_numpy()
+    sat = np.clip((tw.truth_sm[:n] - theta_res[:, None]) / (por - theta_res)[:, None], 0, 1)
+    k = sp.k_dry[:n, None]
+    beta = sp.beta0[:n, None] * (1 + k * (1 - sat)) / (1 + 0.5 * k)
+    seen = delayed_temperature(tw.truth_ts[:n], sp.delay_h[:n])
+    expect = beta * (seen - sp.t_cal[:n, None])
+    late = slice(4, None)  # the first hours need TS from before the output period
+    got, want = artefact[diel][:, late], expect[diel][:, late]
+    ok = np.isfinite(got)
+    assert ok.mean() > 0.8
+    np.testing.assert_allclose(got[ok], want[ok], atol=1e-5)
+    keep = _rain_free(tw, off)[diel]
+    comp_a = _composite(artefact[diel], off[diel], keep)
+    comp_t = _composite(tw.truth_ts[:n][diel], off[diel], keep)
+    assert 1 <= _delay_h(comp_a, comp_t) <= 3
+
+
+def test_mixed_sign_probes_read_lower_when_warm():
+    tw = _twin("mixed_sign")
+    sp = tw.sensors
+    stype = tw.world.stations["sensor_type"].to_numpy()
+    ref = tw.world.stations["is_reference"].to_numpy().astype(bool)
+    negative = sp.beta0 < 0
+    assert negative.any() and not negative[ref].any()
+    assert (sp.beta0[~ref & np.isin(stype, DIELECTRIC)] > 0).any()
+    assert not (_twin("default").sensors.beta0 < 0).any()
+    # a warmer element lowers the reading: the rain-free artefact anti-correlates with TS
+    off, _ = _ismn(tw)
+    n = len(off)
+    keep = _rain_free(tw, off)
+    art = np.where(tw.sm_flag == "G", tw.sm_obs, np.nan) - tw.truth_sm[:n] - tw.sm_noise[:n]
+    art_days, ts_days = local_day_view(art, off)[0], local_day_view(tw.truth_ts[:n], off)[0]
+    strong = np.flatnonzero(negative[:n] & (np.abs(sp.beta0[:n]) > 1e-3))
+    assert strong.size
+    for s in strong:
+        ok = np.isfinite(art_days[s]).all(axis=1) & keep[s]
+        a, t = art_days[s][ok].mean(axis=0), ts_days[s][ok].mean(axis=0)
+        assert np.corrcoef(a, t)[0, 1] < -0.9
+
+
+def test_large_share_of_negative_probes_is_about_its_knob():
+    from smlib.synth.sensors import SensorPhysics, draw_sensor_params
+
+    n = 4000
+    sp = draw_sensor_params(np.full(n, "capacitance"), np.zeros(n, bool),
+                            np.random.default_rng(3), SensorPhysics(negative_share=0.3))  # fmt: skip
+    assert abs((sp.beta0 < 0).mean() - 0.3) < 0.03
+
+
+def test_dry_gain_artefact_grows_several_fold_as_the_soil_dries():
+    tw = _twin("dry_gain")
+    sp = tw.sensors
+    assert (sp.k_dry >= 5).all() and (sp.k_dry <= 7).all()
+    off, diel = _ismn(tw)
+    n = len(off)
+    st = tw.world.stations.iloc[:n]
+    theta_res = 0.3 * st["theta_wp"].to_numpy()
+    por = st["porosity"].to_numpy()
+    sat = np.clip((tw.truth_sm[:n] - theta_res[:, None]) / (por - theta_res)[:, None], 0, 1)
+    gain = 1 + sp.k_dry[:n, None] * (1 - sat)
+    # over the season each dielectric probe's gain changes by a factor of 1.5 or more
+    # (sat range), and the gain at residual water content is 6-8x that at saturation
+    ratio = np.nanmax(gain, axis=1) / np.nanmin(gain, axis=1)
+    assert np.median(ratio[diel]) > 1.5
+    assert (1 + sp.k_dry).min() >= 6 and (1 + sp.k_dry).max() <= 8
+
+
+def test_noise_series_is_the_probe_noise():
+    tw = _twin("default")
+    sp = tw.sensors
+    sd = np.nanstd(tw.sm_noise, axis=1)
+    # random noise plus a uniform quantisation error of the probe's resolution
+    expect = np.sqrt(sp.noise_sd**2 + sp.resolution**2 / 12)
+    np.testing.assert_allclose(sd, expect, rtol=0.1)

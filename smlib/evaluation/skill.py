@@ -22,6 +22,13 @@ key                        meaning (median over the stations of the scope)
 
 Scope of ``hf_r`` ... ``rmse_rain``: dielectric (impedance, capacitance, FDR, unknown)
 non-reference ISMN stations -- the stations the correction is for.
+
+Noise ceiling (issue 18): no correction can remove the probe's own random noise, so the best
+any method can score is that of the truth plus that noise. :func:`with_noise_ceiling` adds it
+(``sm_ceiling``: ``truth.nc``'s ``sm + sm_noise`` on the hours the probe measured) to a
+corrected file, to be scored by :func:`score_against_truth` like a method, and
+:func:`add_ceiling_shares` states each method's score as a share of it
+(``hf_r_share_of_ceiling`` = the method's median HF R / the ceiling's).
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ __all__ = [
     "ablation_table",
     "describe_ablations",
     "coverage_table",
+    "noise_ceiling_kernel",
+    "with_noise_ceiling",
+    "add_ceiling_shares",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,6 +197,120 @@ def _tower_part(c, t, cube, truth, methods, out) -> None:
         out[m]["tower_r_error"] = _median(np.abs(rm - r_true))
 
 
+def noise_ceiling_kernel(
+    sm_true: np.ndarray, noise: np.ndarray, measured: np.ndarray
+) -> np.ndarray:
+    """The truth plus the probe's own noise, on the hours the probe measured.
+
+    Parameters
+    ----------
+    sm_true : numpy.ndarray, shape (station, time)
+        True SM of the sensor layer, m3 m-3.
+    noise : numpy.ndarray, shape (station, time)
+        The reading's random noise and quantisation error, m3 m-3.
+    measured : numpy.ndarray of bool, shape (station, time)
+        Hours with a (QC-passed) reading.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (station, time)
+        ``sm_true + noise`` where ``measured``, NaN elsewhere.
+
+    Examples
+    --------
+    >>> noise_ceiling_kernel(np.array([[0.2, 0.3]]), np.array([[0.01, -0.01]]),
+    ...                      np.array([[True, False]]))
+    array([[0.21,  nan]], dtype=float32)
+    """
+    out = np.where(measured, np.asarray(sm_true, float) + np.asarray(noise, float), np.nan)
+    return out.astype(np.float32)
+
+
+def with_noise_ceiling(
+    corrected: xr.Dataset, truth: xr.Dataset, name: str = "sm_ceiling"
+) -> xr.Dataset:
+    """``corrected`` plus the noise-ceiling series ``name`` (:func:`noise_ceiling_kernel`).
+
+    Parameters
+    ----------
+    corrected : xarray.Dataset
+        Dims (station, time) with the raw ``sm`` (its finite hours are the measured ones).
+    truth : xarray.Dataset
+        ``truth.nc`` of the twin with ``sm`` and ``sm_noise``.
+    name : str
+
+    Returns
+    -------
+    xarray.Dataset
+        ``corrected`` with ``name`` (m3 m-3; NaN for stations or hours without truth).
+
+    Raises
+    ------
+    KeyError
+        ``truth`` has no ``sm_noise`` (a twin written before the noise was recorded).
+    """
+    if "sm_noise" not in truth:
+        raise KeyError(
+            "truth.nc has no sm_noise (the probe noise): rewrite the twin with this smlib "
+            "(`smlib synth`) to score the noise ceiling"
+        )
+    st, tm = corrected["station"], corrected["time"]
+    sm = truth["sm"].reset_coords(drop=True).reindex(station=st, time=tm)
+    noise = truth["sm_noise"].reset_coords(drop=True).reindex(station=st, time=tm)
+    raw = corrected["sm"].transpose("station", "time")
+    vals = noise_ceiling_kernel(
+        np.asarray(sm.transpose("station", "time").values),
+        np.asarray(noise.transpose("station", "time").values),
+        np.isfinite(np.asarray(raw.values)),
+    )
+    da = xr.DataArray(
+        vals,
+        dims=("station", "time"),
+        coords={"station": st, "time": tm},
+        attrs={
+            "units": "m3 m-3",
+            "standard_name": "volume_fraction_of_condensed_water_in_soil",
+            "long_name": "noise ceiling: true SM plus the probe's own noise, hours with a reading",
+        },
+    )
+    return corrected.assign({name: da})
+
+
+def add_ceiling_shares(
+    scores: dict[str, dict], ceiling: str = "ceiling", metrics: tuple[str, ...] = ("hf_r",)
+) -> dict[str, dict]:
+    """Add ``<metric>_share_of_ceiling`` (method / ceiling) to each method's scores, in place.
+
+    Parameters
+    ----------
+    scores : dict
+        :func:`score_against_truth` output holding the ``ceiling`` method.
+    ceiling : str
+        Key of the noise ceiling's scores.
+    metrics : tuple of str
+        Metrics to state as a share (ratio of the medians over the scored stations).
+
+    Returns
+    -------
+    dict
+        ``scores`` (None where either value is missing or the ceiling is not positive).
+
+    Examples
+    --------
+    >>> add_ceiling_shares({"ceiling": {"hf_r": 0.8}, "a": {"hf_r": 0.6}})["a"]
+    {'hf_r': 0.6, 'hf_r_share_of_ceiling': 0.75}
+    """
+    top = scores.get(ceiling, {})
+    for m, res in scores.items():
+        if m.startswith("_") or m == ceiling or not isinstance(res, dict):
+            continue
+        for k in metrics:
+            c, v = top.get(k), res.get(k)
+            ok = c is not None and v is not None and c > 0
+            res[f"{k}_share_of_ceiling"] = round(v / c, 4) if ok else None
+    return scores
+
+
 # --------------------------------------------------------------------------------------------
 # the cross-scenario benchmark, as the book shows it
 # --------------------------------------------------------------------------------------------
@@ -201,6 +325,7 @@ _LABELS = {
     "recommended": "LSTM, recommended (default)",
     "recommended_net": "recommended network alone",
     "loo_recommended": "recommended, world left out of training",
+    "ceiling": "noise ceiling (truth + probe noise)",
 }
 
 

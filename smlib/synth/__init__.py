@@ -9,8 +9,9 @@ probes with the Maxwell-Wagner temperature artefact (:mod:`~smlib.synth.sensors`
 (:mod:`~smlib.synth.writers`) so that every default run exercises the real readers.
 
 :mod:`~smlib.synth.scenarios` holds a family of worlds (arid, monsoon, temperate maritime,
-humid irrigated, lagging sensors, a poor reanalysis, a sparse noisy network) that differ in
-what matters to the correction; ``scenario="default"`` is the embedded twin.
+humid irrigated, lagging or delayed sensing elements, probes of both signs, a dry-growing
+artefact, a poor reanalysis, a sparse noisy network, and an in-situ-only variant of each) that
+differ in what matters to the correction; ``scenario="default"`` is the embedded twin.
 
 May import only the shared modules at the top of :mod:`smlib`, never the readers
 (:mod:`smlib.io`) nor anything downstream, so the twin cannot lean on the code it tests.
@@ -20,6 +21,7 @@ Layout under ``out_dir``::
     ismn/<NETWORK>/<STATION>/*.stm, *_static_variables.csv   ISMN Header+values
     era5land/*.nc                                              ERA5-Land (CDS NetCDF), per box
     merra2/*.nc                                                MERRA-2 M2T1NXLND, per box
+                                                               (neither in an in-situ-only world)
     fluxnet/FLX_*_FLUXNET2015_FULLSET_HH_*.csv, FLX_sites.csv  FLUXNET2015 FULLSET
     truth.nc                                                   ground truth + generator parameters
     twin.yml                                                   the world (and scenario) in words
@@ -65,10 +67,11 @@ def write_twin_files(twin: Twin, out_dir: str | Path) -> Path:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    rea = twin.scenario.reanalysis_given  # an in-situ-only world writes no reanalysis
     sizes = {
         "ismn": len(writers.write_ismn(twin, out / "ismn")),
-        "era5land": len(writers.write_era5_land(twin, out / "era5land")),
-        "merra2": len(writers.write_merra2(twin, out / "merra2")),
+        "era5land": len(writers.write_era5_land(twin, out / "era5land")) if rea else 0,
+        "merra2": len(writers.write_merra2(twin, out / "merra2")) if rea else 0,
         "fluxnet": len(writers.write_fluxnet(twin, out / "fluxnet")),
     }
     writers.write_truth(twin, out / "truth.nc")

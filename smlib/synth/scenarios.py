@@ -5,9 +5,10 @@ R(SM, TS) < -0.34 from the HF / LF parts of the in-situ SM and TS and of the rea
 TS and LH; the Fourier baseline copies the reanalysis diurnal shape. Its skill therefore
 depends on the rain regime (how many rain-free days there are, and when in the day it
 rains), the soil (how large and how late the true diurnal SM cycle is), the sensor physics
-(how large the artefact is, whether it follows TS in phase, how many units are weakly
-affected), the reanalysis (whether its diurnal cycles have the right phase and amplitude)
-and the network (how many stations, how much noise, how many gaps). Each
+(how large the artefact is, whether it follows TS in phase, its sign, how it varies with
+wetness, how many units are weakly affected), the reanalysis (whether its diurnal cycles have
+the right phase and amplitude, whether there is one at all) and the network (how many
+stations, how much noise, how many gaps). Each
 :class:`Scenario` sets every one of these knobs; ``default`` is the embedded twin, byte for
 byte.
 
@@ -31,6 +32,15 @@ name                   what differs                                     why it m
 ``sensor_lag``         clay; the sensing element lags the soil by       the artefact peaks 1-4 h after TS and grows when
                        1.5-4 h; the artefact grows with wetness; wide   wet: more days pass R < -0.34, and their SM minimum
                        unit-to-unit spread (log-sd 0.5)                 is late (the issue-11 failure mode)
+``delayed_element``    the sensing element sees TS 1-3 h late (a pure    the artefact has TS's non-sinusoidal diurnal shape,
+                       delay of the land model's TS); otherwise the     shifted by hours: not in the span of TS and its
+                       default world                                    tendency (issue 18, world C)
+``mixed_sign``         3 in 10 dielectric probes read lower when warm   a station's artefact may correlate positively with
+                       (negative temperature coefficient); otherwise    TS: the R(SM, TS) < -0.34 filter and any prior on
+                       the default world                                the sign see the wrong thing (issue 18, world D)
+``dry_gain``           the artefact gain grows 6-8x from a saturated    one constant coefficient per station is wrong for
+                       to a dry sensor layer (k_dry 5-7); storms at     most of the season: small when wet, large in the
+                       0.6x the default rate, so the soil dries down    dry-downs
 ``poor_reanalysis``    diurnal cycles damped (x0.25-0.6 SM, x0.4-0.7    the inputs and the Fourier baseline carry a wrong
                        TS) and late (1-5 h SM, 1-3.5 h TS), wet and     diurnal shape and amplitude; reanalysis rain falls
                        cold biases, storms on the wrong day             on the wrong days
@@ -38,6 +48,14 @@ name                   what differs                                     why it m
                        an outage every 20 days (7-day mean), 0.5 %      cut the 30-h input windows: fewer corrected hours
                        spikes, 2 % dropouts
 ====================== ================================================ ====================================================
+
+In-situ-only variants: every world above also exists without reanalysis, as
+``<name>_insitu`` (the same twin, seed for seed, but no ``era5land/`` and no ``merra2/`` are
+written, so the correction has only the station's own SM and TS): ``default_insitu``,
+``arid_insitu``, ``monsoon_insitu``, ``temperate_maritime_insitu``, ``humid_irrigated_insitu``,
+``sensor_lag_insitu``, ``delayed_element_insitu``, ``mixed_sign_insitu``, ``dry_gain_insitu``,
+``poor_reanalysis_insitu``, ``sparse_noisy_insitu``. Real networks without a reanalysis at
+hand, or users who do not want one (issue 18), are what they stand for.
 
 Sources of the parameter values (what each group of knobs rests on):
 
@@ -62,7 +80,21 @@ Sources of the parameter values (what each group of knobs rests on):
   Biophysics, ch. 8), i.e. about 1 h per 3 cm between the thermistor and the centre of the
   sensing volume. Lags of 1.5-4 h are therefore at the upper end (TS logged several cm away
   from the sensing volume, or a probe body with its own heat capacity): ``sensor_lag`` is a
-  stress test, not a typical installation.
+  stress test, not a typical installation. The pure delay of ``delayed_element`` (1-3 h) rests
+  on the same sizing (3-9 cm between thermistor and sensing volume) without the damping of a
+  first-order element; it keeps the land model's TS shape, a fast morning rise and a slow
+  evening decay, which is what makes it hard for a TS + tendency fit (issue 18: the plain fit
+  reached HF R 0.48 on such a world where one delayed-TS regressor reached 0.90).
+* Sign of the artefact: laboratory tests of commercial capacitance probes report water
+  content decreasing with temperature for some models and increasing for others (MethodsX
+  2024, doi:10.1016/j.mex.2024.103100); ``mixed_sign``'s 3 in 10 is an assumption of that
+  order, not a measured share.
+* Dry-growing gain: the Maxwell-Wagner (bound-water) part of the response is largest in dry
+  soil (Seyfried & Murdock 2004; Wraith & Or 1999, Water Resour. Res. 35:361, on the
+  competing bound-water and free-water effects); the gain of ``dry_gain`` at the residual
+  water content is :math:`1 + k_d` = 6-8 times that at saturation, an assumption sized to the
+  issue's "up to about 8x", not a fitted value. Over a 120-day summer a station's sensor
+  layer spans saturations of about 0.15-0.9, so its gain changes 3-4x in the season.
 * Rain timing: afternoon to early-night maxima of convective rain over land, and nocturnal
   maxima where organised systems propagate (Dai 2001, J. Climate 14:1112). Frequencies,
   depths and shares are scenario assumptions, not fitted to a station record.
@@ -75,6 +107,7 @@ Sources of the parameter values (what each group of knobs rests on):
   wrong day; parameterised convection rains too early in the day, Dai 2006, J. Climate
   19:4605) are assumptions chosen to be clearly worse, not measured values.
 * Noise and gaps: assumptions, scaled from the embedded twin's.
+* In-situ-only variants: no value to rest on; they remove an input, nothing else.
 
 Use :func:`get_scenario` (a clear ``KeyError`` listing the names) or :data:`SCENARIOS`.
 """
@@ -95,6 +128,9 @@ __all__ = [
     "Scenario",
     "SCENARIOS",
     "DEFAULT_SCENARIO",
+    "INSITU_SUFFIX",
+    "base_scenarios",
+    "insitu_variant",
     "get_scenario",
 ]
 
@@ -200,6 +236,12 @@ class Scenario:
         Uniform ranges of the dry- and wet-soil amplification of the artefact (-).
     thermal_lag_h : tuple of float
         Uniform range of the sensing element's lag behind the soil temperature, h.
+    element_delay_h : tuple of float
+        Uniform range of the pure delay of the sensing element's temperature behind the soil
+        temperature, h (after the first-order lag; at most 24 h).
+    negative_share : float
+        Share of the non-reference dielectric units whose temperature coefficient is negative
+        (they read lower when warm) (-).
     noise_scale : float
         Factor on the SM and TS probe noise (-).
     outage_interval_d : float
@@ -225,6 +267,9 @@ class Scenario:
         to another day).
     rea_miss_add, rea_false_add : float
         Added to the products' probabilities of missing a storm / inventing one (-).
+    reanalysis_given : bool
+        False: an in-situ-only world; the products are simulated (``truth.nc`` describes them)
+        but no ``era5land/`` nor ``merra2/`` is written.
     """
 
     name: str
@@ -263,6 +308,8 @@ class Scenario:
     k_dry_range: Range = (1.0, 2.5)
     k_wet_range: Range = (0.0, 0.0)
     thermal_lag_h: Range = (0.0, 0.0)
+    element_delay_h: Range = (0.0, 0.0)
+    negative_share: float = 0.0
     noise_scale: float = 1.0
     outage_interval_d: float = 60.0
     outage_mean_h: float = 96.0
@@ -278,13 +325,15 @@ class Scenario:
     rea_onset_sd_add_h: float = 0.0
     rea_miss_add: float = 0.0
     rea_false_add: float = 0.0
+    # inputs given to the correction
+    reanalysis_given: bool = True
 
     def __post_init__(self) -> None:
         def fail(what: str) -> None:
             raise ValueError(f"scenario {self.name!r}: {what}")
 
         for f in ("nocturnal_share", "station_hit_prob", "irrigated_share", "weak_share",
-                  "dropout", "spike_prob", "irrigation_depletion"):  # fmt: skip
+                  "dropout", "spike_prob", "irrigation_depletion", "negative_share"):  # fmt: skip
             v = getattr(self, f)
             if not 0.0 <= v <= 1.0:
                 fail(f"{f} must lie in [0, 1], got {v}")
@@ -295,13 +344,16 @@ class Scenario:
             if not v > 0:
                 fail(f"{f} must be positive, got {v}")
         for f in ("rain_onset_window_h", "rain_duration_h", "k_dry_range", "k_wet_range",
-                  "thermal_lag_h", "rea_sm_phase_h", "rea_sm_amp", "rea_ts_phase_h",
-                  "rea_ts_amp"):  # fmt: skip
+                  "thermal_lag_h", "element_delay_h", "rea_sm_phase_h", "rea_sm_amp",
+                  "rea_ts_phase_h", "rea_ts_amp"):  # fmt: skip
             lo, hi = getattr(self, f)
             if lo > hi:
                 fail(f"{f} must be (low, high), got {(lo, hi)}")
-        if min(*self.k_dry_range, *self.k_wet_range, *self.thermal_lag_h) < 0:
-            fail("amplification factors and thermal lags must be >= 0")
+        if min(*self.k_dry_range, *self.k_wet_range, *self.thermal_lag_h,
+               *self.element_delay_h) < 0:  # fmt: skip
+            fail("amplification factors, thermal lags and delays must be >= 0")
+        if self.element_delay_h[1] > 24:
+            fail(f"element_delay_h must be at most 24 h, got {self.element_delay_h}")
         if self.rain_duration_h[0] < 1:
             fail("storms last at least 1 h")
         if self.rea_sm_amp[0] <= 0:
@@ -369,6 +421,8 @@ class Scenario:
             k_wet=tuple(self.k_wet_range),
             lag_h=tuple(self.thermal_lag_h),
             noise_scale=self.noise_scale,
+            delay_h=tuple(self.element_delay_h),
+            negative_share=self.negative_share,
         )
 
     def outage_kwargs(self) -> dict[str, float]:
@@ -429,7 +483,7 @@ DEFAULT_SCENARIO = Scenario(
 )
 """The embedded twin (every knob at its default)."""
 
-SCENARIOS: dict[str, Scenario] = {
+_WORLDS: dict[str, Scenario] = {
     s.name: s
     for s in (
         DEFAULT_SCENARIO,
@@ -508,6 +562,25 @@ SCENARIOS: dict[str, Scenario] = {
             thermal_lag_h=(1.5, 4.0),
         ),
         Scenario(
+            "delayed_element",
+            "The sensing element sees the soil temperature 1-3 h late (a pure delay of the "
+            "land model's TS); otherwise the default world.",
+            element_delay_h=(1.0, 3.0),
+        ),
+        Scenario(
+            "mixed_sign",
+            "3 in 10 dielectric probes read lower when warm (negative temperature "
+            "coefficient); otherwise the default world.",
+            negative_share=0.3,
+        ),
+        Scenario(
+            "dry_gain",
+            "The artefact gain grows 6-8x from a saturated to a dry sensor layer; storms at "
+            "0.6x the default rate, so the soil dries down.",
+            rain_prob_scale=0.6,
+            k_dry_range=(5.0, 7.0),
+        ),
+        Scenario(
             "poor_reanalysis",
             "Default climate and sensors; reanalysis diurnal cycles damped and 1-5 h late, "
             "wet and cold biases, storms on the wrong day.",
@@ -536,7 +609,32 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
-"""The twin family by name (insertion order = documentation order)."""
+
+INSITU_SUFFIX = "_insitu"
+"""Name suffix of a world's in-situ-only variant."""
+
+
+def insitu_variant(sc: Scenario) -> Scenario:
+    """The in-situ-only variant of ``sc``: the same world, no reanalysis written."""
+    return dataclasses.replace(
+        sc,
+        name=sc.name + INSITU_SUFFIX,
+        description=sc.description.rstrip(".") + "; in situ only (no reanalysis files).",
+        reanalysis_given=False,
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    **_WORLDS,
+    **{v.name: v for v in map(insitu_variant, _WORLDS.values())},
+}
+"""The twin family by name (insertion order = documentation order): the worlds, then their
+in-situ-only variants."""
+
+
+def base_scenarios() -> tuple[str, ...]:
+    """Names of the worlds that have reanalysis (the in-situ-only variants left out)."""
+    return tuple(n for n, s in SCENARIOS.items() if s.reanalysis_given)
 
 
 def get_scenario(name: str | Scenario) -> Scenario:

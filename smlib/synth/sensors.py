@@ -16,11 +16,21 @@ reading follows the bulk electrical conductivity (about +2 % per K for the pore 
 2004, Environ. Monit. Assess. 96:119) and with it the water content. :math:`o` is the
 calibration offset, :math:`T_e` the temperature of the sensing element: the soil temperature
 :math:`T` at the probe, or, with a thermal lag :math:`\\tau_e > 0` (:func:`sensing_element_temperature`),
-its first-order lag. :math:`T_{cal}` is the calibration temperature (15-25 degC),
-:math:`\\varepsilon \\sim N(0, \\sigma^2)` noise; the reading is quantised to the probe's
-resolution. Coefficients per technique (log-normal,
-sigma 0.35, median :math:`\\beta_0` in m3 m-3 K-1): impedance 0.0022, capacitance 0.0018, FDR
-0.0028; a "weak" dielectric probe and TDR 0.0003, TDT 0.0002; cosmic-ray 0.
+its first-order lag, and/or with a pure delay :math:`d_e > 0`
+(:func:`delayed_temperature`) :math:`T(t - d_e)`: the land model's soil temperature shifted by
+hours, keeping its non-sinusoidal diurnal shape (a fast morning rise, a slow evening decay),
+which no combination of :math:`T` and :math:`\\partial_t T` spans. :math:`T_{cal}` is the
+calibration temperature (15-25 degC), :math:`\\varepsilon \\sim N(0, \\sigma^2)` noise; the
+reading is quantised to the probe's resolution. Coefficients per technique (log-normal, sigma 0.35, median :math:`\\beta_0` in m3 m-3 K-1): impedance 0.0022, capacitance 0.0018, FDR
+0.0028; a "weak" dielectric probe and TDR 0.0003, TDT 0.0002; cosmic-ray 0. A share of the
+dielectric units may carry a *negative* coefficient (:attr:`SensorPhysics.negative_share`):
+in laboratory tests some commercial capacitance probes report decreasing and others increasing
+water content with temperature (MethodsX 2024, doi:10.1016/j.mex.2024.103100).
+
+The noise :math:`\\varepsilon` plus the quantisation error -- the reading minus its noise-free
+value :math:`\\theta + o + \\beta(\\theta)(T_e - T_{cal})` -- is returned beside the reading
+(:func:`dielectric_reading_and_noise`): the truth plus it is the best any correction can do
+(the noise ceiling of :mod:`smlib.evaluation.skill`).
 
 Cosmic-ray probes integrate over the footprint and depth: :math:`0.45\\,\\bar\\theta_1 +
 0.55\\,\\theta_2`, where :math:`\\bar\\theta_1` is a 6-h trailing mean of the sensor layer
@@ -56,9 +66,12 @@ __all__ = [
     "BETA0_MEDIAN",
     "WEAK_BETA0",
     "sensing_element_temperature",
+    "delayed_temperature",
     "draw_sensor_params",
     "dielectric_reading",
+    "dielectric_reading_and_noise",
     "cosmic_ray_reading",
+    "cosmic_ray_reading_and_noise",
     "soil_temperature_reading",
     "ismn_flags",
     "outage_mask",
@@ -86,7 +99,9 @@ class SensorParams:
 
     ``beta0`` (m3 m-3 K-1), ``k_dry`` (-), ``t_cal`` (degC), ``offset`` (m3 m-3),
     ``noise_sd`` (m3 m-3), ``resolution`` (m3 m-3), ``ts_offset`` (K), ``ts_noise_sd`` (K),
-    ``k_wet`` (-), ``lag_h`` (thermal lag of the sensing element, h; 0 = none).
+    ``k_wet`` (-), ``lag_h`` (thermal lag of the sensing element, h; 0 = none),
+    ``delay_h`` (pure delay of the sensing element's temperature, h; None or 0 = none).
+    A negative ``beta0`` is a probe that reads lower when warm.
     """
 
     beta0: np.ndarray
@@ -99,6 +114,7 @@ class SensorParams:
     ts_noise_sd: np.ndarray
     k_wet: np.ndarray
     lag_h: np.ndarray
+    delay_h: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,11 @@ class SensorPhysics:
         Uniform range of the sensing element's thermal lag, h (0 = none).
     noise_scale : float
         Factor on the SM and TS noise (-).
+    delay_h : tuple of float
+        Uniform range of the pure delay of the sensing element's temperature behind TS, h
+        (0 = none; applied after the first-order lag).
+    negative_share : float
+        Share of the non-reference dielectric units whose coefficient is negative (-).
     """
 
     beta0_median: Mapping[str, float] = field(default_factory=lambda: dict(BETA0_MEDIAN))
@@ -128,6 +149,8 @@ class SensorPhysics:
     k_wet: tuple[float, float] = (0.0, 0.0)
     lag_h: tuple[float, float] = (0.0, 0.0)
     noise_scale: float = 1.0
+    delay_h: tuple[float, float] = (0.0, 0.0)
+    negative_share: float = 0.0
 
 
 def draw_sensor_params(
@@ -167,6 +190,10 @@ def draw_sensor_params(
     # drawn after the embedded twin's coefficients, which therefore never change
     k_wet = rng.uniform(*ph.k_wet, n)
     lag_h = rng.uniform(*ph.lag_h, n)
+    # drawn after the lag, so that earlier worlds keep every coefficient
+    delay_h = rng.uniform(*ph.delay_h, n)
+    negative = (rng.uniform(size=n) < ph.negative_share) & ~is_ref
+    beta0 = np.where(negative, -beta0, beta0)
     return SensorParams(
         beta0=beta0,
         k_dry=k_dry,
@@ -178,6 +205,7 @@ def draw_sensor_params(
         ts_noise_sd=np.full(n, 0.1) * ph.noise_scale,
         k_wet=k_wet,
         lag_h=lag_h,
+        delay_h=delay_h,
     )
 
 
@@ -213,6 +241,49 @@ def sensing_element_temperature(ts: np.ndarray, lag_h: np.ndarray) -> np.ndarray
         y = y + alpha * (x[:, k] - y)
         res[:, k] = y
     out[lagged] = res
+    return out
+
+
+def delayed_temperature(ts: np.ndarray, delay_h: np.ndarray | None) -> np.ndarray:
+    """Temperature of a sensing element that sees the soil temperature ``delay_h`` hours late.
+
+    .. math:: T_{e}(t) = T(t - d_e),
+
+    linearly interpolated between the hourly values for a fractional delay; the first hours
+    (before ``t = d_e``) repeat the first value.
+
+    Parameters
+    ----------
+    ts : numpy.ndarray, shape (n, n_time)
+        Hourly soil temperature at the probe, degC (start it early enough: at least the largest
+        delay plus one hour before the first hour used).
+    delay_h : numpy.ndarray, shape (n,), or None
+        Delay per probe, h (>= 0); None or all 0 means none.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_time)
+        ``ts`` itself when no probe is delayed, else a float64 copy with the delayed rows
+        replaced.
+
+    Examples
+    --------
+    >>> delayed_temperature(np.arange(6.0)[None, :], np.array([1.5]))[0]
+    array([0. , 0. , 0.5, 1.5, 2.5, 3.5])
+    """
+    if delay_h is None:
+        return ts
+    delay_h = np.asarray(delay_h, float)
+    if (delay_h < 0).any():
+        raise ValueError("delay_h must be >= 0")
+    delayed = delay_h > 0
+    if not delayed.any():
+        return ts
+    out = np.array(ts, dtype=float)
+    n_time = out.shape[1]
+    k = np.arange(n_time)
+    for s in np.flatnonzero(delayed):  # one interpolation per delayed probe
+        out[s] = np.interp(k - delay_h[s], k, np.asarray(ts[s], dtype=float))
     return out
 
 
@@ -258,32 +329,56 @@ def dielectric_reading(
     numpy.ndarray, shape (n, n_time)
         Reading in m3 m-3, quantised to the probe resolution.
     """
+    return dielectric_reading_and_noise(sm_true, ts_obs, theta_res, porosity, sp, rng)[0]
+
+
+def dielectric_reading_and_noise(
+    sm_true: np.ndarray,
+    ts_obs: np.ndarray,
+    theta_res: np.ndarray,
+    porosity: np.ndarray,
+    sp: SensorParams,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`dielectric_reading` and the reading's noise (same random draws, same reading).
+
+    Returns
+    -------
+    reading : numpy.ndarray, shape (n, n_time)
+        m3 m-3, quantised to the probe resolution.
+    noise : numpy.ndarray, shape (n, n_time)
+        ``reading`` minus its noise-free value (truth + offset + artefact), m3 m-3: the
+        random noise plus the quantisation error.
+    """
     sat = np.clip((sm_true - theta_res[:, None]) / (porosity - theta_res)[:, None], 0.0, 1.0)
     k = sp.k_dry[:, None]
     kw = sp.k_wet[:, None]
     beta = sp.beta0[:, None] * (1.0 + k * (1.0 - sat) + kw * sat) / (1.0 + 0.5 * (k + kw))
-    reading = (
-        sm_true
-        + sp.offset[:, None]
-        + beta * (ts_obs - sp.t_cal[:, None])
-        + sp.noise_sd[:, None] * rng.standard_normal(sm_true.shape)
+    clean = sm_true + sp.offset[:, None] + beta * (ts_obs - sp.t_cal[:, None])
+    reading = _quantise(
+        clean + sp.noise_sd[:, None] * rng.standard_normal(sm_true.shape), sp.resolution
     )
-    return _quantise(reading, sp.resolution)
+    return reading, reading - clean
 
 
 def cosmic_ray_reading(
     sm1: np.ndarray, sm2: np.ndarray, sp: SensorParams, rng: np.random.Generator
 ) -> np.ndarray:
     """Footprint- and depth-averaged cosmic-ray water content with counting noise (n, n_time)."""
+    return cosmic_ray_reading_and_noise(sm1, sm2, sp, rng)[0]
+
+
+def cosmic_ray_reading_and_noise(
+    sm1: np.ndarray, sm2: np.ndarray, sp: SensorParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cosmic_ray_reading` and its counting noise plus quantisation error (n, n_time)."""
     c = np.cumsum(np.pad(sm1, ((0, 0), (6, 0)), mode="edge"), axis=1)
     sm1_fp = (c[:, 6:] - c[:, :-6]) / 6.0
-    reading = (
-        0.45 * sm1_fp
-        + 0.55 * sm2
-        + sp.offset[:, None]
-        + sp.noise_sd[:, None] * rng.standard_normal(sm1.shape)
+    clean = 0.45 * sm1_fp + 0.55 * sm2 + sp.offset[:, None]
+    reading = _quantise(
+        clean + sp.noise_sd[:, None] * rng.standard_normal(sm1.shape), sp.resolution
     )
-    return _quantise(reading, sp.resolution)
+    return reading, reading - clean
 
 
 def ismn_flags(

@@ -24,8 +24,9 @@ from smlib.synth.reanalysis import ProductRun, run_product
 from smlib.synth.scenarios import Scenario, get_scenario
 from smlib.synth.sensors import (
     SensorParams,
-    cosmic_ray_reading,
-    dielectric_reading,
+    cosmic_ray_reading_and_noise,
+    delayed_temperature,
+    dielectric_reading_and_noise,
     draw_sensor_params,
     ismn_flags,
     outage_mask,
@@ -82,6 +83,10 @@ class Twin:
     era5, merra2 : ProductRun
     scenario : Scenario
         The world's knobs.
+    sm_noise : numpy.ndarray, shape (n_station, n_time)
+        The SM reading's random noise plus quantisation error (m3 m-3): the reading minus its
+        noise-free value (truth + offset + temperature artefact; for cosmic-ray probes the
+        footprint-averaged truth + offset). ``truth_sm + sm_noise`` is the noise ceiling.
     """
 
     world: World
@@ -102,6 +107,7 @@ class Twin:
     merra2: ProductRun
     truth_irrigation: np.ndarray
     scenario: Scenario
+    sm_noise: np.ndarray | None = None
 
 
 def simulate_twin(
@@ -178,7 +184,7 @@ def simulate_twin(
     truth_sm, truth_ts, truth_lh = land.sm1[:, out], land.ts[:, out], land.lh[:, out]
     truth_precip = forcing.rain[:, out]
 
-    # sensors: the element may lag the soil (48 h of warm-up before the first output hour)
+    # sensors: the element may lag and / or see TS late (48 h before the first output hour)
     stype = st["sensor_type"].to_numpy()
     sp = draw_sensor_params(
         stype, st["weak_artefact"].to_numpy(), rng_for(seed, "sensor-params"),
@@ -188,17 +194,19 @@ def simulate_twin(
     ts_read = soil_temperature_reading(land.ts[:, i0 : i0 + n_time + 1], sp, rng)
     warm = 48
     ts_element = sensing_element_temperature(land.ts[:, i0 - warm : i0 + n_time + 1], sp.lag_h)
-    sm_read = dielectric_reading(
+    ts_element = delayed_temperature(ts_element, sp.delay_h)
+    sm_read, sm_noise = dielectric_reading_and_noise(
         land.sm1[:, i0 : i0 + n_time + 1], ts_element[:, warm:], params.theta_res,
         params.porosity, sp, rng,
     )  # fmt: skip
     crns = stype == "cosmic-ray"
     if crns.any():
         sub = _subset(sp, crns)
-        sm_read[crns] = cosmic_ray_reading(
+        crns_read, crns_noise = cosmic_ray_reading_and_noise(
             land.sm1[crns, i0 - 6 : i0 + n_time + 1], land.sm2[crns, i0 - 6 : i0 + n_time + 1],
             sub, rng,
-        )[:, 6:]  # fmt: skip
+        )  # fmt: skip
+        sm_read[crns], sm_noise[crns] = crns_read[:, 6:], crns_noise[:, 6:]
     is_ismn = (st["kind"] == "ismn").to_numpy()
     logger_ok, sm_ok = outage_mask(
         len(st), world.time, rng_for(seed, "outages"), **sc.outage_kwargs()
@@ -236,7 +244,7 @@ def simulate_twin(
         truth_sm=truth_sm, truth_ts=truth_ts, truth_lh=truth_lh, truth_precip=truth_precip,
         sm_obs=sm_obs, ts_obs=ts_obs, sm_flag=np.where(sm_ok[is_ismn], flags, ""), gauge=gauge,
         towers=towers, era5=era5, merra2=merra2, truth_irrigation=land.irrigation[:, out],
-        scenario=sc,
+        scenario=sc, sm_noise=sm_noise[:, :n_time],
     )  # fmt: skip
 
 
@@ -264,4 +272,4 @@ def _irrigation(
 
 
 def _subset(sp: SensorParams, mask: np.ndarray) -> SensorParams:
-    return SensorParams(**{k: v[mask] for k, v in vars(sp).items()})
+    return SensorParams(**{k: None if v is None else v[mask] for k, v in vars(sp).items()})

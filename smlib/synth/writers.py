@@ -17,7 +17,10 @@
   standard time over whole years, ``-9999`` missing, and a site list ``FLX_sites.csv``.
 * ``truth.nc`` (CF-1.8) and ``twin.yml``, both naming the scenario and every one of its
   parameters (``truth.nc``: global attributes ``scenario``, ``scenario_description`` and
-  ``scenario_<knob>``).
+  ``scenario_<knob>``); ``truth.nc`` also holds ``sm_noise``, the SM reading's own noise
+  (``sm + sm_noise``: the best a correction can reach, the noise ceiling).
+* An in-situ-only world (``Scenario.reanalysis_given`` false) writes no ``era5land/`` and no
+  ``merra2/`` (its ``truth.nc`` still describes the products it did not write).
 
 Every file is written to a temporary name in its folder and renamed (atomic); nothing in the
 files depends on the wall clock, so a seed always gives identical bytes.
@@ -453,12 +456,21 @@ def _truth_dataset(twin) -> xr.Dataset:
                        {"units": "mm h-1", "long_name": "irrigation water applied in the hour "
                         "ending at the time stamp (seen by no gauge and no reanalysis)"}),
     }  # fmt: skip
+    if twin.sm_noise is not None:
+        data["sm_noise"] = (
+            ("station", "time"), twin.sm_noise.astype(f32),
+            {"units": "m3 m-3", "long_name": "random noise and quantisation error of the SM "
+             "reading: the reading minus its noise-free value (true SM + calibration offset + "
+             "temperature artefact; cosmic-ray: footprint average + offset); sm + sm_noise is "
+             "the noise ceiling of a correction"},
+        )  # fmt: skip
     data.update(
         {
             "sensor_beta0": station_var(sp.beta0, "temperature coefficient of the probe at half saturation", "m3 m-3 K-1", f32),
             "sensor_k_dry": station_var(sp.k_dry, "dry-soil amplification of the temperature coefficient", "1", f32),
             "sensor_k_wet": station_var(sp.k_wet, "wet-soil amplification of the temperature coefficient", "1", f32),
             "sensor_lag_h": station_var(sp.lag_h, "thermal lag of the sensing element behind the soil temperature (first-order time constant)", "h", f32),
+            "sensor_delay_h": station_var(np.zeros(len(st)) if sp.delay_h is None else sp.delay_h, "pure delay of the sensing element's temperature behind the soil temperature", "h", f32),
             "sensor_t_cal": station_var(sp.t_cal, "probe calibration temperature", "degC", f32),
             "sensor_offset": station_var(sp.offset, "calibration offset of the probe", "m3 m-3", f32),
             "sensor_noise_sd": station_var(sp.noise_sd, "standard deviation of the probe noise", "m3 m-3", f32),
@@ -533,7 +545,8 @@ def _attr_value(v):
 def write_truth(twin, path: Path) -> Path:
     """Write ``truth.nc``: true SM, TS, LH, rain and every generator parameter per station."""
     ds = _truth_dataset(twin)
-    enc = {v: {"zlib": True, "complevel": 1} for v in ("sm", "ts", "lh", "precip", "irrigation")}
+    enc = {v: {"zlib": True, "complevel": 1}
+           for v in ("sm", "ts", "lh", "precip", "irrigation", "sm_noise") if v in ds}  # fmt: skip
     enc["time"] = {"units": f"hours since {twin.time[0]:%Y-%m-%d %H:%M:%S}", "dtype": "int32"}
     return atomic_write(Path(path), lambda p: _to_netcdf(ds, p, enc))
 
