@@ -58,8 +58,8 @@ import xarray as xr
 
 from smlib.atomic import atomic_path
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
-from smlib.method.compensation import distributed_lag_compensation
 from smlib.method.correct import correct, rain_affected_hours
+from smlib.method.lagged_artefact import distributed_lag_compensation
 from smlib.method.runfolder import load_model
 from smlib.method.train import train
 from smlib.report.pipeline import ingest_data_dir

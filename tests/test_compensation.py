@@ -8,15 +8,17 @@ import pytest
 
 from smlib.method.compensation import (
     apply_coefficients,
-    distributed_lag_artefact,
-    distributed_lag_compensation,
     fit_coefficients,
-    lagged_copies,
     linear_compensation_kernel,
     temperature_regressors,
 )
 from smlib.method.correct import FLAG_MEANINGS, flagged_product, guided_compensation
 from smlib.method.decomposition import moving_average
+from smlib.method.lagged_artefact import (
+    distributed_lag_artefact,
+    distributed_lag_compensation,
+    lagged_copies,
+)
 from smlib.method.preprocess import fill_short_gaps
 
 

@@ -38,6 +38,7 @@ from smlib.config import (
 from smlib.method.compensation import flagged_product, guided_compensation
 from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
+from smlib.method.lagged_artefact import lagged_product
 from smlib.method.preprocess import Prepared, prepare
 from smlib.method.product import (
     FLAG_CORRECTED,
@@ -239,6 +240,11 @@ def _correct(
         )
     if product not in ("flagged", "paper"):
         raise ValueError(f"product={product!r}; use 'flagged' or 'paper'")
+    if coefficients is not None and cc.artefact_lags_h > 0:
+        raise ValueError(
+            "stored coefficients hold the TS HF and tendency terms only; this run's product uses "
+            f"the distributed-lag artefact (correct.artefact_lags_h={cc.artefact_lags_h})"
+        )
     if coefficients is not None and "lstm" not in methods:
         raise ValueError("stored coefficients make the lstm product; add the method 'lstm'")
     if coefficients is not None and (product, cc.mode) != ("flagged", "guided"):
@@ -299,16 +305,24 @@ def _correct(
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
                     for v in names[1:]
                 ]
-                prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
-                table = dataclasses.replace(
-                    table, signal_estimates=tuple(names),
-                    provenance={"run": str(lm.run_dir)} if lm is not None else {},
-                )  # fmt: skip
+                if cc.artefact_lags_h > 0:  # no stored table: it holds b1, b2 only
+                    prod, flag, coef = lagged_product(
+                        raw, ts, signal, rain, cc.artefact_lags_h, cc.min_rule_hours,
+                        cc.smoothing_days,
+                    )  # fmt: skip
+                else:
+                    prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
+                    table = dataclasses.replace(
+                        table, signal_estimates=tuple(names),
+                        provenance={"run": str(lm.run_dir)} if lm is not None else {},
+                    )  # fmt: skip
                 how = (
                     "guided: the temperature artefact, fitted per station on rain-free hours "
                     "with the network and the reanalysis as signal estimates, removed from the "
                     f"measured series at every hour with TS; see {var}_flag"
                 )
+                if cc.artefact_lags_h > 0:
+                    how += f" (distributed-lag artefact, TS HF lags 0-{cc.artefact_lags_h} h)"
             else:
                 prod, flag, coef = flagged_product(raw, vals, use_rain, ts, rule, cc.min_rule_hours)
                 how = (
@@ -324,7 +338,7 @@ def _correct(
             if guided:
                 sigma = guided_uncertainty(
                     raw, ts, signal, ~rain, flag, cc.min_rule_hours,
-                    smoothing_days=cc.smoothing_days,
+                    smoothing_days=cc.smoothing_days, max_lag_h=cc.artefact_lags_h,
                 )  # fmt: skip
             elif m == "lin":
                 sigma = linear_uncertainty(raw, ts, ~rain, flag, cc.min_rule_hours)
@@ -336,15 +350,18 @@ def _correct(
                 out["sm_lstm_net"].attrs["long_name"] = (
                     "soil moisture corrected by the stacked LSTM, network output only (paper)"
                 )
+                lagged = coef.shape[1] != 2 or (guided and cc.artefact_lags_h > 0)
                 out["rule_coefficient"] = xr.DataArray(
                     coef.astype(np.float32),
                     dims=("station", "regressor"),
-                    coords={"regressor": ["ts_hf", "ts_hf_tendency"]},
+                    coords={"regressor": [f"ts_hf_lag{k}h" for k in range(coef.shape[1])]
+                            if lagged else ["ts_hf", "ts_hf_tendency"]},
                     attrs={
                         "long_name": "per-station temperature-artefact coefficients",
-                        "units": "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
+                        "units": "m3 m-3 K-1" if lagged
+                        else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
                     },
-                )
+                )  # fmt: skip
         out[f"{var}_flag"] = _flag_var(flag, out["sm"], var)
     out.attrs = {
         "Conventions": "CF-1.8",

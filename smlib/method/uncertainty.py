@@ -345,14 +345,22 @@ def guided_uncertainty(
     min_hours: int = 240,
     lf_window_h: int = 24,
     smoothing_days: int = 0,
+    max_lag_h: int = 0,
 ) -> np.ndarray:
     """:func:`product_uncertainty` of :func:`smlib.method.correct.guided_compensation`'s product.
 
     Takes the same arguments as the fit (raw SM and TS, the signal estimates, the fitted hours,
     ``min_hours``, ``lf_window_h``, ``smoothing_days``) and its flags; returns sigma in m3 m-3,
-    shape (station, time).
+    shape (station, time). With ``max_lag_h`` > 0 (the distributed-lag artefact,
+    :mod:`smlib.method.lagged_artefact`) the temperature terms are the TS HF lags
+    ``0 .. max_lag_h``, refitted here by least squares over the whole window: an approximation of
+    the product's ridge fit with a per-station window, which the jackknife then describes.
     """
     temperature = list(temperature_regressors(ts, lf_window_h))
+    if max_lag_h > 0:
+        from smlib.method.lagged_artefact import lagged_copies
+
+        temperature = lagged_copies(temperature[0], max_lag_h)
     signal_hf = [same_hour_mean(_hf(a, lf_window_h), smoothing_days) for a in signal]
     return product_uncertainty(
         _hf(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours

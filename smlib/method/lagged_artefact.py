@@ -1,0 +1,370 @@
+"""The distributed-lag artefact model (``correct.artefact_lags_h`` > 0; issue 18).
+
+The tendency term is a first-order Taylor step: it spans a short first-order lag of the
+sensing element on a sinusoidal TS, but not a delay of hours on TS's real diurnal curve
+(a fast morning rise, a slow evening decay; issue 18). The distributed-lag model puts the
+artefact in the span of the recent TS history,
+
+.. math:: a(t) = \\sum_{k=0}^{K} w_k\\, T_{HF}(t - k),
+
+an FIR filter of TS HF: a pure delay :math:`d` is two non-zero weights
+(:math:`w_{\\lfloor d\\rfloor}`, :math:`w_{\\lfloor d\\rfloor+1}`), a first-order
+element decaying ones. Per station the weights are fitted by ridge least squares on the
+rain-free hours beside the signal estimates (as in the guided fit), the window :math:`K`
+chosen per station from ``0 .. max_lag_h`` by two-fold cross-validation over alternating
+blocks of days (:func:`distributed_lag_fit`); :func:`distributed_lag_compensation` is the
+guided compensation with this artefact model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from smlib.method.compensation import (
+    same_hour_mean,
+    temperature_regressors,
+)
+from smlib.method.decomposition import moving_average
+
+__all__ = [
+    "lagged_copies",
+    "DistributedLagFit",
+    "distributed_lag_fit",
+    "distributed_lag_artefact",
+    "distributed_lag_compensation",
+    "lagged_product",
+]
+
+
+def lagged_copies(x: np.ndarray, max_lag_h: int) -> list[np.ndarray]:
+    """``[x(t), x(t-1), ..., x(t-max_lag_h)]`` along the last axis, NaN where undefined.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (station, time)
+    max_lag_h : int
+        Largest lag, hours (>= 0).
+
+    Returns
+    -------
+    list of numpy.ndarray, each shape (station, time), float32
+
+    Examples
+    --------
+    >>> [c[0].tolist() for c in lagged_copies(np.array([[1.0, 2.0, 3.0]]), 1)]
+    [[1.0, 2.0, 3.0], [nan, 1.0, 2.0]]
+    """
+    if max_lag_h < 0:
+        raise ValueError(f"max_lag_h must be >= 0, got {max_lag_h}")
+    x = np.asarray(x, dtype=np.float32)
+    out = [x]
+    for k in range(1, max_lag_h + 1):
+        c = np.full_like(x, np.nan)
+        c[..., k:] = x[..., :-k]
+        out.append(c)
+    return out
+
+
+@dataclass
+class DistributedLagFit:
+    """Per-station distributed-lag artefact weights.
+
+    Attributes
+    ----------
+    weights : numpy.ndarray, shape (station, max_lag_h + 1)
+        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1; 0 beyond the station's window, NaN
+        for a station that could not be fitted.
+    window_h : numpy.ndarray of int, shape (station,)
+        Chosen window :math:`K` (hours; -1 where not fitted).
+    cv_rmse : numpy.ndarray, shape (station,)
+        Cross-validated RMSE of the fit at the chosen window, m3 m-3.
+    level_weights : numpy.ndarray, shape (station, max_lag_h + 1), or None
+        With a wetness level: :math:`v_k` of :math:`(L - \\bar L)\\, T_{HF}(t-k)`,
+        K-1 (m3 m-3 per K per m3 m-3 of level).
+    level_mean : numpy.ndarray, shape (station,), or None
+        :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
+    """
+
+    weights: np.ndarray
+    window_h: np.ndarray
+    cv_rmse: np.ndarray
+    level_weights: np.ndarray | None = None
+    level_mean: np.ndarray | None = None
+
+
+def _ridge_solve(
+    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float
+) -> np.ndarray:
+    """Least squares of ``y`` on ``a`` with a ridge on each block of column indices.
+
+    Each block's penalty is ``ridge`` times the mean diagonal of its part of ``a'a``, so it
+    does not depend on the units or the number of hours.
+    """
+    ata = a.T @ a
+    aty = a.T @ y
+    if ridge > 0:
+        for idx in blocks:
+            if idx.size:
+                ata[idx, idx] += ridge * float(np.mean(np.diag(ata)[idx]))
+    try:
+        return np.linalg.solve(ata, aty)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(ata, aty, rcond=None)[0]
+
+
+def _design(k: int, lag_cols, inter_cols, sig_cols) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks."""
+    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols[:, : k + 1]]
+    blocks = [np.arange(1, k + 2)]
+    if inter_cols is not None:
+        parts.append(inter_cols[:, : k + 1])
+        blocks.append(np.arange(k + 2, 2 * k + 3))
+    if sig_cols is not None:
+        parts.append(sig_cols)
+    return np.hstack(parts), blocks
+
+
+def distributed_lag_fit(
+    y: np.ndarray,
+    ts_hf: np.ndarray,
+    signal: list[np.ndarray],
+    keep: np.ndarray,
+    max_lag_h: int = 6,
+    ridge: float = 1e-3,
+    min_hours: int = 240,
+    block_days: int = 7,
+    level: np.ndarray | None = None,
+) -> DistributedLagFit:
+    """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
+    station, choosing the window ``K`` by cross-validation.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (station, time)
+        Raw SM HF, m3 m-3.
+    ts_hf : numpy.ndarray, shape (station, time)
+        Soil temperature HF, K.
+    signal : list of numpy.ndarray, each shape (station, time)
+        HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
+    keep : numpy.ndarray of bool, shape (station, time)
+        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h``, any
+        signal or the level is missing are left out for every window, so all windows see the
+        same hours.
+    max_lag_h : int
+        Largest window tried, hours.
+    ridge : float
+        Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
+        block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
+    min_hours : int
+        Fewest usable hours; stations below get NaN weights and window -1.
+    block_days : int
+        Length of the alternating blocks of the two-fold cross-validation, days.
+    level : numpy.ndarray, shape (station, time), optional
+        A wetness level (e.g. the SM LF, m3 m-3): the weights become
+        :math:`w_k + v_k (L - \\bar L)`, an artefact gain that changes with wetness (a dry
+        soil's larger Maxwell-Wagner response).
+
+    Returns
+    -------
+    DistributedLagFit
+    """
+    lags = lagged_copies(ts_hf, max_lag_h)
+    n_st, n_t = np.shape(y)
+    weights = np.full((n_st, max_lag_h + 1), np.nan)
+    level_w = None if level is None else np.full((n_st, max_lag_h + 1), np.nan)
+    level_mean = None if level is None else np.full(n_st, np.nan)
+    window = np.full(n_st, -1, dtype=int)
+    cv = np.full(n_st, np.nan)
+    ok = keep & np.isfinite(y)
+    for r in (*lags, *signal, *([] if level is None else [level])):
+        ok &= np.isfinite(r)
+    fold = (np.arange(n_t) // (24 * block_days)) % 2 == 0
+    n_per_lag = 1 if level is None else 2
+    for s in range(n_st):
+        m = ok[s]
+        if m.sum() < max(min_hours, n_per_lag * (max_lag_h + 1) + len(signal) + 2):
+            continue
+        ys = np.asarray(y[s, m], dtype=np.float64)
+        lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
+        inter_cols = None
+        if level is not None:
+            lv = np.asarray(level[s, m], dtype=np.float64)
+            level_mean[s] = lv.mean()
+            inter_cols = lag_cols * (lv - lv.mean())[:, None]
+        sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
+        f = fold[m]
+        best: tuple[float, int] | None = None
+        for k in range(max_lag_h + 1):
+            a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
+            err = 0.0
+            for train in (f, ~f):
+                if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
+                    err = np.inf
+                    break
+                sol = _ridge_solve(a[train], ys[train], blocks, ridge)
+                err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
+            if best is None or err < best[0]:
+                best = (err, k)
+        if best is None or not np.isfinite(best[0]):
+            continue
+        k = best[1]
+        a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
+        sol = _ridge_solve(a, ys, blocks, ridge)
+        weights[s] = 0.0
+        weights[s, : k + 1] = sol[1 : k + 2]
+        if level_w is not None:
+            level_w[s] = 0.0
+            level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
+        window[s] = k
+        cv[s] = np.sqrt(best[0] / ys.size)
+    return DistributedLagFit(weights, window, cv, level_w, level_mean)
+
+
+def distributed_lag_artefact(
+    ts_hf: np.ndarray,
+    weights: np.ndarray,
+    level_weights: np.ndarray | None = None,
+    level_anomaly: np.ndarray | None = None,
+) -> np.ndarray:
+    """:math:`\\sum_k (w_k + v_k \\Delta L)\\, T_{HF}(t-k)` (m3 m-3), shape (station, time).
+
+    Parameters
+    ----------
+    ts_hf : numpy.ndarray, shape (station, time)
+        K.
+    weights : numpy.ndarray, shape (station, K + 1)
+        :math:`w_k`, m3 m-3 K-1.
+    level_weights : numpy.ndarray, shape (station, K + 1), optional
+        :math:`v_k` (with ``level_anomaly``).
+    level_anomaly : numpy.ndarray, shape (station, time), optional
+        :math:`\\Delta L = L - \\bar L`, m3 m-3.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        NaN where a lag with a non-zero weight (or the level) is missing, or the station has
+        no weights.
+    """
+    lags = lagged_copies(ts_hf, weights.shape[1] - 1)
+    out = np.zeros(np.shape(ts_hf), dtype=np.float64)
+    inter = level_weights is not None and level_anomaly is not None
+    for k, r in enumerate(lags):
+        w = weights[:, k : k + 1]
+        if inter:
+            w = w + level_weights[:, k : k + 1] * level_anomaly
+        out += np.where(w == 0, 0.0, w * r)
+    out[~np.isfinite(weights).all(axis=1)] = np.nan
+    return out
+
+
+def distributed_lag_compensation(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    fit_hours: np.ndarray,
+    max_lag_h: int,
+    min_hours: int = 240,
+    lf_window_h: int = 24,
+    smoothing_days: int = 0,
+    ridge: float = 1e-3,
+    level_interaction: bool = False,
+) -> tuple[np.ndarray, DistributedLagFit]:
+    """The guided compensation with the distributed-lag artefact model.
+
+    As :func:`smlib.method.correct.guided_compensation` (the signal estimates' HF on the
+    right-hand side as their running diurnal composite over ``2 * smoothing_days + 1`` days;
+    stations whose full fit lacks hours fall back to fewer estimates: without the first, then
+    none), with :math:`\\sum_{k \\le K} w_k T_{HF}(t-k)` in place of
+    :math:`b_1 T_{HF} + b_2 \\partial_t T_{HF}`.
+
+    Parameters
+    ----------
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and TS (degC).
+    signal : list of numpy.ndarray, each shape (station, time)
+        Signal estimates (m3 m-3).
+    fit_hours : numpy.ndarray of bool, shape (station, time)
+        Rain-free hours allowed in the fit.
+    max_lag_h : int
+        Largest window tried per station, hours.
+    min_hours, lf_window_h, smoothing_days, ridge
+        As in :func:`distributed_lag_fit` and the guided compensation.
+    level_interaction : bool
+        Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
+        an artefact gain that grows as the soil dries.
+
+    Returns
+    -------
+    corrected : numpy.ndarray of float32, shape (station, time)
+        ``max(raw - artefact, 0)`` (m3 m-3); NaN where the artefact is undefined (no TS
+        history, or the station not fitted).
+    fit : DistributedLagFit
+    """
+    ts_hf, _ = temperature_regressors(ts, lf_window_h)
+    lf = [moving_average(np.asarray(a, np.float32), lf_window_h, "centred")
+          for a in (raw, *signal)]  # fmt: skip
+    hf = [np.asarray(a, np.float32) - b for a, b in zip((raw, *signal), lf, strict=True)]
+    raw_hf = hf[0]
+    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
+    level = None
+    if level_interaction:  # the raw LF, its gaps bridged like the TS LF's
+        reach = lf_window_h // 2
+        level = pd.DataFrame(lf[0].T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+    fit = distributed_lag_fit(
+        raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level
+    )
+    for subset in (sig_hf[1:], []):
+        retry = fit.window_h < 0
+        if not retry.any() or len(subset) == len(sig_hf):
+            continue
+        part = distributed_lag_fit(
+            raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
+            max_lag_h, ridge, min_hours, level=None if level is None else level[retry],
+        )  # fmt: skip
+        fit.weights[retry] = part.weights
+        fit.window_h[retry] = part.window_h
+        fit.cv_rmse[retry] = part.cv_rmse
+        if level is not None:
+            fit.level_weights[retry] = part.level_weights
+            fit.level_mean[retry] = part.level_mean
+    anomaly = None if level is None else level - fit.level_mean[:, None]
+    artefact = distributed_lag_artefact(ts_hf, fit.weights, fit.level_weights, anomaly)
+    corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
+    return corrected, fit
+
+
+def lagged_product(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    rain: np.ndarray,
+    max_lag_h: int,
+    min_hours: int = 240,
+    smoothing_days: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
+    ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
+
+    Fitted on the rain-free hours (``~rain``); the artefact is removed at every hour with a TS
+    history, rain included (flag 1 there, 0 elsewhere); stations not fitted stay raw (flag 3),
+    hours without SM hold no value (flag 4), as in the guided product.
+
+    Returns
+    -------
+    product : numpy.ndarray of float32, shape (station, time)
+        m3 m-3.
+    flag : numpy.ndarray of int8, shape (station, time)
+    weights : numpy.ndarray, shape (station, max_lag_h + 1)
+        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1.
+    """
+    corrected, fit = distributed_lag_compensation(
+        raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days
+    )
+    have = np.isfinite(raw)
+    done = have & np.isfinite(corrected)
+    product = np.where(done, corrected, raw).astype(np.float32)
+    flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4)).astype(np.int8)
+    return product, flag, fit.weights
