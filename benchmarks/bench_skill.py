@@ -53,10 +53,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
 from smlib.atomic import atomic_path
+from smlib.evaluation.calibration import interval_coverage
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
 from smlib.method.lagged_artefact import distributed_lag_compensation
@@ -198,6 +200,14 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
         **{m: f"sm_{m}" for m in LAG_VARIANTS},
     })  # fmt: skip
+    # is the per-hour uncertainty honest here? (issue 19: 85-95 % inside the 90 % interval)
+    calib = pd.concat(
+        [interval_coverage(rec, truth, cube), interval_coverage(flagged, truth, cube)]
+    )
+    scores["_calibration"] = {
+        var: {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in row.items()}
+        for var, row in calib.to_dict("index").items()
+    }
     timing["total_s"] = round(time.perf_counter() - t0, 1)
     return name, scores, timing
 
@@ -365,8 +375,18 @@ def summarise(scen: dict) -> dict:
         v["loo_hf_r>=0.90"] = None if loo is None else bool(loo >= 0.90)
         share = rec.get("hf_r_share_of_ceiling")
         v["hf_r>=0.95_ceiling"] = None if share is None else bool(share >= 0.95)
+        cov = s.get("_calibration", {}).get("sm_lstm", {}).get("coverage")
+        v["interval_90_holds_85_95"] = None if cov is None else bool(0.85 <= cov <= 0.95)
         verdict[name] = v
     out["targets"] = verdict
+    out["calibration"] = {  # the product's 90 % intervals, per world (issue 19)
+        name: {
+            k: s["_calibration"]["sm_lstm"].get(k)
+            for k in ("coverage", "mean_width", "rank_corr_width_error")
+        }
+        for name, s in scen.items()
+        if s.get("_calibration", {}).get("sm_lstm")
+    }
     return out
 
 

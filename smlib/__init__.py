@@ -54,6 +54,13 @@ _LAZY: dict[str, str] = {
     "flagged_product": "method.correct",
     "FLAG_MEANINGS": "method.correct",
     "linear_compensation_kernel": "method.compensation",
+    "apply_product": "method.product",
+    "read_coefficients": "method.product",
+    "ProductCoefficients": "method.product",
+    "product_uncertainty": "method.uncertainty",
+    "guided_uncertainty": "method.uncertainty",
+    "interval_coverage": "evaluation.calibration",
+    "distributed_lag_compensation": "method.lagged_artefact",
     "METHODS": "method.registry",
     "score_against_truth": "evaluation.skill",
     # diagnostics and figures

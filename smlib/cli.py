@@ -11,7 +11,7 @@ line does can be done from Python or a notebook with the same result::
     smlib train cube.nc --out runs/NAME [--profile recommended|recommended_full|quick|paper]
                 [--set key=value]... [--resume]
     smlib correct cube.nc --model runs/NAME --out corrected.nc [--methods lstm,fft,lin]
-                  [--product flagged|paper]
+                  [--product flagged|paper] [--coefficients FILE]
                   [--format netcdf|zarr|ismn] [--workers N | --scheduler ADDRESS]
     smlib distill runs/NAME --out runs/NAME-op [--arch gru_student] [--set key=value]...
     smlib export runs/NAME --format onnx --out model.onnx [--quantize int8]
@@ -104,7 +104,7 @@ def _cmd_correct(a: argparse.Namespace) -> int:
 
         correct_file(
             a.cube, model_dir=a.model, out=a.out, methods=methods, fft_product=a.fft_product,
-            product=a.product,
+            product=a.product, coefficients=a.coefficients,
         )  # fmt: skip
         return 0
     from smlib.ops.archive import correct_archive  # block-wise, resumable, optionally on dask
@@ -112,7 +112,7 @@ def _cmd_correct(a: argparse.Namespace) -> int:
     correct_archive(
         a.cube, a.model, a.out, methods=methods, fft_product=a.fft_product,
         fmt=a.format or "netcdf", block_stations=a.block_stations or 25, workers=a.workers,
-        scheduler=a.scheduler,
+        scheduler=a.scheduler, coefficients=a.coefficients,
     )  # fmt: skip
     return 0
 
@@ -249,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--product", default=None, choices=["flagged", "paper"],
         help="flagged: a series usable as a whole with a per-hour flag variable; paper: each "
         "method's own values, NaN where it has none (default: the model run's correct.product)",
+    )  # fmt: skip
+    s.add_argument(
+        "--coefficients", default=None, metavar="FILE",
+        help="apply a stored station table of the default product (the <out>.coefficients.json "
+        "an earlier smlib correct wrote) instead of fitting it; stations not in it stay raw",
     )  # fmt: skip
     s.add_argument(
         "--fft-product",

@@ -140,7 +140,11 @@ def test_skill(tmp_path):
         assert all(isinstance(v, float) and math.isfinite(v) for v in hf.values()), hf
         # both worlds' artefact inverts the true cycle; the default product undoes some of it
         assert hf["raw"] < 0 and hf["recommended"] > hf["raw"], hf
+        # the product's 90 % intervals are scored against the truth in every world
+        cal = s["_calibration"]["sm_lstm"]
+        assert 0 < cal["coverage"] <= 1 and cal["mean_width"] > 0 and cal["n_hours"] > 0
     assert set(d["summary"]["targets"]) == set(scen)
+    assert set(d["summary"]["calibration"]) == set(scen)
 
 
 def test_uncertainty(tmp_path):

@@ -320,3 +320,27 @@ def test_damaged_coefficient_files_are_refused_naming_the_file(fitted, tmp_path)
     (tmp_path / "cut.json").write_text(coefficients_path(out).read_text()[:200])
     with pytest.raises(ValueError, match="cut.json: not a readable coefficient file"):
         read_coefficients(tmp_path / "cut.json")
+
+
+def test_cli_correct_applies_a_stored_table(fitted, tmp_path):
+    """``smlib correct --coefficients FILE`` gives the product that the fitting run wrote."""
+    import xarray as xr
+
+    from smlib.cli import main
+
+    cube, _, _, run, res, out = fitted
+    cube_path = tmp_path / "cube.nc"
+    cube.to_netcdf(cube_path)
+    again = tmp_path / "again.nc"
+    rc = main(["correct", str(cube_path), "--model", str(run), "--out", str(again),
+               "--methods", "lstm", "--product", "flagged",
+               "--coefficients", str(coefficients_path(out))])  # fmt: skip
+    assert rc == 0
+    with xr.open_dataset(again) as got:
+        for v in ("sm_lstm", "sm_lstm_flag"):
+            np.testing.assert_array_equal(got[v].values, res[v].values, err_msg=v)
+        assert "stored coefficients" in got["sm_lstm"].attrs["product"]
+    assert not coefficients_path(again).exists()  # applied, not fitted: no new table
+    rc = main(["correct", str(cube_path), "--model", str(run), "--out", str(tmp_path / "x.nc"),
+               "--methods", "lstm", "--coefficients", str(tmp_path / "missing.json")])  # fmt: skip
+    assert rc == 2
