@@ -36,6 +36,7 @@ FEW = 2  # the station with too few hours to fit
 RAW_GAP = (0, slice(24 * 5, 24 * 6))  # station 0: one whole day without SM
 TS_GAP = (1, slice(24 * 16 + 5, 24 * 16 + 35))  # station 1: 30 h without TS
 EXTRA_RAIN_ARTEFACT = 0.004  # a different artefact on the rain day: must not enter the fit
+RISE_DAY = 18  # SM rises by 0.004 without rain: below the record's threshold (0.5 sd ~ 0.005)
 
 
 def world(with_amplitude: bool = False):
@@ -49,6 +50,7 @@ def world(with_amplitude: bool = False):
     rng = np.random.default_rng(7)
     amp = rng.uniform(0.002, 0.006, (n_st, N_DAYS))[:, day]  # day-to-day amplitude
     lf = 0.25 - 0.001 * h / 24 + np.where(day >= RAIN_DAY, 0.05, 0.0)
+    lf = lf + np.where(day >= RISE_DAY, 0.004, 0.0)
     truth = lf[None, :] + amp * np.sin(2 * np.pi * (h - 4) / 24)
     ts = np.broadcast_to(20 + 6 * np.sin(2 * np.pi * (h - 9) / 24), (n_st, n_t))
     ts = ts.astype(np.float32)
@@ -130,7 +132,7 @@ def test_guided_fit_falls_back_to_fewer_estimates_and_says_so():
     # cycle a sin(w (h - 4)) and TS 6 sin(w (h - 9)), that is mean(a) cos(5 w) / 6 per K
     used = (~rain[1] & np.isfinite(ts[1]))[12:-11]
     leak = amp[1, 12:-11][used].mean() * np.cos(5 * 2 * np.pi / 24) / 6
-    assert coef[1, 0] - B1[1] == pytest.approx(leak, rel=0.05)
+    assert coef[1, 0] - B1[1] == pytest.approx(leak, rel=0.1)  # + the steps' HF transients
     # rain-free hours with every series of the fit defined: 12 h of LF reach at both ends
     n_t = raw.shape[1]
     inner = np.zeros(n_t, bool)
@@ -286,17 +288,21 @@ def test_network_mode_rule_fills_rain_and_input_less_hours_with_flags_1_and_2():
 
 def test_stored_coefficients_on_new_hours_alone(fitted):
     """An operator holds only the latest hours: the product of those hours (away from the
-    first day, whose LF and daily tendency need the hours before) is the book's."""
+    first day, whose LF and daily tendency need the hours before) is the book's, flags
+    included -- the in-situ rain screen keeps the fitting record's threshold, so the small
+    rise of RISE_DAY is no rain in the new hours either (after the rain day their own spread
+    would be ~10 times smaller and call it rain)."""
     cube, _, _, _, res, out = fitted
-    start = 24 * 9 + 5
-    later = apply_product(cube.isel(time=slice(start, None)), coefficients_path(out))
-    keep = slice(start + 48, None)
-    np.testing.assert_allclose(later.sm_lstm.values[:, 48:], res.sm_lstm.values[:, keep],
-                               rtol=0, atol=1e-7, equal_nan=True)  # fmt: skip
-    np.testing.assert_array_equal(
-        later.sm_lstm_flag.values[:, 48:], res.sm_lstm_flag.values[:, keep]
-    )
-    assert (later.sm_lstm_flag.values[:, 48:] == 1).any()  # the rain days are in the new hours
+    for day in (9, RAIN_DAY + 2):
+        start = 24 * day + 5
+        later = apply_product(cube.isel(time=slice(start, None)), coefficients_path(out))
+        keep = slice(start + 48, None)
+        np.testing.assert_allclose(later.sm_lstm.values[:, 48:], res.sm_lstm.values[:, keep],
+                                   rtol=0, atol=1e-7, equal_nan=True)  # fmt: skip
+        np.testing.assert_array_equal(
+            later.sm_lstm_flag.values[:, 48:], res.sm_lstm_flag.values[:, keep]
+        )
+        assert (later.sm_lstm_flag.values[:, 48:] == 1).any() == (day < RAIN_DAY)
 
 
 def test_damaged_coefficient_files_are_refused_naming_the_file(fitted, tmp_path):
