@@ -80,7 +80,7 @@ def _sizes(quick: bool) -> tuple[int, int]:
 
 def _distill_budget(quick: bool) -> tuple[int, list[str]]:
     """``max_samples`` and student overrides: the default budget, or a smoke run's."""
-    return (8192, ["train.max_epochs=3"]) if quick else (65_536, [])
+    return (8192, ["train.max_epochs=8"]) if quick else (65_536, [])
 
 
 def _load(path: Path):
