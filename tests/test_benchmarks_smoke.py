@@ -155,3 +155,54 @@ def test_uncertainty(tmp_path):
     assert ratio == pytest.approx(
         d["seconds_correct"] / (d["seconds_correct"] - d["seconds_uncertainty"]), rel=1e-2
     )
+
+
+@pytest.mark.slow
+def test_student(tmp_path):
+    """Two tiny worlds end to end (twin -> ingest -> teacher -> student -> both products ->
+    scores): every world has both products scored and a verdict that follows its numbers."""
+    from benchmarks.bench_student import TARGET_ABS_HF_R_DIFFERENCE
+
+    d = _run(tmp_path, "student", timeout=900)
+    worlds = d["worlds"]
+    assert list(worlds) == ["default", "sensor_lag"]
+    for name, w in worlds.items():
+        assert "_error" not in w, (name, w["_error"])
+        s = w["scores"]
+        for m in ("raw", "teacher", "student", "teacher_net", "student_net"):
+            assert math.isfinite(s[m]["hf_r"]), (name, m)
+        # the world's artefact inverts the true cycle; both products undo some of it
+        assert s["raw"]["hf_r"] < 0 < s["teacher"]["hf_r"] and s["student"]["hf_r"] > 0, s
+        assert w["teacher_hf_r"] == round(s["teacher"]["hf_r"], 4)
+        assert w["difference"] == pytest.approx(w["student_hf_r"] - w["teacher_hf_r"], abs=2e-4)
+        assert w["within_target"] is (abs(w["difference"]) <= TARGET_ABS_HF_R_DIFFERENCE)
+        # the student learned the teacher: its network agrees with the teacher's on held-out hours
+        assert w["distillation"]["validation_agreement"]["hf_r_student_teacher"] > 0.9
+    summ = d["summary"]
+    assert summ["worlds"] == 2 and summ["failed"] == []
+    assert sorted(summ["within_target"] + summ["missing_target"]) == sorted(worlds)
+    assert summ["missing_target"] == sorted(n for n, w in worlds.items() if not w["within_target"])
+
+
+def test_student_summary_lists_misses_and_failures():
+    """Known rows: a miss, a pass at the boundary, a failed world, a world without scores."""
+    from benchmarks.bench_student import summarise, world_row
+
+    def scores(t, s):
+        return {"teacher": {"hf_r": t, "phase_error_h": 1.0},
+                "student": {"hf_r": s, "phase_error_h": 2.0},
+                "teacher_net": {"hf_r": 0.5}, "student_net": {"hf_r": 0.45}}  # fmt: skip
+
+    near = world_row(scores(0.90, 0.88))
+    assert near["within_target"] is True and near["difference"] == pytest.approx(-0.02)
+    assert near["net_difference"] == pytest.approx(-0.05)
+    assert near["phase_error_difference_h"] == pytest.approx(1.0)
+    far = world_row(scores(0.90, 0.85))
+    assert far["within_target"] is False and far["difference"] == pytest.approx(-0.05)
+    none = world_row({"teacher": {"hf_r": None}, "student": {"hf_r": 0.3}})
+    assert none["within_target"] is None and none["difference"] is None
+    s = summarise({"a": near, "b": far, "c": {"_error": "teacher training failed: x"}, "d": none})
+    assert s["within_target"] == ["a"] and s["missing_target"] == ["b", "d"]
+    assert s["failed"] == ["c"] and s["all_within_target"] is False
+    assert s["largest_abs_difference"] == pytest.approx(0.05)
+    assert summarise({"a": near})["all_within_target"] is True
