@@ -206,3 +206,22 @@ def test_student_summary_lists_misses_and_failures():
     assert s["failed"] == ["c"] and s["all_within_target"] is False
     assert s["largest_abs_difference"] == pytest.approx(0.05)
     assert summarise({"a": near})["all_within_target"] is True
+
+
+def test_operational(tmp_path):
+    """Teacher, students, the archive product from stored coefficients (checked against the
+    batch product inside the benchmark), and the GPU module's product path run on the CPU."""
+    d = _run(tmp_path, "operational", timeout=900)
+    s = d["summary"]
+    assert _positive(s["student_network_station_hours_per_s"])
+    assert _positive(s["archive_hours_cpu"]) and s["archive_hours_cpu_target"] == 1.0
+    assert s["archive_run_workers"] in (1, 2) and s["archive_run_threads_per_worker"] == 1
+    assert "coefficients=table" in s["archive_run_product"]
+    assert _positive(s["coefficient_fit_one_off_s"])
+    assert 0 <= s["archive_sm_lstm_vs_batch_max_abs_diff"] <= 1e-6
+    assert s["targets"]["archive sm_lstm = correct(coefficients=) (1e-6)"] is True
+    assert all(r["hours_with_value"] > 0 for r in d["archive"])
+    g = d["gpu_product_path_on_cpu"]
+    assert g["device"] == "cpu"
+    assert _positive(g["product_station_hours_per_s"]) and _positive(g["archive_minutes"])
+    assert 0 <= g["sm_lstm_vs_batch_max_abs_diff_m3m3"] <= 1e-6
