@@ -208,6 +208,7 @@ def test_student_summary_lists_misses_and_failures():
     assert summarise({"a": near})["all_within_target"] is True
 
 
+@pytest.mark.slow
 def test_operational(tmp_path):
     """Teacher, students, the archive product from stored coefficients (checked against the
     batch product inside the benchmark), and the GPU module's product path run on the CPU."""
