@@ -180,6 +180,7 @@ def test_describe_calibration_says_too_narrow_and_too_wide():
             "sm_a": {**base, "coverage": 0.70, "rank_corr_width_error": 0.3},
             "sm_b": {**base, "coverage": 0.99, "rank_corr_width_error": -0.1},
             "sm_c": {**base, "coverage": 0.91, "rank_corr_width_error": 0.2},
+            "sm_d": {**base, "coverage": 0.88, "rank_corr_width_error": 0.03},
         },
         orient="index",
     )
@@ -188,6 +189,8 @@ def test_describe_calibration_says_too_narrow_and_too_wide():
     assert "99% of the true rain-free HF values (too wide" in text
     assert "its width does not follow the error" in text
     assert "91% of the true rain-free HF values (honest" in text
+    assert "narrowest where the product is best (rank correlation +0.20)" in text
+    assert "barely follows the error (rank correlation +0.03)" in text
 
 
 def test_evaluate_reports_the_calibration(corrected_tiny, tmp_path):

@@ -258,7 +258,8 @@ def describe_calibration(table: pd.DataFrame, level: float = 0.9, against: str =
     Against the truth (``against="truth"``), a product's intervals are called honest when their
     pooled coverage is within 5 points of ``level``, too narrow below that and too wide above.
     Against reference stations (``against="reference"``, :func:`reference_coverage`) the
-    coverage is a lower bound, so it is reported without a verdict.
+    coverage is a lower bound, so it is reported without a verdict. The width is said to follow
+    the error when their rank correlation exceeds 0.1, to barely follow it between 0 and 0.1.
     """
     if table.empty:
         if against == "reference":
@@ -285,11 +286,12 @@ def describe_calibration(table: pd.DataFrame, level: float = 0.9, against: str =
             verdict = "a lower bound: the reference has its own noise, depth and footprint"
         rho = row.get("rank_corr_width_error")
         rho = float(rho) if rho is not None and np.isfinite(rho) else float("nan")
-        where = (
-            "and narrowest where the product is best"
-            if rho > 0
-            else "but its width does not follow the error"
-        )
+        if rho > 0.1:
+            where = "and narrowest where the product is best"
+        elif rho > 0:
+            where = "but its width barely follows the error"
+        else:
+            where = "but its width does not follow the error"
         out.append(
             f"`{var}`: the {level:.0%} intervals hold {cov:.0%} of the {what} "
             f"({verdict}; stations from {row['coverage_station_min']:.0%} to "
