@@ -286,3 +286,22 @@ def test_ismn_tree_carries_the_uncertainty_and_ismn_reads_it(corrected_tiny, tmp
     assert (sensor.data["smuncertainty_orig_flag"].to_numpy() ==
             ismn_only["sm_lstm_flag"].sel(station=sid).values[np.isfinite(
                 ismn_only["sm_lstm_uncertainty"].sel(station=sid).values)]).all()  # fmt: skip
+
+
+def test_book_helpers_read_the_calibration_from_the_report(corrected_tiny, tmp_path):
+    """Notebook 04's sentences, table and figure come from the evaluation report; a report
+    without a calibration explains itself instead of failing."""
+    from smlib.report import study
+    from smlib.report.evaluate import evaluate
+
+    cube, truth, out = corrected_tiny
+    summary = evaluate(out, out=tmp_path / "rep", truth=truth.to_dataset(name="sm"), cube=cube)
+    table = study.calibration_table(summary, "truth")
+    assert set(table.index) == {"sm_lstm", "sm_lin"}
+    text = study.describe_uncertainty(summary, "truth").data
+    assert f"{table.loc['sm_lstm', 'coverage']:.0%} of the true rain-free HF values" in text
+    assert study.plot_calibration(tmp_path / "rep").axes
+    bare = evaluate(out.drop_vars(["sm_lstm_uncertainty", "sm_lin_uncertainty"]),
+                    out=tmp_path / "bare", cube=cube)  # fmt: skip
+    why = study.show_or_explain(study.calibration_table, bare, "reference")
+    assert isinstance(why, study.Unavailable) and "uncertainty" in str(why.reason)

@@ -33,6 +33,7 @@ from smlib.method.decomposition import moving_average
 from smlib.method.uncertainty import Z90
 
 __all__ = [
+    "products_with_uncertainty",
     "coverage_kernel",
     "product_errors",
     "interval_coverage",
@@ -40,6 +41,21 @@ __all__ = [
     "reference_coverage",
     "describe_calibration",
 ]
+
+
+def products_with_uncertainty(corrected: xr.Dataset) -> list[str]:
+    """The product variables of ``corrected`` that carry an ``<variable>_uncertainty``.
+
+    >>> ds = xr.Dataset({"sm_lstm": 0.0, "sm_lstm_uncertainty": 0.0, "sm_fft": 0.0})
+    >>> products_with_uncertainty(ds)
+    ['sm_lstm']
+    """
+    suffix = "_uncertainty"
+    return [
+        str(v)[: -len(suffix)]
+        for v in corrected.data_vars
+        if str(v).endswith(suffix) and str(v)[: -len(suffix)] in corrected
+    ]
 
 
 def coverage_kernel(
@@ -114,11 +130,7 @@ def product_errors(
         minus true HF (m3 m-3), the product's sigma (m3 m-3), and the rain-free hours
         (strict screen) of dielectric, non-reference ISMN stations.
     """
-    products = [
-        v[: -len("_uncertainty")]
-        for v in corrected.data_vars
-        if v.endswith("_uncertainty") and v[: -len("_uncertainty")] in corrected
-    ]
+    products = products_with_uncertainty(corrected)
     common = np.intersect1d(corrected["station"].values, truth["station"].values)
     if not products or common.size == 0:
         return {}
@@ -184,11 +196,7 @@ def reference_coverage(
         One row per product variable, the keys of :func:`coverage_kernel` and ``max_km``;
         empty when no product carries an uncertainty or no station has a reference in reach.
     """
-    products = [
-        v[: -len("_uncertainty")]
-        for v in corrected.data_vars
-        if v.endswith("_uncertainty") and v[: -len("_uncertainty")] in corrected
-    ]
+    products = products_with_uncertainty(corrected)
     if not products or "is_reference" not in corrected.coords:
         return pd.DataFrame()
     pairs = dg.reference_pairs(corrected, max_km=max_km)

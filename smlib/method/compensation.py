@@ -46,6 +46,7 @@ __all__ = [
     "apply_coefficients",
     "fitted_hours",
     "guided_fit",
+    "fit_with_fallback",
     "apply_guided_kernel",
     "regressors_final",
     "flagged_product",
@@ -221,25 +222,48 @@ def guided_fit(
     """
     regs = list(temperature_regressors(ts, lf_window_h))
     hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
-    raw_hf = hf[0]
     sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
-    n_st = raw.shape[0]
-    coef = np.full((n_st, 2), np.nan)
+    coef, n_hours, n_signals = fit_with_fallback(hf[0], regs, sig_hf, fit_hours, min_hours)
+    return coef[:, : len(regs)], n_hours, n_signals
+
+
+def fit_with_fallback(
+    y: np.ndarray,
+    temperature: list[np.ndarray],
+    signal_hf: list[np.ndarray],
+    fit_hours: np.ndarray,
+    min_hours: int = 240,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_coefficients` of ``y`` on the temperature terms and the signal estimates,
+    falling back per station to fewer estimates where the full fit lacks ``min_hours``: without
+    the first estimate (the network), then the temperature terms alone.
+
+    Returns
+    -------
+    coef : numpy.ndarray of float64, shape (station, len(temperature) + len(signal_hf))
+        Slopes; the columns of estimates a station was not fitted with are NaN, and every
+        column is NaN where no fit had ``min_hours``.
+    n_hours, n_signals : numpy.ndarray of int64, shape (station,)
+        As :func:`guided_fit`.
+    """
+    n_st, n_temp, n_sig = y.shape[0], len(temperature), len(signal_hf)
+    coef = np.full((n_st, n_temp + n_sig), np.nan)
     n_hours = np.zeros(n_st, dtype=np.int64)
     n_signals = np.full(n_st, -1, dtype=np.int64)
-    # stations where the full fit lacks hours (a signal estimate missing or gappy there) fall
-    # back to fewer estimates: without the first (the network), then the plain TS fit
-    subsets = [sig_hf] + ([sig_hf[1:]] if sig_hf else []) + ([[]] if len(sig_hf) > 1 else [])
+    subsets = [signal_hf] + ([signal_hf[1:]] if signal_hf else [])
+    subsets += [[]] if n_sig > 1 else []
     for subset in subsets:
         todo = ~np.isfinite(coef[:, 0])
         if not todo.any():
             break
-        rows = [r[todo] for r in regs] + [a[todo] for a in subset]
-        part = fit_coefficients(raw_hf[todo], rows, fit_hours[todo], min_hours)
+        rows = [r[todo] for r in temperature] + [a[todo] for a in subset]
+        part = fit_coefficients(y[todo], rows, fit_hours[todo], min_hours)
         done = np.isfinite(part[:, 0])
         idx = np.flatnonzero(todo)[done]
-        coef[idx] = part[done, :2]
-        n_hours[idx] = fitted_hours(raw_hf[todo], rows, fit_hours[todo])[done]
+        coef[idx, :n_temp] = part[done, :n_temp]
+        # the estimates used are always the last len(subset) of signal_hf
+        coef[idx, n_temp + n_sig - len(subset) :] = part[done, n_temp:]
+        n_hours[idx] = fitted_hours(y[todo], rows, fit_hours[todo])[done]
         n_signals[idx] = len(subset)
     return coef, n_hours, n_signals
 

@@ -41,7 +41,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from smlib.method.compensation import fit_coefficients, same_hour_mean, temperature_regressors
+from smlib.method.compensation import (
+    fit_coefficients,
+    fit_with_fallback,
+    same_hour_mean,
+    temperature_regressors,
+)
 from smlib.method.decomposition import moving_average
 
 __all__ = [
@@ -96,7 +101,8 @@ def residual_ms_by_hour(
     raw_hf : numpy.ndarray, shape (station, time)
         HF of the measured SM, m3 m-3.
     regressors : list of numpy.ndarray, each shape (station, time)
-        Every regressor of the fit, temperature terms first, then the signal estimates' HF.
+        Every regressor of the fit, temperature terms first, then the signal estimates' HF;
+        none (with ``coef`` of shape (station, 0)): the mean square of ``raw_hf`` itself.
     coef : numpy.ndarray, shape (station, len(regressors))
         Fitted slopes (NaN rows: station not fitted).
     fit_hours : numpy.ndarray of bool, shape (station, time)
@@ -122,7 +128,7 @@ def residual_ms_by_hour(
     True
     """
     n_st, n_t = raw_hf.shape
-    res = raw_hf - _artefact(regressors, coef)
+    res = raw_hf - _artefact(regressors, coef) if regressors else raw_hf
     ok = fit_hours & np.isfinite(res)
     hour = np.arange(n_t) % period_h
     out = np.full((n_st, period_h), np.nan)
@@ -237,33 +243,6 @@ def guidance_spread_var(
     return np.where(n >= 1, var, np.nan)
 
 
-def _guided_fit(
-    raw_hf: np.ndarray,
-    temperature: list[np.ndarray],
-    signal_hf: list[np.ndarray],
-    fit_hours: np.ndarray,
-    min_hours: int,
-) -> np.ndarray:
-    """Slopes of the guided fit as :func:`smlib.method.correct.guided_compensation` makes it:
-    all estimates, then (where that lacks hours) all but the first, then none. Columns of
-    estimates a station was not fitted with are NaN."""
-    coef = fit_coefficients(raw_hf, temperature + signal_hf, fit_hours, min_hours)
-    n_temp = len(temperature)
-    for sub in (signal_hf[1:], []):
-        retry = ~np.isfinite(coef[:, :n_temp]).all(axis=1)
-        if not retry.any() or len(sub) == len(signal_hf):
-            continue
-        part = fit_coefficients(
-            raw_hf[retry], [r[retry] for r in temperature + sub], fit_hours[retry], min_hours
-        )
-        rows = np.flatnonzero(retry)
-        coef[rows] = np.nan
-        coef[rows, :n_temp] = part[:, :n_temp]
-        if sub:  # without the first estimate: the others keep their columns
-            coef[rows, n_temp + 1 :] = part[:, n_temp:]
-    return coef
-
-
 def product_uncertainty(
     raw_hf: np.ndarray,
     temperature: list[np.ndarray],
@@ -300,7 +279,7 @@ def product_uncertainty(
     n_st, n_t = raw_hf.shape
     hour = np.arange(n_t) % 24
     n_temp = len(temperature)
-    coef = _guided_fit(raw_hf, temperature, signal_hf, fit_hours, min_hours)
+    coef, _, _ = fit_with_fallback(raw_hf, temperature, signal_hf, fit_hours, min_hours)
     fitted = np.isfinite(coef[:, :n_temp]).all(axis=1)
     ms = np.full((n_st, 24), np.nan)
     jk = np.full((n_st, n_t), np.nan)
@@ -319,14 +298,7 @@ def product_uncertainty(
     spread = guidance_spread_var(raw_hf, temperature, signal_hf, fit_hours, min_hours)
     var = ms[:, hour] + np.nan_to_num(jk) + np.nan_to_num(spread)
     # hours left raw keep their artefact: the rms of the raw HF at that hour of the day
-    raw_ms = np.full((n_st, 24), np.nan)
-    ok = fit_hours & np.isfinite(raw_hf)
-    for s in range(n_st):
-        if ok[s].any():
-            total = np.bincount(hour[ok[s]], weights=raw_hf[s, ok[s]] ** 2, minlength=24)
-            count = np.bincount(hour[ok[s]], minlength=24)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                raw_ms[s] = np.where(count > 0, total / count, np.nan)
+    raw_ms = residual_ms_by_hour(raw_hf, [], np.zeros((n_st, 0)), fit_hours)
     var = np.where(flag == 3, raw_ms[:, hour], var)
     sigma = np.sqrt(var)
     return np.where(flag == 4, np.nan, sigma).astype(np.float32)

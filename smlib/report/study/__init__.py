@@ -45,7 +45,14 @@ from smlib.report.study.data import (
     station_table,
 )
 from smlib.report.study.diurnal_signal import daily_r, plot_r_sm_ts, r_sm_ts_day_summary
-from smlib.report.study.evaluation import headline_table, plot_reference_pair, reference_composites
+from smlib.report.study.evaluation import (
+    calibration_table,
+    describe_uncertainty,
+    headline_table,
+    plot_calibration,
+    plot_reference_pair,
+    reference_composites,
+)
 from smlib.report.study.reports import Unavailable, read_summary, read_table, show_or_explain
 from smlib.report.study.sensitivity import (
     describe_sensitivity,
@@ -84,6 +91,9 @@ __all__ = [
     "run_summary",
     "config_differences",
     "headline_table",
+    "calibration_table",
+    "describe_uncertainty",
+    "plot_calibration",
     "plot_reference_pair",
     "reference_composites",
     "read_sensitivity",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
@@ -10,6 +11,10 @@ from matplotlib.figure import Figure
 
 from smlib.evaluation import diagnostics as dg
 from smlib.report import plots
+from smlib.report.study.reports import read_table
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
 
 _HEADLINES = (
     ("median_hf_r_vs_reference", "median HF R vs reference (paired stations)"),
@@ -92,3 +97,41 @@ def reference_composites(
         tr = tr.reindex(time=ds["time"]).assign_coords(lon=lon)
         out["truth"] = dg.diurnal_composite(tr)
     return out
+
+
+_CALIBRATION_KEYS = {"truth": "calibration", "reference": "calibration_vs_reference"}
+
+
+def calibration_table(summary: dict[str, Any], against: str = "truth") -> pd.DataFrame:
+    """Coverage of the products' 90 % intervals from the evaluation summary, one row per product.
+
+    ``against="truth"`` (twin only) or ``"reference"`` (nearest reference station; real data
+    too). Raises ``ValueError`` with the reason when the evaluation recorded none.
+    """
+    calib = summary.get(_CALIBRATION_KEYS[against])
+    if not calib:
+        why = summary.get("skipped", {}).get(_CALIBRATION_KEYS[against])
+        raise ValueError(
+            why
+            or f"no calibration against the {against} in this build's report (it needs a "
+            "product with an uncertainty"
+            + (" and the twin's truth)" if against == "truth" else ")")
+        )
+    return pd.DataFrame.from_dict(calib, orient="index")
+
+
+def describe_uncertainty(summary: dict[str, Any], against: str = "truth") -> Markdown:
+    """One sentence per product from this build's numbers: where the intervals are honest."""
+    from IPython.display import Markdown
+
+    from smlib.evaluation.calibration import describe_calibration
+
+    return Markdown(describe_calibration(calibration_table(summary, against), against=against))
+
+
+def plot_calibration(report_dir: str | os.PathLike[str]) -> Figure:
+    """Reliability and spread-skill of the uncertainty, from the evaluation report's tables."""
+    return plots.plot_calibration(
+        read_table(report_dir, "calibration_reliability"),
+        read_table(report_dir, "calibration_spread_skill"),
+    )
