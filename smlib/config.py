@@ -182,6 +182,15 @@ class CorrectConfig:
         until it holds on worlds not built here. With ``K`` > 0 no stored-coefficient table
         is written (it holds ``b1``, ``b2``), and the uncertainty refits the lags by least
         squares over the whole window.
+    network_anchor : {"select", "none"}
+        ``guided``, at stations where the network is the only signal estimate (no
+        reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
+        on the network (its HF taken as the signal, coefficient 1), whichever leaves the more
+        negative correlation of the rain-free mean diurnal cycles of SM and TS
+        (:func:`smlib.method.compensation.select_network_anchor`): the free fit cannot tell
+        a network that is itself a function of TS from the artefact, and can undo what the
+        network corrected. Measured on in-situ-only twin worlds (benchmarks/README.md).
+        ``none``: the free fit everywhere (the product before issue 18).
     """
 
     product: str = "flagged"
@@ -191,6 +200,7 @@ class CorrectConfig:
     min_rule_hours: int = 240
     smoothing_days: int = 0
     artefact_lags_h: int = 0
+    network_anchor: str = "select"
 
 
 @dataclass(frozen=True)
@@ -429,6 +439,7 @@ def validate(cfg: RunConfig) -> None:
         "correct.rain_screen": (cfg.correct.rain_screen, {"strict", "paper"}),
         "correct.rain_rule": (cfg.correct.rain_rule, {"artefact", "raw"}),
         "correct.mode": (cfg.correct.mode, {"guided", "network"}),
+        "correct.network_anchor": (cfg.correct.network_anchor, {"select", "none"}),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:

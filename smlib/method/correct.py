@@ -339,6 +339,7 @@ def _correct(
                 sigma = guided_uncertainty(
                     raw, ts, signal, ~rain, flag, cc.min_rule_hours,
                     smoothing_days=cc.smoothing_days, max_lag_h=cc.artefact_lags_h,
+                    anchored=None if table is None else table.anchored,
                 )  # fmt: skip
             elif m == "lin":
                 sigma = linear_uncertainty(raw, ts, ~rain, flag, cc.min_rule_hours)

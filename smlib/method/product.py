@@ -18,7 +18,7 @@ File format (JSON, ``format`` = :data:`FORMAT`, ``version`` = :data:`VERSION`)
     table). ``variables``: CF-style ``units`` and ``long_name`` of every column. ``stations``:
     the columns, one entry per station (``null`` = not fitted): ``station``, ``b1``
     (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1), ``fitted_hours``, ``signals_used``, ``fallback``,
-    ``rain_tendency_sd`` (m3 m-3, the spread of the daily SM tendency that scales the in-situ
+    ``fit`` (``free`` or ``anchored_on_network``; optional when reading), ``rain_tendency_sd`` (m3 m-3, the spread of the daily SM tendency that scales the in-situ
     rain screen, so that flags of new hours use the fitting record's threshold).
 
 Fallback of a station without coefficients (too few fitted hours, or never seen in fitting)
@@ -101,6 +101,11 @@ _VARIABLES = {
         "long_name": "which fit the station got: full, without_network, temperature_only, "
         "or raw (not fitted: raw series, flag 3)"
     },
+    "fit": {
+        "long_name": "free (signal coefficients fitted), anchored_on_network (the network's HF "
+        "taken as the signal: a station whose only estimate is the network, where that fit "
+        "leaves the more negative SM-TS diurnal correlation), or raw (not fitted)"
+    },
     "rain_tendency_sd": {
         "units": "m3 m-3",
         "long_name": "standard deviation of the daily-mean SM tendency over the fitting "
@@ -133,6 +138,9 @@ class ProductCoefficients:
         Rain screen of the flags (``rain_screen`` and its thresholds).
     provenance : dict
         Run, cube, smlib version, creation time.
+    anchored : numpy.ndarray of bool, shape (station,), optional
+        Stations whose coefficients come from the fit anchored on the network
+        (:func:`smlib.method.compensation.select_network_anchor`); None: none.
     """
 
     station: np.ndarray
@@ -150,6 +158,13 @@ class ProductCoefficients:
         default_factory=lambda: PreprocessConfig(rain_screen="strict")
     )
     provenance: dict = dataclasses.field(default_factory=dict)
+    anchored: np.ndarray | None = None
+
+    def fits(self) -> list[str]:
+        """Per station: ``anchored_on_network``, ``free`` or ``raw`` (not fitted)."""
+        anch = np.zeros(len(self.station), bool) if self.anchored is None else self.anchored
+        return ["raw" if n < 0 else "anchored_on_network" if a else "free"
+                for n, a in zip(self.n_signals, anch, strict=True)]  # fmt: skip
 
     def fallback(self) -> list[str]:
         """Per station: ``full``, ``without_network``, ``temperature_only`` or ``raw``."""
@@ -253,6 +268,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
             "fitted_hours": [int(v) for v in table.fitted_hours],
             "signals_used": signals,
             "fallback": table.fallback(),
+            "fit": table.fits(),
             "rain_tendency_sd": [_num(v) for v in table.rain_tendency_sd],
         },
     }
@@ -305,6 +321,9 @@ def _table_from(doc: dict) -> ProductCoefficients:
         coef=np.column_stack([arr("b1"), arr("b2")]).reshape(n, 2),
         fitted_hours=np.array(st["fitted_hours"], dtype=np.int64),
         n_signals=np.array([-1 if s is None else len(s) for s in st["signals_used"]], np.int64),
+        anchored=np.array(
+            [f == "anchored_on_network" for f in st.get("fit", [])] or [False] * n, dtype=bool
+        ),  # fmt: skip
         rain_tendency_sd=arr("rain_tendency_sd"),
         signal_estimates=tuple(p["signal_estimates"]),
         lf_window_h=int(p["lf_window_h"]),
@@ -542,11 +561,17 @@ def fit_product_table(
     table : ProductCoefficients
         With empty ``signal_estimates`` and ``provenance`` (the caller names them).
     """
-    from smlib.method.compensation import apply_guided_kernel, guided_fit
+    from smlib.method.compensation import anchor_single_network, apply_guided_kernel, guided_fit
 
     coef, n_hours, n_signals = guided_fit(
         raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
     )
+    anchored = None
+    if cc.network_anchor == "select":
+        coef, anchored = anchor_single_network(
+            raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
+            smoothing_days=cc.smoothing_days,
+        )  # fmt: skip
     prod, flag = apply_guided_kernel(raw, ts, coef, rain)
     table = ProductCoefficients(
         station=np.asarray(ds["station"].values).astype(str).astype(object),
@@ -558,5 +583,6 @@ def fit_product_table(
         min_hours=cc.min_rule_hours,
         smoothing_days=cc.smoothing_days,
         rain=PreprocessConfig(rain_screen=cc.rain_screen),
+        anchored=anchored,
     )
     return prod, flag, coef, table

@@ -251,6 +251,7 @@ def product_uncertainty(
     flag: np.ndarray,
     min_hours: int = 240,
     n_blocks: int = 10,
+    anchored: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standard uncertainty (1 sigma) of the diurnal correction at every hour (module docstring).
 
@@ -270,6 +271,12 @@ def product_uncertainty(
         Fewest fitted hours, as in the fit.
     n_blocks : int
         Day groups of the jackknife.
+    anchored : numpy.ndarray of bool, shape (station,), optional
+        Stations whose product comes from the fit anchored on the network
+        (:func:`smlib.method.compensation.select_network_anchor`). There the residual and the
+        jackknife are those of the anchored fit (the residual holds the network's own error,
+        so it errs on the wide side), and the guidance spread is the disagreement of the
+        anchored and the free fit, half their difference squared.
 
     Returns
     -------
@@ -296,6 +303,16 @@ def product_uncertainty(
             raw_hf[rows], regs, n_temp, fit_hours[rows], min_hours, n_blocks
         )
     spread = guidance_spread_var(raw_hf, temperature, signal_hf, fit_hours, min_hours)
+    rows = fitted & (np.zeros(n_st, bool) if anchored is None else np.asarray(anchored, bool))
+    if rows.any() and signal_hf:
+        y = raw_hf[rows] - signal_hf[0][rows]
+        temp = [t[rows] for t in temperature]
+        keep = fit_hours[rows] & np.isfinite(signal_hf[0][rows])
+        c_anch = fit_coefficients(y, temp, keep, min_hours)
+        ms[rows] = residual_ms_by_hour(y, temp, c_anch, keep)
+        jk[rows] = jackknife_artefact_var(y, temp, n_temp, keep, min_hours, n_blocks)
+        diff = _artefact(temp, c_anch) - _artefact(temp, coef[rows, :n_temp])
+        spread[rows] = 0.5 * diff**2
     var = ms[:, hour] + np.nan_to_num(jk) + np.nan_to_num(spread)
     # hours left raw keep their artefact: the rms of the raw HF at that hour of the day
     raw_ms = residual_ms_by_hour(raw_hf, [], np.zeros((n_st, 0)), fit_hours)
@@ -318,6 +335,7 @@ def guided_uncertainty(
     lf_window_h: int = 24,
     smoothing_days: int = 0,
     max_lag_h: int = 0,
+    anchored: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`product_uncertainty` of :func:`smlib.method.correct.guided_compensation`'s product.
 
@@ -327,6 +345,7 @@ def guided_uncertainty(
     :mod:`smlib.method.lagged_artefact`) the temperature terms are the TS HF lags
     ``0 .. max_lag_h``, refitted here by least squares over the whole window: an approximation of
     the product's ridge fit with a per-station window, which the jackknife then describes.
+    ``anchored``: as :func:`product_uncertainty`.
     """
     temperature = list(temperature_regressors(ts, lf_window_h))
     if max_lag_h > 0:
@@ -335,8 +354,9 @@ def guided_uncertainty(
         temperature = lagged_copies(temperature[0], max_lag_h)
     signal_hf = [same_hour_mean(_hf(a, lf_window_h), smoothing_days) for a in signal]
     return product_uncertainty(
-        _hf(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours
-    )
+        _hf(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours,
+        anchored=anchored,
+    )  # fmt: skip
 
 
 def linear_uncertainty(
