@@ -107,6 +107,18 @@ def test_archive_equals_in_memory_and_resumes(work, fmt, monkeypatch, tmp_path):
     with _open(out, fmt) as got:
         assert int(got["block_written"].sum()) == 2
         _assert_same(got.load(), ref)
+    # the fitted station table, joined over both calls' blocks, is the batch fit's
+    from smlib.method.correct import correct_with_table
+    from smlib.method.product import coefficients_path, read_coefficients
+
+    _, batch = correct_with_table(work[1], load_model(run, device="cpu"), ("lstm",))
+    table = read_coefficients(coefficients_path(out))
+    assert list(table.station) == list(batch.station)
+    np.testing.assert_allclose(table.coef, batch.coef, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(table.n_signals, batch.n_signals)
+    assert np.isfinite(table.coef).all(axis=1).sum() >= 4  # fitted stations, not all NaN
+    assert table.provenance["corrected"] == str(out)
+    assert not out.with_name(out.name + ".coefficients.partial").exists()
 
 
 def test_archive_refuses_other_settings_and_existing_output(work, tmp_path):

@@ -62,6 +62,7 @@ __all__ = [
     "guided_compensation",
     "rain_affected_hours",
     "correct",
+    "correct_with_table",
     "correct_file",
     "StreamingCorrector",
 ]
@@ -197,6 +198,28 @@ def correct(
         ``sm_lstm_net``, the network's own series (NaN where it has no value).
     """
     return _correct(cube_ds, model_dir, methods, fft_product, product, coefficients)[0]
+
+
+def correct_with_table(
+    cube_ds: xr.Dataset,
+    model_dir: str | os.PathLike | LoadedModel | None,
+    methods: Sequence[str] = ("lstm", "fft"),
+    fft_product: str = "mean",
+    product: str | None = None,
+    coefficients: ProductCoefficients | str | os.PathLike | None = None,
+) -> tuple[xr.Dataset, ProductCoefficients | None]:
+    """:func:`correct`, and the station table of the guided product it fitted.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`correct`.
+    ProductCoefficients or None
+        The fitted table (:mod:`smlib.method.product`); None where nothing was fitted (no
+        ``lstm``, ``product="paper"``, ``correct.mode="network"``, the distributed-lag
+        artefact, or ``coefficients`` given).
+    """
+    return _correct(cube_ds, model_dir, methods, fft_product, product, coefficients)
 
 
 def _correct(
@@ -397,7 +420,7 @@ def correct_file(
     stored table instead of fitting (no table is written then).
     """
     ds = load_cube(cube)
-    result, table = _correct(ds, model_dir, methods, fft_product, product, coefficients)
+    result, table = correct_with_table(ds, model_dir, methods, fft_product, product, coefficients)
     if baseline_dir is not None:
         base = correct(ds, baseline_dir, ("lstm",), fft_product, product="paper")
         result["sm_paper"] = base["sm_lstm"].assign_attrs(

@@ -20,6 +20,11 @@
    ``<out>`` once every block is in: an interrupted run restarted with the same command redoes
    only the blocks not yet written; a restart with different settings (cube, model, methods,
    block size) is refused rather than mixed.
+4. Where the default product is fitted (no ``coefficients`` given), each block's station table
+   is kept beside the partial output and the joined table is written as
+   ``<out>.coefficients.json`` (:func:`smlib.method.product.coefficients_path`) when the
+   output is done, as ``smlib correct`` without ``--format`` does: the streaming corrector,
+   later archive runs (``--coefficients``) and the ONNX example apply the same fit.
 
 Formats
 -------
@@ -38,6 +43,7 @@ Formats
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -50,6 +56,13 @@ import numpy as np
 import xarray as xr
 
 from smlib.digests import json_digest
+from smlib.method.product import (
+    ProductCoefficients,
+    coefficients_path,
+    concat_tables,
+    read_coefficients,
+    write_coefficients,
+)
 from smlib.ops.scale import check_block_methods
 from smlib.progress import progress_bar
 
@@ -82,7 +95,8 @@ def correct_block(
     methods: tuple[str, ...],
     fft_product: str,
     coefficients: str | None = None,
-) -> xr.Dataset:
+    with_table: bool = False,
+) -> xr.Dataset | tuple[xr.Dataset, ProductCoefficients | None]:
     """Correct stations ``start:stop`` of a cube file (the task each worker runs).
 
     ``coefficients``: a stored station table (``<out>.coefficients.json`` of ``smlib
@@ -92,15 +106,54 @@ def correct_block(
     -------
     xarray.Dataset
         In memory: :func:`smlib.method.correct.correct` of the block, dims (station, time).
+    ProductCoefficients or None
+        With ``with_table``: the block's fitted station table (None where nothing was fitted).
+        A station's fit uses its own record only, so the blocks' tables joined are the table
+        of the whole cube.
     """
     from smlib.data import open_cube
-    from smlib.method.correct import correct
+    from smlib.method.correct import correct_with_table
     from smlib.ops.scale import _cached_model, load_coefficients
 
     with open_cube(cube_path) as ds:
         block = ds.isel(station=slice(start, stop)).load()
     model = _cached_model(model_dir) if model_dir is not None and "lstm" in methods else None
-    return correct(block, model, methods, fft_product, coefficients=load_coefficients(coefficients))
+    result, table = correct_with_table(
+        block, model, methods, fft_product, coefficients=load_coefficients(coefficients)
+    )
+    return (result, table) if with_table else result
+
+
+class _TablePieces:
+    """The station tables of the blocks written so far, kept beside the partial output
+    (``<out>.coefficients.partial/<signature>/block_<k>.json``) so that a resumed run still
+    writes the whole table; joined into ``<out>.coefficients.json`` when the output is done."""
+
+    def __init__(self, out: Path, signature: str) -> None:
+        self.root = out.with_name(out.name + ".coefficients.partial")
+        self.folder = self.root / signature
+
+    def put(self, k: int, table: ProductCoefficients | None) -> None:
+        if table is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_coefficients(table, self.folder / f"block_{k:06d}.json")
+
+    def finish(self, out: Path, n_blocks: int, provenance: dict) -> Path | None:
+        """Write the joined table beside ``out`` (every block must have its piece)."""
+        pieces = sorted(self.folder.glob("block_*.json")) if self.folder.exists() else []
+        path = None
+        if pieces and len(pieces) == n_blocks:
+            table = concat_tables([read_coefficients(p) for p in pieces])
+            table = dataclasses.replace(table, provenance={**table.provenance, **provenance})
+            path = write_coefficients(table, coefficients_path(out))
+        elif pieces:
+            log.warning(
+                "%s: station tables of %d of %d blocks found (blocks written by an earlier "
+                "run?); no coefficient table written -- run `smlib correct` without --format "
+                "to fit one", out, len(pieces), n_blocks,
+            )  # fmt: skip
+        shutil.rmtree(self.root, ignore_errors=True)
+        return path
 
 
 # --------------------------------------------------------------------------- stores
@@ -509,10 +562,12 @@ def correct_archive(
         todo = todo[:stop_after]
     if done:
         log.info("%s: resuming, %d of %d blocks already written", out, len(done), len(blocks))
-    args = (str(cube_path), model, methods, fft_product, coefficients)
+    args = (str(cube_path), model, methods, fft_product, coefficients, True)
+    pieces = _TablePieces(out, sig)
     bar = progress_bar(total=len(blocks), initial=len(done), desc="blocks", unit="block")
     with bar, _client(workers, scheduler) as client:
-        for k, result in _results(client, todo, blocks, args):
+        for k, (result, table) in _results(client, todo, blocks, args):
+            pieces.put(k, table)
             store.write(k, result)
             bar.update(1)
     if len(done) + len(todo) < len(blocks):
@@ -521,6 +576,10 @@ def correct_archive(
         return store.partial
     path = store.finalize()
     log.info("wrote %s (%d stations in %d blocks)", path, coords.sizes["station"], len(blocks))
+    table_path = pieces.finish(path, len(blocks), {"cube": str(cube_path), "corrected": str(path),
+                                                   "run": str(model)})  # fmt: skip
+    if table_path is not None:
+        log.info("wrote %s (the fitted station table; apply it with --coefficients)", table_path)
     return path
 
 
