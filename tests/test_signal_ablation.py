@@ -217,3 +217,68 @@ def test_the_refit_reproduces_smlib_corrects_file_from_a_trained_run(tmp_path):
         assert "network_alone" in abl.attrs["ablations"].split()
     with pytest.raises(ValueError, match="differs from sm_lstm"):
         signal_ablation(cube, corrected, correct_config_of())  # the defaults: no smoothing
+
+
+def test_smlib_evaluate_writes_the_ablation_and_its_verdict(tmp_path, capsys):
+    import json
+
+    from smlib.cli import main
+
+    cube, truth, _ = world()
+    corrected = corrected_of(cube)
+    paths = {}
+    for name, ds in (("cube", cube.drop_vars("net")), ("corrected", corrected), ("truth", truth)):
+        paths[name] = tmp_path / f"{name}.nc"
+        ds.to_netcdf(paths[name])
+    rc = main(["evaluate", str(paths["corrected"]), "--truth", str(paths["truth"]),
+               "--cube", str(paths["cube"]), "--out", str(tmp_path / "report")])  # fmt: skip
+    assert rc == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    sa = summary["signal_ablation"]
+    assert sa["network"] == "helps" and sa["product_at_least_without_network"] is True
+    assert sa["network_gain_hf_r"] == pytest.approx(
+        sa["table"]["all"]["hf_r"] - sa["table"]["without_network"]["hf_r"]
+    )
+    table = pd.read_csv(tmp_path / "report" / "signal_ablation.csv", index_col="ablation")
+    assert table.loc["all", "hf_r"] == pytest.approx(sa["table"]["all"]["hf_r"], abs=1e-5)
+    assert "signal_ablation.csv" in summary["tables"]
+    assert "The network helps the product" in capsys.readouterr().out
+
+
+def _table(all_: float, without: float, reanalysis: bool = True) -> pd.DataFrame:
+    rows = {"all": all_, "without_network": without, "none": 0.3}
+    if reanalysis:
+        rows.update(without_era5=all_, network_alone=all_ - 0.01)
+    return pd.DataFrame({"hf_r": rows}).rename_axis("ablation")
+
+
+def test_the_books_sentence_says_whether_the_network_helps_does_nothing_or_hurts():
+    from smlib.report import study
+
+    helps = study.describe_signal_ablation(_table(0.93, 0.85))
+    assert "scores a median rain-free HF R of 0.85" in helps and "with the network, 0.93" in helps
+    assert "The network adds +0.08: part of the product's skill is the LSTM's." in helps
+    nothing = study.describe_signal_ablation(_table(0.905, 0.90))
+    assert "adds +0.005, less than 0.01" in nothing and "not from the LSTM" in nothing
+    assert "the guided fit and the reanalysis" in nothing
+    hurts = study.describe_signal_ablation(_table(0.80, 0.90))
+    assert "The network costs 0.10" in hurts and "better fitted without it" in hurts
+    assert len({helps, nothing, hurts}) == 3
+    alone = study.describe_signal_ablation(_table(0.80, 0.80, reanalysis=False))
+    assert "no other estimate (the temperature terms alone)" in alone
+    assert "reanalysis" not in alone
+    assert "not known" in study.describe_signal_ablation(_table(0.9, 0.9).drop("all"))
+
+
+def test_the_books_table_comes_from_the_summary_or_says_why_not():
+    from smlib.evaluation.signal_ablation import ablation_summary
+    from smlib.report import study
+
+    summary = {"signal_ablation": ablation_summary(_table(0.93, 0.85))}
+    table = study.signal_ablation_table(summary)
+    assert table.loc["without_network", "hf_r"] == 0.85
+    assert summary["signal_ablation"]["network_gain_hf_r"] == pytest.approx(0.08)
+    why = study.show_or_explain(
+        study.signal_ablation_table, {"skipped": {"signal_ablation": "no guided product"}}
+    )
+    assert isinstance(why, study.Unavailable) and "no guided product" in str(why)

@@ -54,6 +54,7 @@ __all__ = [
     "score_signal_ablation",
     "network_gain",
     "network_verdict",
+    "ablation_summary",
     "correct_config_of",
 ]
 
@@ -413,3 +414,50 @@ def correct_config_of(
                 smoothing_days=table.smoothing_days,
             )
     return CorrectConfig()
+
+
+def ablation_summary(table: pd.DataFrame) -> dict:
+    """The numbers and the verdict of a scored ablation, as ``summary.json`` stores them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`score_signal_ablation` output.
+
+    Returns
+    -------
+    dict
+        ``table`` (ablation -> its columns), ``network_gain_hf_r`` (product minus product
+        without the network, median rain-free HF R), ``network_gain_composite_rmse`` (m3 m-3;
+        negative = the network lowers the error), ``network`` (:func:`network_verdict`),
+        ``product_at_least_without_network`` (the gain in HF R >= 0; None without a gain),
+        ``verdict`` (one sentence) and ``scope``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"hf_r": [0.9, 0.92]}, index=["all", "without_network"])
+    >>> ablation_summary(t)["verdict"]
+    'The network hurts the product: median rain-free HF R 0.900 with it, 0.920 without it (gain -0.020); product >= product without the network: no.'
+    """
+    gain = network_gain(table)
+    verdict = network_verdict(gain)
+    if gain is None:
+        sentence = "The network's gain is unknown: no product without the network was scored."
+    else:
+        a, b = table.loc["all", "hf_r"], table.loc["without_network", "hf_r"]
+        sentence = (
+            f"The network {verdict} {'to ' if verdict == 'does nothing' else ''}the product: "
+            f"median rain-free HF R {a:.3f} with it, {b:.3f} without it (gain {gain:+.3f}); "
+            f"product >= product without the network: {'yes' if gain >= 0 else 'no'}."
+        )
+    rows = table.astype(object).where(pd.notna(table), None).to_dict("index")
+    return {
+        "table": rows,
+        "network_gain_hf_r": gain,
+        "network_gain_composite_rmse": network_gain(table, "composite_rmse"),
+        "network": verdict,
+        "product_at_least_without_network": None if gain is None else bool(gain >= 0),
+        "verdict": sentence,
+        "scope": "medians over the dielectric non-reference ISMN stations; hf_r on rain-free "
+        "days (strict screen); each row the default product refitted with its signal estimates",
+    }
