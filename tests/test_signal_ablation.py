@@ -282,3 +282,18 @@ def test_the_books_table_comes_from_the_summary_or_says_why_not():
         study.signal_ablation_table, {"skipped": {"signal_ablation": "no guided product"}}
     )
     assert isinstance(why, study.Unavailable) and "no guided product" in str(why)
+
+
+def test_the_books_table_of_the_network_gain_per_world():
+    from smlib.evaluation.signal_ablation import ablation_summary
+    from smlib.report import study
+
+    bench = {"scenarios": {"a": {"_signal_ablation": ablation_summary(_table(0.93, 0.85))},
+                           "b": {"_signal_ablation": ablation_summary(_table(0.80, 0.90))},
+                           "c": {"_error": "training failed"}}}  # fmt: skip
+    table = study.network_gain_by_world(bench)
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["b", "network's gain"] == pytest.approx(-0.10)
+    assert table.loc["a", "the network"] == "helps" and table.loc["b", "the network"] == "hurts"
+    why = study.show_or_explain(study.network_gain_by_world, {"scenarios": {"c": {}}})
+    assert "rerun python -m benchmarks --only skill" in str(why)

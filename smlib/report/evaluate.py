@@ -9,7 +9,7 @@ under ``"skipped"`` in ``summary.json``, never replaced by a made-up number.
 Files written to ``out`` (figures as PNG and SVG)::
 
     fig1_r_sm_ts_raw         R(SM, TS) heatmap of the raw series (paper Fig. 1)
-    fig3_r_sm_ts_lstm        the same for the LSTM correction (Fig. 3); fig3b_r_sm_ts_fft for FFT
+    fig3_r_sm_ts_lstm        the same for the default product (Fig. 3); fig3b_r_sm_ts_fft for FFT
     fig4_r_sm_ts_by_sensor   R(SM, TS) by sensor type and method (Fig. 4)
     fig5_station_pair        five days at the closest station-reference pair (Fig. 5)
     fig6a_composite_cycles   composite diurnal cycles of reference-paired stations (Fig. 6a)

@@ -22,7 +22,8 @@ control (:mod:`.data`)             :func:`reader_findings`, :func:`qc_table`, :f
 (:mod:`.evaluation`)               :func:`reference_composites`, :func:`calibration_table`,
                                    :func:`describe_uncertainty`, :func:`plot_calibration`,
                                    :func:`signal_ablation_table`,
-                                   :func:`describe_signal_ablation`
+                                   :func:`describe_signal_ablation`,
+                                   :func:`network_gain_by_world`
 05 lag sensitivity                 :func:`read_sensitivity`, :func:`sensitivity_shares`,
 (:mod:`.sensitivity`)              :func:`plot_sensitivity_by_part`, :func:`describe_sensitivity`
 06 land coupling                   :func:`read_coupling`, :func:`coupling_table`,
@@ -53,6 +54,7 @@ from smlib.report.study.evaluation import (
     describe_signal_ablation,
     describe_uncertainty,
     headline_table,
+    network_gain_by_world,
     plot_calibration,
     plot_reference_pair,
     reference_composites,
@@ -103,6 +105,7 @@ __all__ = [
     "reference_composites",
     "signal_ablation_table",
     "describe_signal_ablation",
+    "network_gain_by_world",
     "read_sensitivity",
     "sensitivity_shares",
     "plot_sensitivity_by_part",

@@ -219,3 +219,32 @@ def describe_signal_ablation(table: pd.DataFrame) -> str:
     if none is not None and rean:
         parts.append(f"With the temperature terms alone, {none:.2f}.")
     return " ".join(parts)
+
+
+def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
+    """Per world of the skill benchmark: the recommended product, the same product refitted
+    without the network, the network's gain (median rain-free HF R) and its verdict.
+
+    Raises ``ValueError`` when the benchmark holds no signal ablation (a result written before
+    it was measured: rerun ``python -m benchmarks --only skill``).
+    """
+    rows = {}
+    for world, scen in bench.get("scenarios", {}).items():
+        sa = scen.get("_signal_ablation")
+        if not sa:
+            continue
+        table = sa["table"]
+        rows[world] = {
+            "product": table.get("all", {}).get("hf_r"),
+            "without the network": table.get("without_network", {}).get("hf_r"),
+            "network's gain": sa.get("network_gain_hf_r"),
+            "the network": sa.get("network"),
+        }
+    if not rows:
+        raise ValueError(
+            "the skill benchmark's result holds no signal ablation (written before it was "
+            "measured): rerun python -m benchmarks --only skill"
+        )
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("world")
+    num = ["product", "without the network", "network's gain"]
+    return frame.astype({c: float for c in num})
