@@ -242,6 +242,7 @@ def test_smlib_evaluate_writes_the_ablation_and_its_verdict(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "report" / "signal_ablation.csv", index_col="ablation")
     assert table.loc["all", "hf_r"] == pytest.approx(sa["table"]["all"]["hf_r"], abs=1e-5)
     assert "signal_ablation.csv" in summary["tables"]
+    assert sa["product_label"] == "guided fit (LSTM + reanalysis)"
     assert "The network helps the product" in capsys.readouterr().out
 
 

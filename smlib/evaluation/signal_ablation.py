@@ -427,7 +427,8 @@ def ablation_summary(table: pd.DataFrame) -> dict:
     Returns
     -------
     dict
-        ``table`` (ablation -> its columns), ``network_gain_hf_r`` (product minus product
+        ``table`` (ablation -> its columns), ``product_label`` (the product named after the
+        estimates of its fit, :func:`smlib.method.registry.guided_label`; None without them), ``network_gain_hf_r`` (product minus product
         without the network, median rain-free HF R), ``network_gain_composite_rmse`` (m3 m-3;
         negative = the network lowers the error), ``network`` (:func:`network_verdict`),
         ``product_at_least_without_network`` (the gain in HF R >= 0; None without a gain),
@@ -439,6 +440,8 @@ def ablation_summary(table: pd.DataFrame) -> dict:
     >>> ablation_summary(t)["verdict"]
     'The network hurts the product: median rain-free HF R 0.900 with it, 0.920 without it (gain -0.020); product >= product without the network: no.'
     """
+    from smlib.method.registry import guided_label
+
     gain = network_gain(table)
     verdict = network_verdict(gain)
     if gain is None:
@@ -451,8 +454,14 @@ def ablation_summary(table: pd.DataFrame) -> dict:
             f"product >= product without the network: {'yes' if gain >= 0 else 'no'}."
         )
     rows = table.astype(object).where(pd.notna(table), None).to_dict("index")
+    label = None
+    if "all" in table.index and "signal_estimates" in table:
+        label = guided_label(
+            [e.strip() for e in str(table.loc["all", "signal_estimates"]).split(",")]
+        )
     return {
         "table": rows,
+        "product_label": label,
         "network_gain_hf_r": gain,
         "network_gain_composite_rmse": network_gain(table, "composite_rmse"),
         "network": verdict,
