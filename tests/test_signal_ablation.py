@@ -298,3 +298,23 @@ def test_the_books_table_of_the_network_gain_per_world():
     assert table.loc["a", "the network"] == "helps" and table.loc["b", "the network"] == "hurts"
     why = study.show_or_explain(study.network_gain_by_world, {"scenarios": {"c": {}}})
     assert "rerun python -m benchmarks --only skill" in str(why)
+
+
+def test_the_distributed_lag_product_is_refitted_with_its_own_model():
+    from smlib.method.lagged_artefact import lagged_product
+
+    cube, truth, _ = world()
+    raw, ts, signals, rain = _arrays(cube)
+    cc = CorrectConfig(artefact_lags_h=2)
+    prod, flag, _ = lagged_product(raw, ts, list(signals.values()), rain, 2, cc.min_rule_hours)
+    corrected = corrected_of(cube).assign(
+        sm_lstm=(("station", "time"), prod, {"product": "guided: ... (distributed-lag artefact)"}),
+        sm_lstm_flag=(("station", "time"), flag),
+    )
+    with pytest.raises(ValueError, match="differs from sm_lstm"):
+        signal_ablation(cube, corrected)  # the b1, b2 model is not this product
+    abl = signal_ablation(cube, corrected, cc)
+    assert abl.attrs["max_abs_difference_all"] <= 1e-6
+    table = score_signal_ablation(abl, corrected, truth, cube)
+    assert network_verdict(network_gain(table)) == "helps"
+    assert np.isfinite(table.loc["none", "hf_r"])
