@@ -17,6 +17,16 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 ``recommended_lag6_level``  the same with window <= 6 h and weights that change with the
                    SM LF (a gain that grows as the soil dries)
 ``ceiling``        the noise ceiling: the truth plus the probe's own noise (``truth.nc``)
+``recommended_without_network``  the recommended product refitted without the network
+                   (the same fit with the reanalysis alone; the temperature terms alone in
+                   an in-situ-only world): what the network adds
+                   (:mod:`smlib.evaluation.signal_ablation`)
+
+Per world, ``_signal_ablation`` holds the recommended product refitted with every subset of its
+signal estimates (all, without the network, without ERA5-Land / MERRA-2, the network alone,
+none), scored like the methods, and the network's gain (product minus product without the
+network, median rain-free HF R) with its verdict; the summary says in which worlds the network
+never hurts (``product>=without_network``). Only refits: no training.
 
 Every method's rain-free HF R is also stated as a share of the ceiling's
 (``hf_r_share_of_ceiling``, :func:`smlib.evaluation.skill.add_ceiling_shares`).
@@ -59,6 +69,11 @@ import xarray as xr
 
 from smlib.atomic import atomic_path
 from smlib.evaluation.calibration import interval_coverage
+from smlib.evaluation.signal_ablation import (
+    ablation_summary,
+    score_signal_ablation,
+    signal_ablation,
+)
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
 from smlib.method.lagged_artefact import distributed_lag_compensation
@@ -80,7 +95,8 @@ LAG_VARIANTS: dict[str, tuple[int, bool]] = {
     "recommended_lag6_level": (6, True),
 }
 METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
-                 *LAG_VARIANTS, "loo_recommended", "ceiling")  # fmt: skip
+                 "recommended_without_network", *LAG_VARIANTS, "loo_recommended",
+                 "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
 ABLATIONS: dict[str, list[str]] = {
     "strict_screen": ["preprocess.rain_screen=strict"],
@@ -164,6 +180,26 @@ def _score(corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, methods: 
     return add_ceiling_shares(scores)
 
 
+def _network_part(cube: xr.Dataset, rec: xr.Dataset, truth: xr.Dataset, cc) -> dict:
+    """The recommended product refitted with each subset of its signal estimates, scored:
+    ``_signal_ablation`` (:func:`ablation_summary`) and the method row
+    ``recommended_without_network``; ``_signal_ablation_error`` where it cannot be refitted."""
+    try:
+        ablated = signal_ablation(cube, rec, cc)
+    except ValueError as err:  # not the guided product, or a refit that does not reproduce it
+        return {"_signal_ablation_error": str(err)}
+    table = score_signal_ablation(ablated, rec, truth, cube)
+    out: dict = {"_signal_ablation": ablation_summary(table)}
+    if "without_network" in table.index:
+        row = table.loc["without_network"]
+        out["recommended_without_network"] = {
+            k: (None if pd.isna(row[k]) else float(row[k]))
+            for k in row.index
+            if k not in ("signal_estimates", "stations_scored")
+        }
+    return out
+
+
 def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> tuple:
     """One world end to end (a worker process): twin, ingest, two trainings, scores."""
     torch.set_num_threads(1)
@@ -187,7 +223,8 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
     paper = correct(cube, load_model(root / name / "paper", "cpu"), ("lstm",),
                     product="paper")  # fmt: skip
     flagged = correct(cube, None, baselines, product="flagged")
-    rec = correct(cube, load_model(root / name / "rec", "cpu"), ("lstm",))
+    rec_model = load_model(root / name / "rec", "cpu")
+    rec = correct(cube, rec_model, ("lstm",))
     both = flagged.assign(
         sm_paper=paper["sm_lstm"],
         sm_recommended=rec["sm_lstm"],
@@ -200,6 +237,10 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
         **{m: f"sm_{m}" for m in LAG_VARIANTS},
     })  # fmt: skip
+    # what the network adds: the same product refitted without it (issue 18; refits only)
+    t_abl = time.perf_counter()
+    scores.update(_network_part(cube, rec, truth, rec_model.config.correct))
+    timing["signal_ablation_s"] = round(time.perf_counter() - t_abl, 1)
     # is the per-hour uncertainty honest here? (issue 19: 85-95 % inside the 90 % interval)
     calib = pd.concat(
         [interval_coverage(rec, truth, cube), interval_coverage(flagged, truth, cube)]
@@ -276,6 +317,12 @@ def run(
             result["scenarios"][name] = scores
             timings[name] = timing
             partial.write_text(json.dumps(result, default=str))
+            sa = scores.get("_signal_ablation")
+            if sa and sa["network_gain_hf_r"] is not None:
+                t = sa["table"]
+                print(f"[skill] {name}: product {t['all']['hf_r']:.3f} vs without the network "
+                      f"{t['without_network']['hf_r']:.3f} (gain {sa['network_gain_hf_r']:+.3f}: "
+                      f"the network {sa['network']})", flush=True)  # fmt: skip
             print(f"[skill] {name}: " + ", ".join(
                 f"{m} {v['hf_r']:.2f}" for m, v in scores.items() if not m.startswith("_")
                 and v.get("hf_r") is not None), scores.get("_error", ""), flush=True)  # fmt: skip
@@ -375,10 +422,20 @@ def summarise(scen: dict) -> dict:
         v["loo_hf_r>=0.90"] = None if loo is None else bool(loo >= 0.90)
         share = rec.get("hf_r_share_of_ceiling")
         v["hf_r>=0.95_ceiling"] = None if share is None else bool(share >= 0.95)
+        gain = s.get("_signal_ablation", {}).get("network_gain_hf_r")
+        v["product>=without_network"] = None if gain is None else bool(gain >= 0)
         cov = s.get("_calibration", {}).get("sm_lstm", {}).get("coverage")
         v["interval_90_holds_85_95"] = None if cov is None else bool(0.85 <= cov <= 0.95)
         verdict[name] = v
     out["targets"] = verdict
+    out["signal_ablation"] = {  # what the network adds to the product, per world (issue 18)
+        name: {k: s["_signal_ablation"][k] for k in ("network_gain_hf_r", "network")}
+        for name, s in scen.items()
+        if s.get("_signal_ablation")
+    }
+    gains = [g["network_gain_hf_r"] for g in out["signal_ablation"].values()
+             if g["network_gain_hf_r"] is not None]  # fmt: skip
+    out["network_never_hurts"] = bool(min(gains) >= 0) if gains else None
     out["calibration"] = {  # the product's 90 % intervals, per world (issue 19)
         name: {
             k: s["_calibration"]["sm_lstm"].get(k)

@@ -63,6 +63,8 @@ _LAZY: dict[str, str] = {
     "distributed_lag_compensation": "method.lagged_artefact",
     "METHODS": "method.registry",
     "score_against_truth": "evaluation.skill",
+    "signal_ablation": "evaluation.signal_ablation",
+    "score_signal_ablation": "evaluation.signal_ablation",
     # diagnostics and figures
     "evaluate": "report.evaluate",
     "lag_sensitivity": "evaluation.sensitivity",

@@ -134,7 +134,10 @@ def _cmd_export(a: argparse.Namespace) -> int:
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from smlib.report.evaluate import evaluate
 
-    evaluate(a.corrected, out=a.out, truth=a.truth, model_dir=a.model, cube=a.cube)
+    summary = evaluate(a.corrected, out=a.out, truth=a.truth, model_dir=a.model, cube=a.cube)
+    verdict = (summary.get("signal_ablation") or {}).get("verdict")
+    if verdict:  # what the network adds to the default product (twin with --truth, --cube)
+        print(verdict)
     return 0
 
 

@@ -69,7 +69,7 @@ def test_method_labels_are_plain_text(monkeypatch) -> None:
     assert [method_label(k) for k in ("raw", "fft", "lstm", "truth")] == [
         "raw",
         "Fourier",
-        "LSTM",
+        "guided fit (LSTM + reanalysis)",
         "truth",
     ]
     styles = {
@@ -81,3 +81,14 @@ def test_method_labels_are_plain_text(monkeypatch) -> None:
     assert method_label("new") == "NEW (v2)"  # the subscript of the figure label
     assert method_label("bare") == "x"
     assert method_label("unknown") == "unknown"
+
+
+def test_the_default_product_is_labelled_by_what_it_is() -> None:
+    from smlib.method.registry import METHODS, guided_label
+    from smlib.report import plots
+
+    assert METHODS["lstm"].variable == "sm_lstm"  # key and variable keep their names
+    assert "LSTM" not in method_label("lstm").split(" (")[0]  # not called "the LSTM"
+    assert method_label("lstm") == plots.METHOD_STYLE["lstm"]["label"] == guided_label()
+    assert plots.TOWER_LABELS["lstm"] == "Fluxtower, guided fit (LSTM + reanalysis)"
+    assert guided_label(["sm_lstm_net"]) == "guided fit (LSTM)"

@@ -6,6 +6,9 @@ import re
 
 from smlib.report.glance import glance_markdown, method_label
 
+#: The default product's plain label (the guided fit, not "LSTM").
+G = method_label("lstm")
+
 PAGES = {
     "evaluation": "sections/04_evaluation",
     "spurious": "sections/02_spurious_signal",
@@ -41,7 +44,7 @@ def _row(text: str, start: str) -> list[str]:
 
 def test_table_has_one_column_per_method_and_bolds_the_best() -> None:
     text = glance_markdown(_summary(), PAGES)
-    assert _row(text, "| metric")[1:] == ["raw", "Fourier", "LSTM"]
+    assert _row(text, "| metric")[1:] == ["raw", "Fourier", "guided fit (LSTM + reanalysis)"]
     truth_row = _row(text, "| {doc}`HF R against the truth")
     assert truth_row[1:] == ["−0.60", "0.40", "**0.80**"]
     assert _row(text, "| {doc}`absolute phase error")[1:] == ["11.0", "**2.0**", "3.0"]
@@ -53,11 +56,11 @@ def test_table_has_one_column_per_method_and_bolds_the_best() -> None:
 
 def test_sentences_follow_the_numbers() -> None:
     text = glance_markdown(_summary(), PAGES)
-    assert "LSTM follows the diurnal cycle best (0.80; raw −0.60, Fourier 0.40)" in text
+    assert f"{G} follows the diurnal cycle best (0.80; raw −0.60, Fourier 0.40)" in text
     assert "Fourier places the diurnal minimum closest" in text
-    assert "Best of the 4 ranked metrics: LSTM on 3 and Fourier on 1." in text
-    assert "Better than the raw sensor, of 4: Fourier on 4 and LSTM on 4." in text
-    assert "raw 1 of 2; Fourier 2 of 2; LSTM 2 of 2" in text
+    assert f"Best of the 4 ranked metrics: {G} on 3 and Fourier on 1." in text
+    assert f"Better than the raw sensor, of 4: Fourier on 4 and {G} on 4." in text
+    assert f"raw 1 of 2; Fourier 2 of 2; {G} 2 of 2" in text
     # the other way round, the text turns round with the numbers
     flipped = _summary(median_hf_r_vs_truth={"raw": -0.6, "fft": 0.9, "lstm": 0.1})
     assert "Fourier follows the diurnal cycle best (0.90" in glance_markdown(flipped, PAGES)
@@ -69,7 +72,7 @@ def test_methods_come_from_the_summary_not_a_fixed_list() -> None:
         median_hf_r_vs_truth={"raw": 0.1, "lstm": 0.5, "lin": 0.7},
     )
     text = glance_markdown(summary, PAGES)
-    assert _row(text, "| metric")[1:] == ["raw", "LSTM", method_label("lin")]
+    assert _row(text, "| metric")[1:] == ["raw", G, method_label("lin")]
     assert _row(text, "| {doc}`HF R against the truth")[1:] == ["0.10", "0.50", "**0.70**"]
     # fft is not a method of this summary, so its numbers are not shown
     assert "Fourier" not in text
@@ -81,8 +84,8 @@ def test_missing_parts_are_left_out_and_untied_metrics_not_ranked() -> None:
         summary.pop(key)
     text = glance_markdown(summary, {})
     assert "against the truth" not in text and "sensor type" not in text
-    assert "- R(SM, LH) at flux towers: raw 0.50, Fourier −0.70, LSTM −0.30." in text
-    assert "Best of the 1 ranked metrics: LSTM on 1" in text
+    assert f"- R(SM, LH) at flux towers: raw 0.50, Fourier −0.70, {G} −0.30." in text
+    assert f"Best of the 1 ranked metrics: {G} on 1" in text
     assert "{doc}" not in text  # no pages given: no links
     assert re.search(
         r"Evaluated over 12 stations, 3 station-reference pairs and 2 flux towers", text

@@ -113,7 +113,7 @@ def test_station_pair_lines_and_r_in_legend(corrected):
     assert len(ax.get_lines()) == 3 and len(ax_ref.get_lines()) == 1
     assert len(ax.get_lines()[0].get_xdata()) == 120
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[2].startswith("ISMN$_\\mathrm{LSTM}$ (R = 1.00")
+    assert labels[2].startswith("guided fit (LSTM + reanalysis) (R = 1.00")
     assert "Reference" in labels[3]
     assert "m$^3$" in ax.get_ylabel() and ax.get_xlabel() == "Time (UTC)"
     with pytest.raises(ValueError, match="not on the time axis"):
@@ -123,7 +123,7 @@ def test_station_pair_lines_and_r_in_legend(corrected):
 def test_composite_cycles_one_line_per_series(corrected):
     comps = {"reference": dg.diurnal_composite(corrected["sm"].isel(station=[0]))}
     for m, v in dg.METHOD_VARIABLES.items():
-        if v in corrected:  # the fixture holds raw, Fourier and LSTM
+        if v in corrected:  # the fixture holds raw, Fourier and the default product
             comps[m] = dg.diurnal_composite(corrected[v].isel(station=[1]))
     fig = plots.plot_composite_cycles(comps)
     (ax,) = fig.axes
@@ -167,7 +167,7 @@ def test_coupling_violins(corrected):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
         "Fluxtower",
         "Fluxtower$_\\mathrm{FFT}$",
-        "Fluxtower$_\\mathrm{LSTM}$",
+        "Fluxtower, guided fit (LSTM + reanalysis)",
     ]
     assert "W m$^{-2}$" in fig.axes[2].get_xlabel()
     # one tower: single values drawn as points with a printed median each

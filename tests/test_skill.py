@@ -84,7 +84,7 @@ def test_cross_scenario_sentences_follow_the_numbers():
     assert "behind in b (best: LSTM, paper's method)" in mixed
     assert "Missed: hf_r in b" in mixed
     table = cross_scenario_table(_bench({"a": 0.95}), "hf_r")
-    assert table.loc["a", "LSTM, recommended (default)"] == 0.95
+    assert table.loc["a", "guided fit, recommended (default)"] == 0.95
 
 
 def test_coupling_vs_truth_names_the_closest_method():

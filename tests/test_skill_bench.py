@@ -32,3 +32,34 @@ def test_insitu_worlds_train_on_insitu_features():
 
     assert bench_skill._insitu_overrides(xr.Dataset()) == ["preprocess.feature_set=insitu"]
     assert bench_skill._insitu_overrides(xr.Dataset({"era5_sm": 1.0})) == []
+
+
+def test_the_network_part_scores_the_product_without_the_network():
+    from test_signal_ablation import corrected_of, world
+
+    from smlib.config import CorrectConfig
+
+    cube, truth, _ = world()
+    part = bench_skill._network_part(cube.drop_vars("net"), corrected_of(cube), truth,
+                                     CorrectConfig())  # fmt: skip
+    sa = part["_signal_ablation"]
+    assert sa["network"] == "helps" and sa["network_gain_hf_r"] > 0.01
+    assert part["recommended_without_network"]["hf_r"] == sa["table"]["without_network"]["hf_r"]
+    bad = bench_skill._network_part(
+        cube, corrected_of(cube), truth, CorrectConfig(smoothing_days=3)
+    )
+    assert "differs from sm_lstm" in bad["_signal_ablation_error"]
+
+
+def test_summary_says_in_which_worlds_the_network_never_hurts():
+    def world(gain):
+        return {"recommended": {"hf_r": 0.9},
+                "_signal_ablation": {"network_gain_hf_r": gain, "network": "x"}}  # fmt: skip
+
+    s = bench_skill.summarise({"a": world(0.02), "b": world(-0.03), "c": {"recommended": {}}})
+    assert s["targets"]["a"]["product>=without_network"] is True
+    assert s["targets"]["b"]["product>=without_network"] is False
+    assert s["targets"]["c"]["product>=without_network"] is None
+    assert s["signal_ablation"]["b"]["network_gain_hf_r"] == -0.03
+    assert s["network_never_hurts"] is False
+    assert bench_skill.summarise({"a": world(0.0)})["network_never_hurts"] is True

@@ -322,8 +322,9 @@ _LABELS = {
     "fft": "Fourier",
     "lin": "per-probe linear",
     "paper": "LSTM, paper's method",
-    "recommended": "LSTM, recommended (default)",
+    "recommended": "guided fit, recommended (default)",
     "recommended_net": "recommended network alone",
+    "recommended_without_network": "recommended, refitted without the network",
     "loo_recommended": "recommended, world left out of training",
     "ceiling": "noise ceiling (truth + probe noise)",
 }

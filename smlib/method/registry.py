@@ -11,16 +11,48 @@ key                variable         series
 ``fft``            ``sm_fft``       Fourier time filtering (Han, Seo and Dirmeyer 2026)
 ``lin``            ``sm_lin``       per-probe linear temperature compensation
 ``paper``          ``sm_paper``     the paper's LSTM (its network series, beside the default)
-``lstm``           ``sm_lstm``      the LSTM product of this build's configuration
+``lstm``           ``sm_lstm``      the default product of this build's configuration: under
+                                    ``correct.mode=guided`` the measured series minus a
+                                    per-station temperature artefact fitted with the network
+                                    and the reanalysis as signal estimates (labelled so, not
+                                    "LSTM": :func:`guided_label`); the key and variable keep
+                                    their names, which users' scripts read
 ``lstm_net``       ``sm_lstm_net``  that configuration's network output alone
 =================  ===============  ==========================================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Method", "METHODS", "method_variables", "method_style"]
+__all__ = ["Method", "METHODS", "method_variables", "method_style", "guided_label"]
+
+#: Signal estimates of the guided product as ``smlib correct`` offers them, the network first.
+GUIDED_ESTIMATES = ("sm_lstm_net", "era5_sm", "merra2_sm")
+
+
+def guided_label(estimates: Sequence[str] | None = GUIDED_ESTIMATES) -> str:
+    """Plain label of the guided product after the signal estimates of its fit.
+
+    Parameters
+    ----------
+    estimates : sequence of str, optional
+        Variables that guided the fit (``sm_lstm_net``, ``era5_sm``, ``merra2_sm``; the
+        ``signal_estimates`` of the product's coefficient table). Default: all of them.
+
+    Examples
+    --------
+    >>> guided_label()
+    'guided fit (LSTM + reanalysis)'
+    >>> guided_label(["sm_lstm_net"]), guided_label(["era5_sm"]), guided_label([])
+    ('guided fit (LSTM)', 'guided fit (reanalysis)', 'guided fit (temperature terms only)')
+    """
+    names = set(estimates or ())
+    parts = (["LSTM"] if "sm_lstm_net" in names else []) + (
+        ["reanalysis"] if names & {"era5_sm", "merra2_sm"} else []
+    )
+    return f"guided fit ({' + '.join(parts) or 'temperature terms only'})"
 
 
 @dataclass(frozen=True)
@@ -60,7 +92,7 @@ METHODS: dict[str, Method] = {
             "Fluxtower$_\\mathrm{LSTM,paper}$",
             "#bcbd22",
         ),  # fmt: skip
-        Method("lstm", "sm_lstm", "ISMN$_\\mathrm{LSTM}$", "Fluxtower$_\\mathrm{LSTM}$", "#2ca02c"),
+        Method("lstm", "sm_lstm", guided_label(), f"Fluxtower, {guided_label()}", "#2ca02c"),
         Method(
             "lstm_net",
             "sm_lstm_net",

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 _PLAIN_LABELS = {
     "raw": "raw",
     "fft": "Fourier",
-    "lstm": "LSTM",
     "reference": "reference",
     "truth": "truth",
 }
@@ -41,10 +40,11 @@ _PLAIN_LABELS = {
 def method_label(key: str) -> str:
     """Plain-text label of a series or correction method, for text, tables and controls.
 
-    ``raw``, ``fft`` (Fourier), ``lstm``, ``reference`` and ``truth`` have fixed labels; any
-    other method is named by the subscript of its figure label in
+    ``raw``, ``fft`` (Fourier), ``reference`` and ``truth`` have fixed labels; any other
+    method is named by the subscript of its figure label in
     :data:`smlib.report.plots.METHOD_STYLE` (``ISMN$_\\mathrm{LIN}$`` -> ``LIN``,
-    ``ISMN$_\\mathrm{LSTM,paper}$`` -> ``LSTM (paper)``), else by its key.
+    ``ISMN$_\\mathrm{LSTM,paper}$`` -> ``LSTM (paper)``), by a figure label without TeX as
+    it is (``lstm``, the default product: ``guided fit (LSTM + reanalysis)``), else by its key.
     """
     if key in _PLAIN_LABELS:
         return _PLAIN_LABELS[key]

@@ -9,7 +9,7 @@ under ``"skipped"`` in ``summary.json``, never replaced by a made-up number.
 Files written to ``out`` (figures as PNG and SVG)::
 
     fig1_r_sm_ts_raw         R(SM, TS) heatmap of the raw series (paper Fig. 1)
-    fig3_r_sm_ts_lstm        the same for the LSTM correction (Fig. 3); fig3b_r_sm_ts_fft for FFT
+    fig3_r_sm_ts_lstm        the same for the default product (Fig. 3); fig3b_r_sm_ts_fft for FFT
     fig4_r_sm_ts_by_sensor   R(SM, TS) by sensor type and method (Fig. 4)
     fig5_station_pair        five days at the closest station-reference pair (Fig. 5)
     fig6a_composite_cycles   composite diurnal cycles of reference-paired stations (Fig. 6a)
@@ -23,7 +23,8 @@ Files written to ``out`` (figures as PNG and SVG)::
     r_sm_ts_station.csv, r_sm_ts_by_sensor.csv, hf_r_reference.csv, land_coupling.csv,
     calibration_reference.csv (coverage against reference stations: real data too),
     skill_truth.csv, skill_truth_by_sensor.csv, calibration.csv (and its figure's two tables
-    calibration_reliability.csv, calibration_spread_skill.csv), lag_sensitivity.csv, summary.json
+    calibration_reliability.csv, calibration_spread_skill.csv), signal_ablation.csv (twin, with
+    --cube: the product refitted without each signal estimate), lag_sensitivity.csv, summary.json
 
 Tower latent heat flux is read from the corrected file, or from the cube when the corrected
 file has none. Land coupling uses, per tower, the warm-season hours where every method and LH
@@ -142,6 +143,7 @@ def evaluate(
         if cube is not None:
             _scopes_part(ds, truth_ds, cube, methods, report)
             _calibration_part(ds, truth_ds, cube, report)
+            _signal_ablation_part(ds, truth_ds, cube, report, model_dir, corrected)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -399,6 +401,21 @@ def _scopes_part(
         if not m.startswith("_")
     }
     report.summary["skill_by_scope_scope"] = scores["_scope"]
+
+
+def _signal_ablation_part(ds, truth, cube, report: _Report, model_dir, corrected) -> None:
+    """The default product refitted without each signal estimate (smlib.evaluation.signal_ablation)."""
+    from smlib.evaluation import signal_ablation as sa
+
+    c, path = _open(cube, "station cube"), None if isinstance(corrected, xr.Dataset) else corrected
+    try:
+        abl = sa.signal_ablation(c, ds, sa.correct_config_of(model_dir, path))
+    except ValueError as err:  # no guided product, or one this refit does not reproduce
+        return report.skip("signal_ablation", str(err))
+    table = sa.score_signal_ablation(abl, ds, truth, c)
+    report.table(table.reset_index(), "signal_ablation")
+    report.summary["signal_ablation"] = sa.ablation_summary(table)
+    log.info("evaluate: %s", report.summary["signal_ablation"]["verdict"])
 
 
 def _reference_calibration_part(ds: xr.Dataset, report: _Report, max_km: float) -> None:

@@ -3,7 +3,7 @@
 :func:`glance_markdown` turns the ``summary.json`` that :func:`smlib.report.evaluate.evaluate` wrote
 for the build into MyST Markdown for the introduction page (the book runner writes it to
 ``sections/_glance.md``, which ``intro.md`` includes). Nothing in it is fixed text about the
-results: the columns are the methods the summary lists (raw, Fourier, LSTM and whichever
+results: the columns are the methods the summary lists (raw, Fourier, the default product and whichever
 others the evaluation ran), the rows are the metrics it holds (a part the evaluation skipped is
 left out), the best value of each row is bold, and every sentence is chosen from the numbers.
 

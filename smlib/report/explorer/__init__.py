@@ -4,7 +4,7 @@ Modules: :mod:`~smlib.report.explorer.data` (the series), :mod:`~smlib.report.ex
 (record and zoom figures) and :mod:`~smlib.report.explorer.widgets` (the two views); every
 public name is importable from ``smlib.report.explorer``.
 
-Two views of the same per-station series (raw, Fourier, LSTM, nearby reference, truth):
+Two views of the same per-station series (raw, Fourier, the default product, nearby reference, truth):
 
 :func:`live_explorer`
     ipywidgets controls wired to a plotting function with :func:`ipywidgets.interactive_output`:

@@ -35,7 +35,7 @@ def series_keys(data: xr.Dataset) -> list[str]:
 
 
 def series_label(key: str) -> str:
-    """Plain label of a series (checkboxes, attributes): ``Fourier``, ``LSTM``, ``truth``..."""
+    """Plain label of a series (checkboxes, attributes): ``Fourier``, ``guided fit (LSTM + reanalysis)``, ``truth``..."""
     return method_label(key)
 
 

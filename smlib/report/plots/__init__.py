@@ -9,7 +9,7 @@ One module per figure group; every public name is re-exported here (``plots.plot
 =====================================  =======================================================
 function (module)                      paper figure
 =====================================  =======================================================
-:func:`plot_r_sm_ts_heatmap`           Fig. 1 (raw) and Fig. 3 (LSTM): R(SM, TS) by site and DOY
+:func:`plot_r_sm_ts_heatmap`           Fig. 1 (raw) and Fig. 3 (default product): R(SM, TS) by site and DOY
 (:mod:`.r_sm_ts`)
 :func:`plot_daily_r_heatmap`           the same, from daily R of one method
 (:mod:`.r_sm_ts`)

@@ -19,7 +19,11 @@ control (:mod:`.data`)             :func:`reader_findings`, :func:`qc_table`, :f
 (:mod:`.training`)                 :func:`training_filter_table`, :func:`plot_learning_curves`,
                                    :func:`run_summary`, :func:`config_differences`
 04 evaluation                      :func:`headline_table`, :func:`plot_reference_pair`,
-(:mod:`.evaluation`)               :func:`reference_composites`
+(:mod:`.evaluation`)               :func:`reference_composites`, :func:`calibration_table`,
+                                   :func:`describe_uncertainty`, :func:`plot_calibration`,
+                                   :func:`signal_ablation_table`,
+                                   :func:`describe_signal_ablation`,
+                                   :func:`network_gain_by_world`
 05 lag sensitivity                 :func:`read_sensitivity`, :func:`sensitivity_shares`,
 (:mod:`.sensitivity`)              :func:`plot_sensitivity_by_part`, :func:`describe_sensitivity`
 06 land coupling                   :func:`read_coupling`, :func:`coupling_table`,
@@ -47,11 +51,14 @@ from smlib.report.study.data import (
 from smlib.report.study.diurnal_signal import daily_r, plot_r_sm_ts, r_sm_ts_day_summary
 from smlib.report.study.evaluation import (
     calibration_table,
+    describe_signal_ablation,
     describe_uncertainty,
     headline_table,
+    network_gain_by_world,
     plot_calibration,
     plot_reference_pair,
     reference_composites,
+    signal_ablation_table,
 )
 from smlib.report.study.reports import Unavailable, read_summary, read_table, show_or_explain
 from smlib.report.study.sensitivity import (
@@ -96,6 +103,9 @@ __all__ = [
     "plot_calibration",
     "plot_reference_pair",
     "reference_composites",
+    "signal_ablation_table",
+    "describe_signal_ablation",
+    "network_gain_by_world",
     "read_sensitivity",
     "sensitivity_shares",
     "plot_sensitivity_by_part",

@@ -1,10 +1,12 @@
-"""Section 04, evaluation: headline numbers and the pairs with reference stations."""
+"""Section 04, evaluation: headline numbers, the pairs with reference stations, the uncertainty's
+calibration and what the network adds to the default product (the signal ablation)."""
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
@@ -135,3 +137,114 @@ def plot_calibration(report_dir: str | os.PathLike[str]) -> Figure:
         read_table(report_dir, "calibration_reliability"),
         read_table(report_dir, "calibration_spread_skill"),
     )
+
+
+def signal_ablation_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The default product refitted with each subset of its signal estimates, scored against
+    the truth (:mod:`smlib.evaluation.signal_ablation`), one row per ablation.
+
+    Raises ``ValueError`` with the reason when the evaluation recorded none (no truth, no cube,
+    or no guided product in the corrected file).
+    """
+    sa = summary.get("signal_ablation")
+    if not sa:
+        why = summary.get("skipped", {}).get("signal_ablation")
+        raise ValueError(
+            why
+            or "no signal ablation in this build's report (it needs the twin's truth, the cube "
+            "and the guided product with the network's series)"
+        )
+    table = pd.DataFrame.from_dict(sa["table"], orient="index").rename_axis("ablation")
+    num = [c for c in table.columns if c != "signal_estimates"]
+    return table.astype({c: float for c in num})
+
+
+def _score(table: pd.DataFrame, row: str) -> float | None:
+    if row not in table.index:
+        return None
+    v = table.loc[row, "hf_r"]
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def describe_signal_ablation(table: pd.DataFrame) -> str:
+    """What the network adds to the default product, in sentences built from ``table``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`signal_ablation_table` (or :func:`smlib.evaluation.signal_ablation.
+        score_signal_ablation`): rows ``all``, ``without_network``, ..., column ``hf_r`` (median
+        rain-free HF R against the truth).
+
+    Returns
+    -------
+    str
+        Reads differently when the network helps (gain >= 0.01), does nothing (|gain| < 0.01)
+        or hurts (gain <= -0.01).
+    """
+    from smlib.evaluation.signal_ablation import NEGLIGIBLE_GAIN, network_gain, network_verdict
+
+    gain = network_gain(table)
+    a, b = _score(table, "all"), _score(table, "without_network")
+    if gain is None or a is None or b is None:
+        return (
+            "The product could not be scored with and without the network, so what the "
+            "network adds is not known here."
+        )
+    rean = "without_era5" in table.index or "without_merra2" in table.index
+    others = "the reanalysis SM" if rean else "no other estimate (the temperature terms alone)"
+    parts = [
+        "The default product removes a temperature artefact fitted per station with the network's "
+        f"series {'and the reanalysis SM ' if rean else ''}as estimates of the true signal. "
+        f"Refitted the same way with {others} in place of the network, it scores a median "
+        f"rain-free HF R of {b:.2f} against the truth; with the network, {a:.2f}."
+    ]
+    verdict = network_verdict(gain)
+    if verdict == "helps":
+        parts.append(f"The network adds {gain:+.2f}: part of the product's skill is the LSTM's.")
+    elif verdict == "does nothing":
+        parts.append(
+            f"The network adds {gain:+.3f}, less than {NEGLIGIBLE_GAIN:.2f}: in this build it "
+            "changes the product by nothing measurable, and the product's skill comes from the "
+            f"guided fit{' and the reanalysis' if rean else ''}, not from the LSTM."
+        )
+    else:
+        parts.append(
+            f"The network costs {-gain:.2f}: in this build the product would be better fitted "
+            "without it."
+        )
+    alone, none = _score(table, "network_alone"), _score(table, "none")
+    if alone is not None:
+        parts.append(f"With the network as the only estimate it scores {alone:.2f}.")
+    if none is not None and rean:
+        parts.append(f"With the temperature terms alone, {none:.2f}.")
+    return " ".join(parts)
+
+
+def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
+    """Per world of the skill benchmark: the recommended product, the same product refitted
+    without the network, the network's gain (median rain-free HF R) and its verdict.
+
+    Raises ``ValueError`` when the benchmark holds no signal ablation (a result written before
+    it was measured: rerun ``python -m benchmarks --only skill``).
+    """
+    rows = {}
+    for world, scen in bench.get("scenarios", {}).items():
+        sa = scen.get("_signal_ablation")
+        if not sa:
+            continue
+        table = sa["table"]
+        rows[world] = {
+            "product": table.get("all", {}).get("hf_r"),
+            "without the network": table.get("without_network", {}).get("hf_r"),
+            "network's gain": sa.get("network_gain_hf_r"),
+            "the network": sa.get("network"),
+        }
+    if not rows:
+        raise ValueError(
+            "the skill benchmark's result holds no signal ablation (written before it was "
+            "measured): rerun python -m benchmarks --only skill"
+        )
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("world")
+    num = ["product", "without the network", "network's gain"]
+    return frame.astype({c: float for c in num})
