@@ -187,7 +187,7 @@ class CorrectConfig:
         reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
         on the network (its HF taken as the signal, coefficient 1), whichever leaves the more
         negative correlation of the rain-free mean diurnal cycles of SM and TS
-        (:func:`smlib.method.compensation.select_network_anchor`): the free fit cannot tell
+        (:func:`smlib.method.network_anchor.select_network_anchor`): the free fit cannot tell
         a network that is itself a function of TS from the artefact, and can undo what the
         network corrected. Measured on in-situ-only twin worlds (benchmarks/README.md).
         ``none``: the free fit everywhere (the product before issue 18).

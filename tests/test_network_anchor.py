@@ -14,12 +14,15 @@ import numpy as np
 import pytest
 
 from smlib.method.compensation import (
-    anchor_single_network,
-    composite_correlation,
+    apply_guided_kernel,
     guided_compensation,
     guided_fit,
-    select_network_anchor,
     temperature_regressors,
+)
+from smlib.method.network_anchor import (
+    anchor_single_network,
+    composite_correlation,
+    select_network_anchor,
 )
 from smlib.method.product import ProductCoefficients, read_coefficients, write_coefficients
 from smlib.method.uncertainty import guided_uncertainty
@@ -64,11 +67,11 @@ def test_anchored_fit_recovers_the_artefact_where_the_free_fit_cannot():
     assert np.abs(coef[:, 1]).max() < 2e-4
     # the free fit lands far from A (between the plain slope A - K and A)
     assert np.abs(coef_free[:, 0] - A).min() > 0.1 * A
-    prod, flag, _ = guided_compensation(raw, ts, [net], keep, ~keep, 48, network_anchor="select")
+    prod, flag = apply_guided_kernel(raw, ts, coef, ~keep)
     inner = slice(24, -24)
     err = np.abs(prod[:, inner] - truth[:, inner])
     assert err.max() < 2e-3 and np.median(err) < 5e-4
-    free, _, _ = guided_compensation(raw, ts, [net], keep, ~keep, 48, network_anchor="none")
+    free, _, _ = guided_compensation(raw, ts, [net], keep, ~keep, 48)
     assert np.median(np.abs(free[:, inner] - truth[:, inner])) > 2 * np.median(err)
     assert (flag[:, inner] == 0).all()
 
@@ -128,7 +131,10 @@ def test_uncertainty_of_an_anchored_station_describes_the_anchored_fit():
     flag = np.zeros(raw.shape, np.int8)
     free = guided_uncertainty(raw, ts, [net], keep, flag, 48)
     anch = guided_uncertainty(raw, ts, [net], keep, flag, 48, anchored=np.ones(3, bool))
-    prod, _, _ = guided_compensation(raw, ts, [net], keep, ~keep, 48, network_anchor="select")
+    coef_free, _, n_signals = guided_fit(raw, ts, [net], keep, min_hours=48)
+    coef, anchored = anchor_single_network(raw, ts, [net], keep, coef_free, n_signals, 48)
+    assert anchored.all()
+    prod, _ = apply_guided_kernel(raw, ts, coef, ~keep)
     inner = slice(36, -36)
     err = np.abs(prod[:, inner] - truth[:, inner])
     inside = err <= 1.645 * anch[:, inner]

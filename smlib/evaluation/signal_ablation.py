@@ -134,6 +134,7 @@ def refit_kernel(
     min_hours: int = 240,
     smoothing_days: int = 0,
     artefact_lags_h: int = 0,
+    network_anchor: str = "none",
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -153,8 +154,10 @@ def refit_kernel(
     subsets : mapping of str to sequence of str
         Ablation -> names of ``signals`` in its fit, in the product's order (the network first:
         the fallback drops the first estimate).
-    min_hours, smoothing_days, artefact_lags_h
-        ``correct.min_rule_hours``, ``correct.smoothing_days``, ``correct.artefact_lags_h``.
+    min_hours, smoothing_days, artefact_lags_h, network_anchor
+        ``correct.min_rule_hours``, ``correct.smoothing_days``, ``correct.artefact_lags_h``,
+        ``correct.network_anchor`` (applied where the network is the only estimate, as the
+        product does: :func:`smlib.method.network_anchor.select_network_anchor`).
 
     Returns
     -------
@@ -162,6 +165,7 @@ def refit_kernel(
     """
     from smlib.method.compensation import apply_guided_kernel, guided_fit
     from smlib.method.lagged_artefact import lagged_product
+    from smlib.method.network_anchor import anchor_single_network
 
     raw = np.asarray(raw, dtype=np.float32)
     ts = np.asarray(ts, dtype=np.float32)
@@ -177,7 +181,13 @@ def refit_kernel(
                 raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days
             )
         else:
-            coef, _, _ = guided_fit(raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days)
+            coef, _, n_sig = guided_fit(
+                raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days
+            )
+            if network_anchor == "select" and tuple(subset) == (NETWORK,):
+                coef, _ = anchor_single_network(
+                    raw, ts, sig, ~rain, coef, n_sig, min_hours, smoothing_days=smoothing_days
+                )
             prod, flag = apply_guided_kernel(raw, ts, coef, rain)
         out[name] = Refit(tuple(subset), prod, flag, coef)
     return out
@@ -255,7 +265,7 @@ def signal_ablation(
     rain = rain_affected_hours(c, cc.rain_screen)
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
-        cc.smoothing_days, cc.artefact_lags_h,
+        cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

@@ -208,17 +208,9 @@ def correct_with_table(
     product: str | None = None,
     coefficients: ProductCoefficients | str | os.PathLike | None = None,
 ) -> tuple[xr.Dataset, ProductCoefficients | None]:
-    """:func:`correct`, and the station table of the guided product it fitted.
-
-    Returns
-    -------
-    xarray.Dataset
-        As :func:`correct`.
-    ProductCoefficients or None
-        The fitted table (:mod:`smlib.method.product`); None where nothing was fitted (no
-        ``lstm``, ``product="paper"``, ``correct.mode="network"``, the distributed-lag
-        artefact, or ``coefficients`` given).
-    """
+    """:func:`correct`, and the station table (:mod:`smlib.method.product`) of the guided
+    product it fitted: None where nothing was fitted (no ``lstm``, ``product="paper"``,
+    ``correct.mode="network"``, the distributed-lag artefact, ``coefficients`` given)."""
     return _correct(cube_ds, model_dir, methods, fft_product, product, coefficients)
 
 
@@ -354,6 +346,8 @@ def _correct(
                 )
             out[var] = da.copy(data=prod)
             out[var].attrs["product"] = how
+            if guided:  # what guided the fit (registry.guided_label names the product by it)
+                out[var].attrs["signal_estimates"] = " ".join(names)
             # a per-hour sigma where the values are the measured series minus an artefact fitted
             # here (smlib.method.uncertainty); the network's or the Fourier method's own series,
             # and a product applied from stored coefficients, get none

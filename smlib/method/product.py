@@ -59,7 +59,6 @@ __all__ = [
     "rain_hours_given_sd",
     "rain_hours_final",
     "fit_product_table",
-    "concat_tables",
     "apply_product",
 ]
 
@@ -141,7 +140,7 @@ class ProductCoefficients:
         Run, cube, smlib version, creation time.
     anchored : numpy.ndarray of bool, shape (station,), optional
         Stations whose coefficients come from the fit anchored on the network
-        (:func:`smlib.method.compensation.select_network_anchor`); None: none.
+        (:func:`smlib.method.network_anchor.select_network_anchor`); None: none.
     """
 
     station: np.ndarray
@@ -562,7 +561,8 @@ def fit_product_table(
     table : ProductCoefficients
         With empty ``signal_estimates`` and ``provenance`` (the caller names them).
     """
-    from smlib.method.compensation import anchor_single_network, apply_guided_kernel, guided_fit
+    from smlib.method.compensation import apply_guided_kernel, guided_fit
+    from smlib.method.network_anchor import anchor_single_network
 
     coef, n_hours, n_signals = guided_fit(
         raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
@@ -587,38 +587,3 @@ def fit_product_table(
         anchored=anchored,
     )
     return prod, flag, coef, table
-
-
-def concat_tables(tables: list[ProductCoefficients]) -> ProductCoefficients:
-    """One station table from the tables of disjoint station blocks, in the order given.
-
-    Raises
-    ------
-    ValueError
-        No table, a station in two tables, or tables of different product definitions
-        (signal estimates, regressors, fit or rain screen).
-    """
-    if not tables:
-        raise ValueError("no station table to join")
-    first = tables[0]
-    same = ("signal_estimates", "lf_window_h", "lf_centering", "max_gap_h", "min_hours",
-            "smoothing_days", "rain")  # fmt: skip
-    for t in tables[1:]:
-        differ = [k for k in same if getattr(t, k) != getattr(first, k)]
-        if differ:
-            raise ValueError(f"station tables of different product definitions ({differ})")
-    station = np.concatenate([t.station for t in tables])
-    if len(set(map(str, station))) != len(station):
-        raise ValueError("a station appears in more than one station table")
-    anchored = np.concatenate([
-        np.zeros(len(t.station), bool) if t.anchored is None else t.anchored for t in tables
-    ])  # fmt: skip
-    return dataclasses.replace(
-        first,
-        station=station,
-        coef=np.concatenate([t.coef for t in tables]),
-        fitted_hours=np.concatenate([t.fitted_hours for t in tables]),
-        n_signals=np.concatenate([t.n_signals for t in tables]),
-        rain_tendency_sd=np.concatenate([t.rain_tendency_sd for t in tables]),
-        anchored=anchored,
-    )

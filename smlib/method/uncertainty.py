@@ -273,7 +273,7 @@ def product_uncertainty(
         Day groups of the jackknife.
     anchored : numpy.ndarray of bool, shape (station,), optional
         Stations whose product comes from the fit anchored on the network
-        (:func:`smlib.method.compensation.select_network_anchor`). There the residual and the
+        (:func:`smlib.method.network_anchor.select_network_anchor`). There the residual and the
         jackknife are those of the anchored fit (the residual holds the network's own error,
         so it errs on the wide side), and the guidance spread is the disagreement of the
         anchored and the free fit, half their difference squared.

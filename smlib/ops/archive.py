@@ -43,7 +43,6 @@ Formats
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import shutil
@@ -56,13 +55,8 @@ import numpy as np
 import xarray as xr
 
 from smlib.digests import json_digest
-from smlib.method.product import (
-    ProductCoefficients,
-    coefficients_path,
-    concat_tables,
-    read_coefficients,
-    write_coefficients,
-)
+from smlib.method.product import ProductCoefficients
+from smlib.ops.block_tables import TablePieces
 from smlib.ops.scale import check_block_methods
 from smlib.progress import progress_bar
 
@@ -122,38 +116,6 @@ def correct_block(
         block, model, methods, fft_product, coefficients=load_coefficients(coefficients)
     )
     return (result, table) if with_table else result
-
-
-class _TablePieces:
-    """The station tables of the blocks written so far, kept beside the partial output
-    (``<out>.coefficients.partial/<signature>/block_<k>.json``) so that a resumed run still
-    writes the whole table; joined into ``<out>.coefficients.json`` when the output is done."""
-
-    def __init__(self, out: Path, signature: str) -> None:
-        self.root = out.with_name(out.name + ".coefficients.partial")
-        self.folder = self.root / signature
-
-    def put(self, k: int, table: ProductCoefficients | None) -> None:
-        if table is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_coefficients(table, self.folder / f"block_{k:06d}.json")
-
-    def finish(self, out: Path, n_blocks: int, provenance: dict) -> Path | None:
-        """Write the joined table beside ``out`` (every block must have its piece)."""
-        pieces = sorted(self.folder.glob("block_*.json")) if self.folder.exists() else []
-        path = None
-        if pieces and len(pieces) == n_blocks:
-            table = concat_tables([read_coefficients(p) for p in pieces])
-            table = dataclasses.replace(table, provenance={**table.provenance, **provenance})
-            path = write_coefficients(table, coefficients_path(out))
-        elif pieces:
-            log.warning(
-                "%s: station tables of %d of %d blocks found (blocks written by an earlier "
-                "run?); no coefficient table written -- run `smlib correct` without --format "
-                "to fit one", out, len(pieces), n_blocks,
-            )  # fmt: skip
-        shutil.rmtree(self.root, ignore_errors=True)
-        return path
 
 
 # --------------------------------------------------------------------------- stores
@@ -563,7 +525,7 @@ def correct_archive(
     if done:
         log.info("%s: resuming, %d of %d blocks already written", out, len(done), len(blocks))
     args = (str(cube_path), model, methods, fft_product, coefficients, True)
-    pieces = _TablePieces(out, sig)
+    pieces = TablePieces(out, sig)
     bar = progress_bar(total=len(blocks), initial=len(done), desc="blocks", unit="block")
     with bar, _client(workers, scheduler) as client:
         for k, (result, table) in _results(client, todo, blocks, args):
