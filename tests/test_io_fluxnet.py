@@ -148,3 +148,20 @@ def test_damaged_tower_file_costs_its_site_only(tmp_path):
     assert read_fluxnet(tmp_path, on_error="skip", skipped=skipped) == []
     assert {r.station for r in skipped} == {"FLUXNET/US-Aaa", "FLUXNET/US-Bbb"}
     assert all("\n" not in r.describe() for r in skipped)
+
+
+def test_swc_below_zero_is_dropped_value_by_value_and_counted(tmp_path, caplog):
+    """A dry probe's reading below 0 % (offset or temperature artefact) costs that value, not
+    the tower: it is set missing, as ISMN flags it C01, and the log counts it with its line."""
+    f = _flx_file(tmp_path, "US-Ccc", "2020-07-01", 48, swc=12.0)
+    df = pd.read_csv(f)
+    df.loc[[6, 7, 20], "SWC_F_MDS_1"] = [-0.5, -11.9, -0.1]  # hours 3 (both halves) and 10
+    df.to_csv(f, index=False)
+    with caplog.at_level("WARNING", logger="smlib.io.fluxnet"):
+        data, _ = read_tower_file(f, utc_offset=0)
+    sm = data["sm"]
+    assert sm.isna().sum() == 2  # hour 3 (both halves below 0) and hour 10 (one half)
+    assert np.isnan(sm.iloc[3]) and np.isnan(sm.iloc[10])
+    np.testing.assert_allclose(sm.drop(sm.index[[3, 10]]).to_numpy(), 0.12)
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert "3 SWC value(s) below 0 % set missing" in msg and "-0.5 % on line 8" in msg

@@ -8,7 +8,9 @@ Recognised files (by name):
   ``LE``, ``SWC_1_1_1`` or ``SWC`` (%), ``TS_1_1_1`` or ``TS``, ``P``.
 * ``ICOSETC_<SITE>_FLUXNET_HH_<v>.csv`` (or ``_HR_``): ICOS in the FLUXNET layout.
 
-``-9999`` is missing everywhere. Time stamps are local *standard* time; UTC = local - offset,
+``-9999`` is missing everywhere. SWC below 0 % (a dry probe's offset or temperature artefact)
+is set missing value by value, counted and logged, as ISMN flags such values ``C01``; SWC above
+100 % stops the file (percent read as something else), naming its line. Time stamps are local *standard* time; UTC = local - offset,
 with the offset from the site list (``UTC_OFFSET``) or, where absent, ``round(lon / 15)``.
 Half-hourly records become hourly: the two half-hours starting at ``hh:00`` and ``hh:30`` are
 averaged (LE, SWC, TS) or summed (P); an hour with either half missing is NaN. Each hour is
@@ -222,7 +224,7 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     )
     values.index = pd.DatetimeIndex(t)
     values["sm"] = values["sm"] / 100.0  # SWC is in percent in every family
-    impossible = (values["sm"] > 1.0) | (values["sm"] < 0.0)
+    impossible = values["sm"] > 1.0
     if impossible.any():
         k = int(np.flatnonzero(impossible.to_numpy())[0])
         n_comment = sum(1 for _ in _leading_comments(path))
@@ -232,6 +234,17 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
             f"at {values.index[k]}",
             line=k + n_comment + 2,
         )
+    below = (values["sm"] < 0.0).to_numpy()
+    if below.any():  # a dry probe's offset or artefact: dropped per value, as ISMN's C01 flag
+        k = int(np.flatnonzero(below)[0])
+        n_comment = sum(1 for _ in _leading_comments(path))
+        logger.warning(
+            "%s: %d SWC value(s) below 0 %% set missing (first %g %% on line %d, at %s; "
+            "ISMN flags such values C01 and smlib drops them there too)",
+            path, int(below.sum()), 100 * values["sm"].iloc[k], k + n_comment + 2,
+            values.index[k],
+        )  # fmt: skip
+        values.loc[below, "sm"] = np.nan
     if m["res"] == "HH":
         hour = values.index.floor("h")
         grouped = values.groupby(hour)
