@@ -23,9 +23,12 @@ def test_ameriflux_base_sample(realdata, tmp_path):
     np.testing.assert_allclose(df["sm"].iloc[0], raw["SWC"].iloc[:2].mean() / 100.0)
     np.testing.assert_allclose(df["ts"].iloc[0], raw["TS_1_1_1"].iloc[:2].mean())
     np.testing.assert_allclose(df["precip"].iloc[0], raw["P"].iloc[:2].sum())
-    both_le = raw["LE"].notna().to_numpy().reshape(48, 2).all(axis=1)
+    halves = raw["LE"].notna().to_numpy().reshape(48, 2)
     assert raw["LE"].notna().sum() == 40
-    assert df["lh"].notna().sum() == both_le.sum()  # an hour needs both halves
+    assert df["lh"].notna().sum() == halves.any(axis=1).sum() > halves.all(axis=1).sum()
+    one = np.flatnonzero(halves.sum(axis=1) == 1)  # an hour with one LE half takes that half
+    le = raw["LE"].to_numpy().reshape(48, 2)
+    np.testing.assert_allclose(df["lh"].iloc[one], np.nanmean(le[one], axis=1))
     assert 0.39 < df["sm"].min() and df["sm"].max() < 0.48
 
     # through read_fluxnet with a site list found in the folder
@@ -75,7 +78,7 @@ def test_fluxnet2015_hh_to_hourly_utc_and_priority(tmp_path):
     first = df.iloc[:24]
     assert (first["sm"] == 0.30).all()  # FLUXNET2015 wins on the overlap
     assert first["lh"].iloc[0] == pytest.approx(100.5)
-    assert np.isnan(first["lh"].iloc[1])  # its 2nd half-hour is -9999
+    assert first["lh"].iloc[1] == pytest.approx(102.0)  # its 2nd half-hour is -9999: the 1st
     assert (first["precip"] == 1.0).all()  # 0.5 mm per half hour summed
     assert (df.iloc[24:]["sm"] == 0.50).all()  # ICOS only extends
     assert len(tw.sources) == 2 and "FLX_" in tw.sources[0]
@@ -148,3 +151,75 @@ def test_damaged_tower_file_costs_its_site_only(tmp_path):
     assert read_fluxnet(tmp_path, on_error="skip", skipped=skipped) == []
     assert {r.station for r in skipped} == {"FLUXNET/US-Aaa", "FLUXNET/US-Bbb"}
     assert all("\n" not in r.describe() for r in skipped)
+
+
+def _write_hh(folder, columns: dict, n_hh=48, site="US-Hhh", start="2016-07-01 00:00"):
+    t = pd.date_range(start, periods=n_hh, freq="30min")
+    df = pd.DataFrame(
+        {"TIMESTAMP_START": t.strftime("%Y%m%d%H%M"),
+         "TIMESTAMP_END": (t + pd.Timedelta("30min")).strftime("%Y%m%d%H%M"), **columns}
+    )  # fmt: skip
+    path = folder / f"FLX_{site}_FLUXNET2015_FULLSET_HH_{t[0].year}-{t[-1].year}_1-4.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_soil_sensors_logged_hourly_read_as_the_full_hours(tmp_path):
+    """SWC/TS at :00 only (every :30 is -9999): the hours are the :00 values; P needs both."""
+    n = 48
+    swc = 20.0 + np.arange(n) / 10.0
+    ts = 10.0 + np.arange(n)
+    swc[1::2] = -9999
+    ts[1::2] = -9999
+    p = np.full(n, 0.2)
+    p[5] = -9999
+    le = 50.0 + np.arange(n)
+    le[7] = -9999  # one LE half missing: the hour takes the other
+    le[8:10] = -9999  # both halves missing: NaN
+    path = _write_hh(
+        tmp_path, {"LE_F_MDS": le, "SWC_F_MDS_1": swc, "TS_F_MDS_1": ts, "P_F": p}, n_hh=n
+    )
+    df, col = read_tower_file(path, utc_offset=0)
+    assert col == "SWC_F_MDS_1" and len(df) == 24
+    np.testing.assert_allclose(df["sm"], swc[0::2] / 100.0)
+    np.testing.assert_allclose(df["ts"], ts[0::2])
+    assert np.isnan(df["precip"].iloc[2]) and df["precip"].notna().sum() == 23
+    np.testing.assert_allclose(df["precip"].drop(df.index[2]), 0.4)
+    assert df["lh"].iloc[3] == pytest.approx(56.0) and np.isnan(df["lh"].iloc[4])
+    assert df["lh"].iloc[0] == pytest.approx(50.5)
+
+
+def test_soil_temperature_column_fallbacks(tmp_path, caplog):
+    n = 48
+    base = {"LE_F_MDS": 80.0, "SWC_F_MDS_1": 25.0, "P_F": 0.0}
+    # TS_F_MDS_1 absent: the next depth is taken, with a warning
+    path = _write_hh(tmp_path, {**base, "TS_F_MDS_2": 12.0, "TS_F_MDS_3": 9.0}, n_hh=n)
+    with caplog.at_level("WARNING", logger="smlib.io.fluxnet"):
+        df, _ = read_tower_file(path, utc_offset=0)
+    assert (df["ts"] == 12.0).all() and df.attrs["columns"]["ts"] == "TS_F_MDS_2"
+    assert "deeper sensor" in caplog.text
+    # TS_F_MDS_1 present but empty: the same-depth AmeriFlux name wins over a deeper one
+    path.unlink()
+    cols = {**base, "TS_F_MDS_1": -9999.0, "TS_F_MDS_2": 12.0, "TS_1_1_1": 14.0}
+    path = _write_hh(tmp_path, cols, n_hh=n)
+    df, _ = read_tower_file(path, utc_offset=0)
+    assert (df["ts"] == 14.0).all() and df.attrs["columns"]["ts"] == "TS_1_1_1"
+    # another horizontal position at the first depth before a deeper sensor
+    path.unlink()
+    path = _write_hh(tmp_path, {**base, "TS_1_2_1": 8.0, "TS_2_1_1": 13.0}, n_hh=n)
+    df, _ = read_tower_file(path, utc_offset=0)
+    assert (df["ts"] == 13.0).all()
+    # no soil temperature at all: read, TS NaN, a warning that names the consequence
+    path.unlink()
+    path = _write_hh(tmp_path, base, n_hh=n)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="smlib.io.fluxnet"):
+        df, _ = read_tower_file(path, utc_offset=0)
+    assert df["ts"].isna().all() and "cannot correct" in caplog.text
+
+
+def test_tower_series_records_the_ts_column(tmp_path):
+    (tmp_path / "sites.csv").write_text("SITE_ID,LOCATION_LAT,LOCATION_LONG\nUS-Hhh,40.0,-100\n")
+    _write_hh(tmp_path, {"LE_F_MDS": 80.0, "SWC_F_MDS_1": 25.0, "TS_F_MDS_2": 12.0, "P_F": 0.0})
+    (tw,) = read_fluxnet(tmp_path)
+    assert tw.ts_column == "TS_F_MDS_2" and tw.sm_column == "SWC_F_MDS_1"
