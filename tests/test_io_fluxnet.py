@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smlib.io.errors import InputError
 from smlib.io.fluxnet import read_fluxnet, read_site_list, read_tower_file
 
 AMF = "flux_chuhousen_amerifluxr/AMF_US-CRT_BASE_HH_2-5.csv"
@@ -223,3 +224,24 @@ def test_tower_series_records_the_ts_column(tmp_path):
     _write_hh(tmp_path, {"LE_F_MDS": 80.0, "SWC_F_MDS_1": 25.0, "TS_F_MDS_2": 12.0, "P_F": 0.0})
     (tw,) = read_fluxnet(tmp_path)
     assert tw.ts_column == "TS_F_MDS_2" and tw.sm_column == "SWC_F_MDS_1"
+
+
+def test_a_few_impossible_swc_values_are_dropped_not_the_tower(tmp_path, caplog):
+    """A probe in dry soil reading -0.04 % now and then costs those half-hours, not the site."""
+    n = 400
+    swc = np.full(n, 3.0)
+    swc[[10, 11, 200]] = [-0.04, -0.04, 101.0]  # 3 of 400 = 0.75 % <= 1 %
+    path = _write_hh(tmp_path, {"LE_F_MDS": 80.0, "SWC_F_MDS_1": swc, "TS_F_MDS_1": 12.0,
+                                "P_F": 0.0}, n_hh=n)  # fmt: skip
+    with caplog.at_level("WARNING", logger="smlib.io.fluxnet"):
+        df, _ = read_tower_file(path, utc_offset=0)
+    assert "3 of 400 SWC values outside 0..100 % set missing (first, line 12" in caplog.text
+    assert df.attrs["sm_out_of_range"] == 3
+    assert np.isnan(df["sm"].iloc[5]) and df["sm"].iloc[100] == pytest.approx(0.03)  # both halves
+    assert df["sm"].iloc[[4, 6]].notna().all() and df["sm"].notna().sum() == 199
+    # one more impossible value and the file is refused (more than 1 %: not percent?)
+    swc[300:302] = 250.0
+    path = _write_hh(tmp_path, {"LE_F_MDS": 80.0, "SWC_F_MDS_1": swc, "TS_F_MDS_1": 12.0,
+                                "P_F": 0.0}, n_hh=n)  # fmt: skip
+    with pytest.raises(InputError, match=r":12: SWC -0.04 % outside .*5 of 400 SWC values"):
+        read_tower_file(path, utc_offset=0)

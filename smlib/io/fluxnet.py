@@ -32,6 +32,10 @@ Half-hourly records become hourly from the two half-hours starting at ``hh:00`` 
   missing half would cost the whole day's SM.
 * **P** is a sum: the hour needs both halves (one half is not the hour's rain).
 
+SWC values outside 0..100 % are set missing and logged when they are at most
+:data:`MAX_OUT_OF_RANGE_SHARE` of the file's values (a probe in dry soil reads a little below
+zero now and then; refusing the file cost the whole tower); more of them refuse the file.
+
 Soil temperature is read from the first column, in the order of :data:`COLUMN_CANDIDATES`
 and then of the FLUXNET / AmeriFlux depth index, that holds any value: ``TS_F_MDS_1`` (or
 ``TS_1_1_1``) first, then the same depth at another position (``TS_2_1_1``), then deeper
@@ -65,6 +69,7 @@ from smlib.io.errors import InputError, SkippedInput, check_on_error, skip_or_ra
 __all__ = [
     "COLUMN_CANDIDATES",
     "HALF_HOURS_NEEDED",
+    "MAX_OUT_OF_RANGE_SHARE",
     "TowerSeries",
     "read_site_list",
     "read_tower_file",
@@ -102,6 +107,11 @@ COLUMN_CANDIDATES: dict[str, dict[str, list[str]]] = {
 }
 _COLUMNS = COLUMN_CANDIDATES
 
+#: Largest share of a file's SWC values that may lie outside 0..100 % (they are set missing
+#: and logged: a dielectric probe in dry soil reads a little below zero now and then); above
+#: it the file is refused (a unit mix-up, not a few bad readings).
+MAX_OUT_OF_RANGE_SHARE = 0.01
+
 #: Half-hours (of 2) an hour needs per quantity; see the module docstring for why.
 HALF_HOURS_NEEDED: dict[str, int] = {"sm": 1, "ts": 1, "lh": 1, "precip": 2}
 
@@ -138,6 +148,8 @@ class TowerSeries:
         Files merged, highest priority first.
     ts_column : str
         Source column of soil temperature in the highest-priority file ("" when none).
+    sm_out_of_range : int
+        SWC values outside 0..100 % set missing in the merged files.
     """
 
     site: str
@@ -148,6 +160,7 @@ class TowerSeries:
     sm_column: str
     sources: list[str]
     ts_column: str = ""
+    sm_out_of_range: int = 0
 
     def to_xarray(self) -> xr.Dataset:
         """The hourly series as a ``Dataset`` on ``time`` with units and site attributes."""
@@ -324,22 +337,34 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     )
     values.index = pd.DatetimeIndex(t)
     values["sm"] = values["sm"] / 100.0  # SWC is in percent in every family
-    impossible = (values["sm"] > 1.0) | (values["sm"] < 0.0)
+    impossible = ((values["sm"] > 1.0) | (values["sm"] < 0.0)).to_numpy()
     if impossible.any():
-        k = int(np.flatnonzero(impossible.to_numpy())[0])
+        k = int(np.flatnonzero(impossible)[0])
         n_comment = sum(1 for _ in _leading_comments(path))
-        raise InputError(
-            str(path),
+        first = (
             f"SWC {100 * values['sm'].iloc[k]:g} % outside the possible range 0..100 % "
-            f"at {values.index[k]}",
-            line=k + n_comment + 2,
+            f"at {values.index[k]}"
         )
+        n_bad, n_finite = int(impossible.sum()), int(values["sm"].notna().sum())
+        if n_bad > MAX_OUT_OF_RANGE_SHARE * n_finite:
+            raise InputError(
+                str(path),
+                f"{first} ({n_bad} of {n_finite} SWC values; not percent?)",
+                line=k + n_comment + 2,
+            )
+        logger.warning(
+            "%s: %d of %d SWC values outside 0..100 %% set missing (first, line %d: %s)",
+            path.name, n_bad, n_finite, k + n_comment + 2, first,
+        )  # fmt: skip
+        values.loc[impossible, "sm"] = np.nan
+    n_out = int(impossible.sum())
     if m["res"] == "HH":
         values = half_hours_to_hours(values)
     end_utc = values.index + pd.Timedelta(hours=1) - pd.Timedelta(hours=float(utc_offset))
     values.index = pd.DatetimeIndex(end_utc, name="time")
     values = values.astype("float64")
     values.attrs["columns"] = {q: c for q, c in cols.items() if c}
+    values.attrs["sm_out_of_range"] = n_out
     return values, str(cols["sm"])
 
 
@@ -498,6 +523,7 @@ def read_fluxnet(
                 sm_column=sm_col,
                 sources=used,
                 ts_column=ts_col,
+                sm_out_of_range=sum(df.attrs.get("sm_out_of_range", 0) for _, df, _ in parts),
             )
         )
     return out
