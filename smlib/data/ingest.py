@@ -289,7 +289,8 @@ def _apply_day_rules(
     qc.add(
         "complete_local_days",
         "local days kept only with all 24 hourly values of SM and TS (ISMN; SM alone "
-        "for SM-only reference stations) or SM and LH (towers); other days set to NaN",
+        "for SM-only reference stations) or SM and LH (towers); other days set to NaN "
+        "(towers keep their TS, an input of the correction)",
         stations=reasons,
         days=int((days_with_data - n_complete).sum()),
         values=n_before - n_after,
@@ -410,6 +411,13 @@ def ingest(
         stations={r.station: r.describe() for r in skipped[n_skip:]},
         detail={"files": len(skipped) - n_skip},
     )
+    if tower_series:
+        qc.add(
+            "tower_swc_range",
+            "tower SWC values outside 0..100 % set missing (a file with more than "
+            "1 % of them is unreadable)",
+            values=sum(tw.sm_out_of_range for tw in tower_series),
+        )
     towers = _tower_stations(tower_series)
     all_st = ismn_st + towers
     if not all_st:
@@ -431,7 +439,9 @@ def ingest(
     arrays_all: dict[str, list[np.ndarray]] = defaultdict(list)
     for kind, group, need, clear in (
         ("ismn", ismn_st, ("sm", "ts"), ("sm", "ts")),
-        ("tower", towers, ("sm", "lh"), ("sm", "ts", "lh")),
+        # a tower's TS stays on incomplete days: it is an input of the correction only, and
+        # the 18-h windows at the start of each run of complete days need it
+        ("tower", towers, ("sm", "lh"), ("sm", "lh")),
     ):
         if not group:
             continue
