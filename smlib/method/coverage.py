@@ -28,7 +28,10 @@ share of measured hours with a network value and the leading reason, the numbers
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import bottleneck as bn
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from smlib.config import PreprocessConfig, RunConfig
+from smlib.config import PreprocessConfig, RunConfig, get_profile, load_config
 from smlib.method.preprocess import prepare
 from smlib.method.screens import source_of, station_array
 
@@ -45,8 +48,11 @@ __all__ = [
     "coverage_counts",
     "network_coverage",
     "coverage_by_kind",
+    "coverage_summary",
     "REASON_TEXT",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Plain-language text of each first reason (``{max_gap_h}`` and ``{window_h}`` are filled in).
 REASON_TEXT: dict[str, str] = {
@@ -213,3 +219,75 @@ def coverage_by_kind(
             ),
         }
     return out
+
+
+def coverage_summary(
+    corrected: xr.Dataset,
+    cube: xr.Dataset | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, dict[str, Any]], str, pd.DataFrame | None]:
+    """The network coverage of a corrected file per kind of station, as ``smlib evaluate`` reports.
+
+    Parameters
+    ----------
+    corrected : xarray.Dataset
+        Corrected file: ``sm`` and, where the LSTM ran, ``sm_lstm_net``; station coordinate
+        ``kind``.
+    cube : xarray.Dataset, optional
+        The station cube it was corrected from; gives the reasons (:func:`network_coverage`).
+    run_dir : path, optional
+        Run folder whose ``config.yaml`` holds the model's preprocessing; without it the
+        ``recommended`` profile's is used (the scope says so).
+
+    Returns
+    -------
+    coverage : dict
+        Per kind (``ismn``, ``tower``): ``hours_sm`` and ``share_network`` (0-1; from
+        ``sm_lstm_net`` when present, else predicted from the cube) and, with the cube,
+        ``stations``, ``leading_reason``, ``leading_reason_text`` and ``reasons``
+        (:func:`coverage_by_kind`).
+    scope : str
+        What the numbers are, in words.
+    table : pandas.DataFrame or None
+        :func:`network_coverage` of the cube (None without one, or when the cube lacks what
+        the feature set needs; the scope then says why).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    kind = corrected["kind"].values.astype(str)
+    raw = np.isfinite(np.asarray(corrected["sm"].transpose("station", "time").values))
+    if "sm_lstm_net" in corrected:
+        net = np.isfinite(corrected["sm_lstm_net"].transpose("station", "time").values) & raw
+        for label in ("ismn", "tower"):
+            n = int(raw[kind == label].sum())
+            if n:
+                share = round(int(net[kind == label].sum()) / n, 4)
+                out[label] = {"hours_sm": n, "share_network": share}
+    scope = "share of the hours with a raw SM value that have a network value (sm_lstm_net)"
+    table = None
+    if cube is not None:
+        config_yaml = Path(run_dir) / "config.yaml" if run_dir is not None else None
+        if config_yaml is not None and config_yaml.is_file():
+            cfg, cfg_source = load_config(config_yaml), str(config_yaml)
+        else:
+            cfg, cfg_source = get_profile("recommended"), "the recommended profile (no run given)"
+        wanted = set(corrected["station"].values.tolist())
+        sub = cube.sel(station=[s for s in cube["station"].values if s in wanted])
+        try:
+            table = network_coverage(sub, cfg)
+        except KeyError as err:  # the cube lacks what the feature set needs
+            scope += f"; no reasons: {str(err).strip(chr(34) + chr(39))}"
+        else:
+            for label, row in coverage_by_kind(table, cfg).items():
+                entry = out.setdefault(label, {"hours_sm": row["hours_sm"]})
+                entry.setdefault("share_network", row["share_network"])
+                entry.update({k: row[k] for k in ("stations", "leading_reason",
+                                                   "leading_reason_text", "reasons")})  # fmt: skip
+            scope += f"; reasons (first missing input) from the cube with {cfg_source}"
+    for label, entry in out.items():
+        if entry.get("share_network") is not None and entry["share_network"] < 0.9:
+            why = entry.get("leading_reason_text")
+            log.warning(
+                "the network gives a value to %.0f %% of the %s hours with SM%s",
+                100 * entry["share_network"], label, f"; mostly missing because {why}" if why else "",
+            )  # fmt: skip
+    return out, scope, table
