@@ -125,7 +125,9 @@ class PreprocessConfig:
         to this many hours away (:func:`smlib.method.preprocess.hold_lf`). 0 (the paper):
         such hours get no network value; with 12 every hour of a run of at least one complete
         day gets one. Records cut into short runs (flux towers, ISMN stations with outages)
-        lose their runs' first and last 12 hours otherwise.
+        lose their runs' first and last 12 hours otherwise. The streaming corrector does not
+        yet wait for the hours ahead that a carried LF may come from, so near a gap its output
+        can differ from the batch correction's.
     """
 
     rain_screen: str = "paper"
