@@ -245,3 +245,23 @@ def test_a_few_impossible_swc_values_are_dropped_not_the_tower(tmp_path, caplog)
                                 "P_F": 0.0}, n_hh=n)  # fmt: skip
     with pytest.raises(InputError, match=r":12: SWC -0.04 % outside .*5 of 400 SWC values"):
         read_tower_file(path, utc_offset=0)
+
+
+def test_records_left_out_are_missing_hours(tmp_path, caplog):
+    n = 48
+    le = 50.0 + np.arange(n)
+    path = _write_hh(tmp_path, {"LE_F_MDS": le, "SWC_F_MDS_1": 25.0, "TS_F_MDS_1": 12.0,
+                                "P_F": 0.1}, n_hh=n)  # fmt: skip
+    df = pd.read_csv(path, dtype={"TIMESTAMP_START": str, "TIMESTAMP_END": str})
+    df.drop(index=[10, 11, 12]).to_csv(path, index=False)  # 10:00 of hour 5 .. 06:30
+    with caplog.at_level("WARNING", logger="smlib.io.fluxnet"):
+        out, _ = read_tower_file(path, utc_offset=0)
+    assert "3 records absent between the time stamps (the first gap before line 12)" in caplog.text
+    assert len(out) == 24 and out.index[5] - out.index[4] == pd.Timedelta("1h")
+    assert np.isnan(out["sm"].iloc[5]) and out["sm"].iloc[6] == pytest.approx(0.25)  # 06:00 only
+    assert out["lh"].iloc[6] == pytest.approx(63.0) and np.isnan(out["precip"].iloc[6])
+    # a step that is not a whole number of half-hours still refuses the file
+    df.loc[20, "TIMESTAMP_START"] = df.loc[20, "TIMESTAMP_START"][:-2] + "15"  # 10:00 -> 10:15
+    df.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r":22: step of 45 minutes in a HH file"):
+        read_tower_file(path, utc_offset=0)

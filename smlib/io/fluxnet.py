@@ -8,7 +8,9 @@ Recognised files (by name):
   ``LE``, ``SWC_1_1_1`` or ``SWC`` (%), ``TS_1_1_1`` or ``TS``, ``P``.
 * ``ICOSETC_<SITE>_FLUXNET_HH_<v>.csv`` (or ``_HR_``): ICOS in the FLUXNET layout.
 
-``-9999`` is missing everywhere. Time stamps are local *standard* time; UTC = local - offset,
+``-9999`` is missing everywhere, and so are records left out of the file (a jump of a whole
+number of steps between time stamps; logged); any other step refuses the file. Time stamps
+are local *standard* time; UTC = local - offset,
 with the offset from the site list (``UTC_OFFSET``) or, where absent, ``round(lon / 15)``.
 Each hour is stamped at its end (UTC), matching the reanalysis fluxes in
 :mod:`smlib.io.reanalysis`.
@@ -325,8 +327,8 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
         n_comment = sum(1 for _ in _leading_comments(path))
         raise ValueError(f"{path}:{k + n_comment + 2}: duplicated or unordered TIMESTAMP_START")
     expected = np.timedelta64(30 if m["res"] == "HH" else 60, "m")
-    if t.size > 1 and (step != expected).any():
-        k = int(np.flatnonzero(step != expected)[0]) + 1
+    if t.size > 1 and (step % expected != np.timedelta64(0, "ns")).any():
+        k = int(np.flatnonzero(step % expected != np.timedelta64(0, "ns"))[0]) + 1
         n_comment = sum(1 for _ in _leading_comments(path))
         raise ValueError(
             f"{path}:{k + n_comment + 2}: step of {step[k - 1].astype('timedelta64[m]')} in a "
@@ -358,6 +360,16 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
         )  # fmt: skip
         values.loc[impossible, "sm"] = np.nan
     n_out = int(impossible.sum())
+    if t.size > 1 and (step > expected).any():  # records left out: their times are missing
+        k = int(np.flatnonzero(step > expected)[0]) + 1
+        n_comment = sum(1 for _ in _leading_comments(path))
+        grid = pd.date_range(t[0], t[-1], freq=pd.Timedelta(expected))
+        logger.warning(
+            "%s: %d records absent between the time stamps (the first gap before line %d); "
+            "those %s are missing", path.name, len(grid) - t.size, k + n_comment + 2,
+            "half-hours" if m["res"] == "HH" else "hours",
+        )  # fmt: skip
+        values = values.reindex(grid)
     if m["res"] == "HH":
         values = half_hours_to_hours(values)
     end_utc = values.index + pd.Timedelta(hours=1) - pd.Timedelta(hours=float(utc_offset))
