@@ -148,10 +148,35 @@ def test_ingest_keeps_tower_ts_on_incomplete_days(tmp_path):
     day = (cube["time"].values - np.datetime64("2020-07-01")) // np.timedelta64(1, "D")
     sm, ts, lh = (cube[v].values[0] for v in ("sm", "ts", "lh"))
     on2 = day == 2
-    assert np.isnan(sm[on2]).all() and np.isnan(lh[on2]).all()
+    assert np.isfinite(sm[on2]).all() and np.isnan(lh[on2]).all()  # SM complete, LH not
     assert np.isfinite(ts[on2]).all()  # the input of the correction stays
     assert np.isfinite(sm[day == 1]).all() and np.isfinite(sm[day == 0]).all()
     import json
 
     qc = json.loads(cube.attrs["qc_summary"])
     assert qc["tower_swc_range"]["values_removed"] == 1
+
+
+def test_ingest_keeps_tower_sm_on_days_complete_in_sm(tmp_path):
+    """LE missing for an hour: that day's LH goes, its SM (complete) stays for the correction."""
+    n = 48 * 6
+    t = pd.date_range("2020-07-01", periods=n, freq="30min")
+    le = np.full(n, 80.0)
+    le[48 * 3 + 10 : 48 * 3 + 12] = -9999  # day 3 incomplete in LE
+    swc = np.full(n, 25.0)
+    swc[48 * 4 + 30 : 48 * 4 + 32] = -9999  # day 4 incomplete in SWC
+    pd.DataFrame(
+        {"TIMESTAMP_START": t.strftime("%Y%m%d%H%M"),
+         "TIMESTAMP_END": (t + pd.Timedelta("30min")).strftime("%Y%m%d%H%M"),
+         "LE_F_MDS": le, "SWC_F_MDS_1": swc, "TS_F_MDS_1": 15.0, "P_F": 0.0}
+    ).to_csv(tmp_path / "FLX_US-Ttt_FLUXNET2015_FULLSET_HH_2020-2020_1-4.csv", index=False)  # fmt: skip
+    (tmp_path / "sites.csv").write_text(
+        "SITE_ID,LOCATION_LAT,LOCATION_LONG,UTC_OFFSET\nUS-Ttt,40,0,0\n"
+    )
+    cube = ingest(fluxnet=tmp_path, min_days=3)
+    day = (cube["time"].values - np.datetime64("2020-07-01")) // np.timedelta64(1, "D")
+    sm, lh, ts = (cube[v].values[0] for v in ("sm", "lh", "ts"))
+    assert np.isfinite(sm[day == 3]).all() and np.isnan(lh[day == 3]).all()
+    assert np.isnan(sm[day == 4]).all() and np.isnan(lh[day == 4]).all()
+    assert np.isfinite(ts[day == 4]).all()
+    assert np.isfinite(lh[day == 2]).all() and np.isfinite(sm[day == 2]).all()

@@ -35,9 +35,10 @@ Station-level QC (paper, section 2.1; each rule's removals are counted in ``qc_s
    alphabetical order (so redundant ``_A``/``_B`` probes resolve deterministically).
 4. ``complete_local_days`` -- a local day (local solar midnight to midnight, see
    :mod:`smlib.timeutils`) is kept only if all 24 hourly SM *and* TS values are present
-   (towers: SM and LH). Every in-situ value on any other day becomes NaN, except a tower's
-   TS: only an input of the correction there, it stays so that the input windows at the
-   start of each run of complete days are whole.
+   (towers: SM and LH). Every in-situ value on any other day becomes NaN, except at towers,
+   whose SM and TS are the correction's inputs: their SM stays on every day complete in SM
+   (with or without LH) and their TS on every day, so that the 24-h LF and the input windows
+   see runs of hours; their LH stays on the days complete in both, the days of the coupling.
 5. ``min_days`` -- a station needs at least ``min_days`` (default 92) such days.
 
 SM-only reference stations go through rules 4 and 5 with SM alone. Towers
