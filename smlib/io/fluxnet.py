@@ -10,10 +10,9 @@ Recognised files (by name):
 
 ``-9999`` is missing everywhere, and so are records left out of the file (a jump of a whole
 number of steps between time stamps; logged); any other step refuses the file. Time stamps
-are local *standard* time; UTC = local - offset,
-with the offset from the site list (``UTC_OFFSET``) or, where absent, ``round(lon / 15)``.
-Each hour is stamped at its end (UTC), matching the reanalysis fluxes in
-:mod:`smlib.io.reanalysis`.
+are local *standard* time; UTC = local - offset, with the offset from the site list
+(``UTC_OFFSET``) or, where absent, ``round(lon / 15)``. Each hour is stamped at its end
+(UTC), matching the reanalysis fluxes in :mod:`smlib.io.reanalysis`.
 
 Half-hourly records become hourly from the two half-hours starting at ``hh:00`` and ``hh:30``
 (:data:`HALF_HOURS_NEEDED`):
@@ -29,9 +28,9 @@ Half-hourly records become hourly from the two half-hours starting at ``hh:00`` 
 * **LE** is averaged, and one available half also stands for the hour: it is an unbiased but
   noisier estimate of the hourly mean (the eddy-covariance random error of one half-hour,
   about 10-20 % of LE, grows by sqrt(2); the within-hour trend adds at most a quarter of the
-  hourly change, ~20 W m-2 in the morning rise, with either sign). A tower day needs LH on all
-  24 hours (the complete-day rule of :mod:`smlib.data.ingest`), so an LE hour lost to one
-  missing half would cost the whole day's SM.
+  hourly change, ~20 W m-2 in the morning rise, with either sign). The coupling uses a
+  tower's days with all 24 hours of SM and LH (the complete-day rule of
+  :mod:`smlib.data.ingest`), so an LE hour lost to one missing half would cost a whole day.
 * **P** is a sum: the hour needs both halves (one half is not the hour's rain).
 
 SWC values outside 0..100 % are set missing and logged when they are at most
