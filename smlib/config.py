@@ -119,6 +119,15 @@ class PreprocessConfig:
         Training filter: keep only days whose in-situ TS diurnal range (max - min of the local
         day) is at least this many K. On overcast days R(SM, TS) is dominated by noise and the
         artefact cannot be told from the signal. 0 (the paper) keeps every day.
+    lf_hold_h : int
+        When correcting (never in training): an hour with SM whose LF window reaches past the
+        end of its SM run takes the LF of the nearest hour of the same run that has one, up
+        to this many hours away (:func:`smlib.method.preprocess.hold_lf`). 0 (the paper):
+        such hours get no network value; with 12 every hour of a run of at least one complete
+        day gets one. Records cut into short runs (flux towers, ISMN stations with outages)
+        lose their runs' first and last 12 hours otherwise. The streaming corrector does not
+        yet wait for the hours ahead that a carried LF may come from, so near a gap its output
+        can differ from the batch correction's.
     """
 
     rain_screen: str = "paper"
@@ -135,6 +144,7 @@ class PreprocessConfig:
     lookahead_h: int = 0
     max_gap_h: int = 0
     min_ts_range_k: float = 0.0
+    lf_hold_h: int = 0
 
 
 @dataclass(frozen=True)
@@ -450,8 +460,8 @@ def validate(cfg: RunConfig) -> None:
         raise ValueError("preprocess.window_h must be >= 1 and lf_window_h >= 2")
     if not 0 <= p.lookahead_h < p.window_h:
         raise ValueError("preprocess.lookahead_h must lie in 0 .. window_h - 1")
-    if p.max_gap_h < 0 or p.min_ts_range_k < 0:
-        raise ValueError("preprocess.max_gap_h and min_ts_range_k must be >= 0")
+    if p.max_gap_h < 0 or p.min_ts_range_k < 0 or p.lf_hold_h < 0:
+        raise ValueError("preprocess.max_gap_h, min_ts_range_k and lf_hold_h must be >= 0")
     if not 0 <= cfg.correct.artefact_lags_h <= 24:
         raise ValueError(
             f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"

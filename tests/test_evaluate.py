@@ -147,7 +147,9 @@ def test_evaluate_writes_figures_tables_and_summary(tmp_path):
     assert summary["median_abs_phase_error_h"]["lstm"] <= 1.0
     assert summary["median_r_sm_lh"]["raw"] > summary["median_r_sm_lh"]["lstm"]
     # the world's corrected file carries no uncertainty: nothing to check it against
-    assert set(summary["skipped"]) == {"lag_sensitivity", "calibration_vs_reference"}
+    assert set(summary["skipped"]) == {
+        "lag_sensitivity", "calibration_vs_reference", "network_coverage"
+    }  # fmt: skip
 
     table = pd.read_csv(out / "hf_r_reference.csv")
     assert list(table.columns[:3]) == ["station", "reference", "distance_km"]
@@ -160,7 +162,8 @@ def test_evaluate_without_truth_towers_or_fft(tmp_path):
     summary = evaluate(ds, out=tmp_path)
     assert summary["methods"] == ["raw", "lstm"]
     assert set(summary["skipped"]) == {
-        "land_coupling", "skill_vs_truth", "lag_sensitivity", "calibration_vs_reference"
+        "land_coupling", "skill_vs_truth", "lag_sensitivity", "calibration_vs_reference",
+        "network_coverage",
     }  # fmt: skip
     assert "median_r_sm_lh" not in summary
     assert not (tmp_path / "fig8_land_coupling.png").exists()

@@ -19,7 +19,10 @@ Station-level QC (paper, section 2.1; each rule's removals are counted in ``qc_s
    ``G`` value (SM outside 0-1 m3 m-3, TS outside -60..80 degC) is left out whole under
    ``on_error="skip"`` (the default), its reason ``FILE:LINE: what is wrong``; with
    ``on_error="raise"`` the ingest stops there. Skipped reanalysis files cost no station.
-   Every skipped file is also listed in the attribute ``skipped_inputs``.
+   Every skipped file is also listed in the attribute ``skipped_inputs``. A tower file is
+   refused only when more than 1 % of its SWC values lie outside 0..100 %; fewer are set
+   missing and counted under ``tower_swc_range`` (a probe in dry soil reads a little below
+   zero now and then).
 1. ``depth`` -- SM and TS sensors with ``depth_to <= 0.10 m`` only. Cosmic-ray probes report
    their footprint's penetration depth (ISMN: ``0.00-0.19 m`` and similar), always measured
    from the surface; they are kept when ``depth_from <= 0.10 m`` so that the paper's
@@ -32,7 +35,10 @@ Station-level QC (paper, section 2.1; each rule's removals are counted in ``qc_s
    alphabetical order (so redundant ``_A``/``_B`` probes resolve deterministically).
 4. ``complete_local_days`` -- a local day (local solar midnight to midnight, see
    :mod:`smlib.timeutils`) is kept only if all 24 hourly SM *and* TS values are present
-   (towers: SM and LH). Every in-situ value on any other day becomes NaN.
+   (towers: SM and LH). Every in-situ value on any other day becomes NaN, except at towers,
+   whose SM and TS are the correction's inputs: their SM stays on every day complete in SM
+   (with or without LH) and their TS on every day, so that the 24-h LF and the input windows
+   see runs of hours; their LH stays on the days complete in both, the days of the coupling.
 5. ``min_days`` -- a station needs at least ``min_days`` (default 92) such days.
 
 SM-only reference stations go through rules 4 and 5 with SM alone. Towers

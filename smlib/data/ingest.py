@@ -268,28 +268,34 @@ def _apply_day_rules(
     qc: QCReport,
     kind: str,
     sm_only: np.ndarray | None = None,
+    own: Sequence[str] = (),
 ) -> np.ndarray:
     """Complete-local-day and minimum-days rules on one kind of station; returns kept rows.
 
     Rows flagged in ``sm_only`` (reference stations without TS) need ``need[0]`` alone.
+    Variables in ``clear`` are kept on days complete in both ``need`` variables, those in
+    ``own`` on days complete in themselves.
     """
     first, second = arrays[need[0]], arrays[need[1]]
     if sm_only is not None and sm_only.any():
         second = np.where(sm_only[:, None], first, second)
-    n_before = sum(int(np.isfinite(arrays[v]).sum()) for v in clear)
+    n_before = sum(int(np.isfinite(arrays[v]).sum()) for v in (*clear, *own))
     days_with_data = count_days_with_data(
         np.where(np.isfinite(first) | np.isfinite(second), 1.0, np.nan), lon, 0
     )
     keep = complete_day_mask(first, second, lon=lon)
+    for v in own:
+        arrays[v][~complete_day_mask(arrays[v], lon=lon)] = np.nan
     for v in clear:
         arrays[v][~keep] = np.nan
-    n_after = sum(int(np.isfinite(arrays[v]).sum()) for v in clear)
+    n_after = sum(int(np.isfinite(arrays[v]).sum()) for v in (*clear, *own))
     n_complete = keep.sum(axis=1) // 24
     reasons = {stations[i].sid: "no complete local day" for i in np.flatnonzero(n_complete == 0)}
     qc.add(
         "complete_local_days",
         "local days kept only with all 24 hourly values of SM and TS (ISMN; SM alone "
-        "for SM-only reference stations) or SM and LH (towers); other days set to NaN",
+        "for SM-only reference stations) or SM and LH (towers); other days set to NaN "
+        "(towers: SM on every day complete in SM, TS kept: the correction's inputs)",
         stations=reasons,
         days=int((days_with_data - n_complete).sum()),
         values=n_before - n_after,
@@ -410,6 +416,13 @@ def ingest(
         stations={r.station: r.describe() for r in skipped[n_skip:]},
         detail={"files": len(skipped) - n_skip},
     )
+    if tower_series:
+        qc.add(
+            "tower_swc_range",
+            "tower SWC values outside 0..100 % set missing (a file with more than "
+            "1 % of them is unreadable)",
+            values=sum(tw.sm_out_of_range for tw in tower_series),
+        )
     towers = _tower_stations(tower_series)
     all_st = ismn_st + towers
     if not all_st:
@@ -429,16 +442,22 @@ def ingest(
 
     kept: list[_Station] = []
     arrays_all: dict[str, list[np.ndarray]] = defaultdict(list)
-    for kind, group, need, clear in (
-        ("ismn", ismn_st, ("sm", "ts"), ("sm", "ts")),
-        ("tower", towers, ("sm", "lh"), ("sm", "ts", "lh")),
+    for kind, group, need, clear, own in (
+        ("ismn", ismn_st, ("sm", "ts"), ("sm", "ts"), ()),
+        # a tower's SM stays on every day complete in SM (LH only on days complete in both,
+        # the days of the coupling), and its TS on every day: they are the correction's
+        # inputs, and its 24-h LF and 18-h windows need runs of hours, not only the days
+        # on which the eddy covariance also worked
+        ("tower", towers, ("sm", "lh"), ("lh",), ("sm",)),
     ):
         if not group:
             continue
         arrays = {v: _grid(group, v, t0, n_t) for v in ("sm", "ts", "lh", "precip")}
         lon = np.array([s.lon for s in group])
         sm_only = np.array([s.sm_only for s in group])
-        rows = _apply_day_rules(group, arrays, lon, need, clear, min_days, qc, kind, sm_only)
+        rows = _apply_day_rules(
+            group, arrays, lon, need, clear, min_days, qc, kind, sm_only, own=own
+        )
         kept += [group[i] for i in rows]
         for v, a in arrays.items():
             arrays_all[v].append(a[rows])

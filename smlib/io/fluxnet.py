@@ -8,13 +8,44 @@ Recognised files (by name):
   ``LE``, ``SWC_1_1_1`` or ``SWC`` (%), ``TS_1_1_1`` or ``TS``, ``P``.
 * ``ICOSETC_<SITE>_FLUXNET_HH_<v>.csv`` (or ``_HR_``): ICOS in the FLUXNET layout.
 
-``-9999`` is missing everywhere. SWC below 0 % (a dry probe's offset or temperature artefact)
-is set missing value by value, counted and logged, as ISMN flags such values ``C01``; SWC above
-100 % stops the file (percent read as something else), naming its line. Time stamps are local *standard* time; UTC = local - offset,
-with the offset from the site list (``UTC_OFFSET``) or, where absent, ``round(lon / 15)``.
-Half-hourly records become hourly: the two half-hours starting at ``hh:00`` and ``hh:30`` are
-averaged (LE, SWC, TS) or summed (P); an hour with either half missing is NaN. Each hour is
-stamped at its end (UTC), matching the reanalysis fluxes in :mod:`smlib.io.reanalysis`.
+``-9999`` is missing everywhere, and so are records left out of the file (a jump of a whole
+number of steps between time stamps; logged); any other step refuses the file. Time stamps
+are local *standard* time; UTC = local - offset, with the offset from the site list
+(``UTC_OFFSET``) or, where absent, ``round(lon / 15)``. Each hour is stamped at its end
+(UTC), matching the reanalysis fluxes in :mod:`smlib.io.reanalysis`.
+
+Half-hourly records become hourly from the two half-hours starting at ``hh:00`` and ``hh:30``
+(:data:`HALF_HOURS_NEEDED`):
+
+* **SWC and TS** (states) are averaged; when one half is missing the hour takes the other.
+  Soil states change little within 30 min (a diurnal TS wave of amplitude ``A`` moves by at
+  most ``A * 2 * pi / 48`` ~ 0.13 ``A`` in half an hour, SWC far less), while one missing half
+  is common in real files: scattered logger dropouts, and soil sensors logged hourly into an
+  HH file (a value at ``:00``, ``-9999`` at ``:30``). Requiring both halves turned such a
+  tower's record into scattered hours, and the 24-h SM low-frequency part and the 18-h input
+  windows of the correction need runs of complete hours, so the network corrected only a
+  small share of the tower's hours.
+* **LE** is averaged, and one available half also stands for the hour: it is an unbiased but
+  noisier estimate of the hourly mean (the eddy-covariance random error of one half-hour,
+  about 10-20 % of LE, grows by sqrt(2); the within-hour trend adds at most a quarter of the
+  hourly change, ~20 W m-2 in the morning rise, with either sign). The coupling uses a
+  tower's days with all 24 hours of SM and LH (the complete-day rule of
+  :mod:`smlib.data.ingest`), so an LE hour lost to one missing half would cost a whole day.
+* **P** is a sum: the hour needs both halves (one half is not the hour's rain).
+
+SWC below 0 % (a dry probe's offset or temperature artefact) is set missing value by value,
+counted and logged, as ISMN flags such values ``C01`` (refusing the file cost the whole tower:
+three of five in the skill benchmark's arid twin). SWC above 100 % is set missing and logged
+when at most :data:`MAX_OUT_OF_RANGE_SHARE` of the file's values; more refuse the file (percent
+read as something else), naming the first line.
+
+Soil temperature is read from the first column, in the order of :data:`COLUMN_CANDIDATES`
+and then of the FLUXNET / AmeriFlux depth index, that holds any value: ``TS_F_MDS_1`` (or
+``TS_1_1_1``) first, then the same depth at another position (``TS_2_1_1``), then deeper
+sensors (``TS_F_MDS_2``, ``TS_1_2_1``). A deeper or other-position column is logged as a
+warning (a deeper sensor's diurnal cycle is damped and late) and recorded in
+``TowerSeries.ts_column``. Soil moisture falls back only to the same depth (``SWC_F_MDS_1``,
+``SWC_1_1_1``, ``SWC_<h>_1_<r>``): the correction is for the sensor near the surface.
 
 Sources are merged per site by priority: FLUXNET2015 wins wherever it has records; AmeriFlux
 and ICOS only extend it before its first or after its last time stamp.
@@ -39,9 +70,13 @@ import xarray as xr
 from smlib.io.errors import InputError, SkippedInput, check_on_error, skip_or_raise
 
 __all__ = [
+    "COLUMN_CANDIDATES",
+    "HALF_HOURS_NEEDED",
+    "MAX_OUT_OF_RANGE_SHARE",
     "TowerSeries",
     "read_site_list",
     "read_tower_file",
+    "half_hours_to_hours",
     "read_fluxnet",
     "SOURCE_PRIORITY",
 ]
@@ -57,20 +92,43 @@ _FILE = re.compile(
 SOURCE_PRIORITY: dict[str, int] = {"FLX": 0, "AMF": 1, "ICOSETC": 1}
 _SOURCE_NAME = {"FLX": "FLUXNET2015", "AMF": "AmeriFlux BASE", "ICOSETC": "ICOS"}
 
-# cube quantity -> candidate columns in order of preference, per source family
-_COLUMNS = {
+#: Cube quantity -> candidate columns in order of preference, per source family; after them,
+#: the columns that :func:`_depth_candidates` finds by the FLUXNET / AmeriFlux naming rules.
+COLUMN_CANDIDATES: dict[str, dict[str, list[str]]] = {
     "fluxnet": {
-        "lh": ["LE_F_MDS"],
-        "sm": ["SWC_F_MDS_1"],
-        "ts": ["TS_F_MDS_1"],
+        "lh": ["LE_F_MDS", "LE"],
+        "sm": ["SWC_F_MDS_1", "SWC_1_1_1", "SWC_1", "SWC"],
+        "ts": ["TS_F_MDS_1", "TS_1_1_1", "TS_1", "TS"],
         "precip": ["P_F", "P"],
     },
     "ameriflux": {
         "lh": ["LE", "LE_1_1_1", "LE_PI_F"],
-        "sm": ["SWC_1_1_1", "SWC_1", "SWC"],
-        "ts": ["TS_1_1_1", "TS_1", "TS"],
+        "sm": ["SWC_1_1_1", "SWC_1", "SWC", "SWC_PI_F_1_1_1", "SWC_F_MDS_1"],
+        "ts": ["TS_1_1_1", "TS_1", "TS", "TS_PI_F_1_1_1", "TS_F_MDS_1"],
         "precip": ["P", "P_1_1_1", "P_PI_F"],
     },
+}
+_COLUMNS = COLUMN_CANDIDATES
+
+#: Largest share of a file's SWC values that may lie outside 0..100 % (they are set missing
+#: and logged: a dielectric probe in dry soil reads a little below zero now and then); above
+#: it the file is refused (a unit mix-up, not a few bad readings).
+MAX_OUT_OF_RANGE_SHARE = 0.01
+
+#: Half-hours (of 2) an hour needs per quantity; see the module docstring for why.
+HALF_HOURS_NEEDED: dict[str, int] = {"sm": 1, "ts": 1, "lh": 1, "precip": 2}
+
+_QUALIFIER = r"(?:_PI)?(?:_F)?"
+_SAME_DEPTH = {
+    # another horizontal position or replicate at the shallowest depth index
+    q: re.compile(rf"^{q.upper()}{_QUALIFIER}_(\d+)_1_(\d+)$")
+    for q in ("swc", "ts")
+}
+_DEEPER = {
+    "ts": [
+        re.compile(r"^TS_F_MDS_(\d+)$"),  # FLUXNET2015: index 1 = shallowest
+        re.compile(rf"^TS{_QUALIFIER}_(\d+)_(\d+)_(\d+)$"),  # AmeriFlux H_V_R
+    ],
 }
 
 
@@ -91,6 +149,10 @@ class TowerSeries:
         Source column of soil moisture (recorded as the cube's ``sensor``).
     sources : list of str
         Files merged, highest priority first.
+    ts_column : str
+        Source column of soil temperature in the highest-priority file ("" when none).
+    sm_out_of_range : int
+        SWC values outside 0..100 % set missing in the merged files.
     """
 
     site: str
@@ -100,6 +162,8 @@ class TowerSeries:
     data: pd.DataFrame
     sm_column: str
     sources: list[str]
+    ts_column: str = ""
+    sm_out_of_range: int = 0
 
     def to_xarray(self) -> xr.Dataset:
         """The hourly series as a ``Dataset`` on ``time`` with units and site attributes."""
@@ -158,9 +222,56 @@ def _find_site_list(folder: Path) -> Path | None:
     return None
 
 
-def _pick(columns: Iterable[str], candidates: list[str]) -> str | None:
-    cols = set(columns)
-    return next((c for c in candidates if c in cols), None)
+def _depth_candidates(columns: Iterable[str], quantity: str, family: str) -> list[str]:
+    """Present columns that may hold ``quantity``, in order of preference.
+
+    The family's named candidates first, then (SWC, TS) the shallowest depth at other
+    positions / replicates, then (TS only) deeper sensors, shallowest first.
+    """
+    cols = list(columns)
+    out = [c for c in COLUMN_CANDIDATES[family][quantity] if c in cols]
+    key = {"sm": "swc", "ts": "ts"}.get(quantity)
+    if key is None:
+        return out
+    same = [(tuple(map(int, m.groups())), c) for c in cols if (m := _SAME_DEPTH[key].match(c))]
+    out += [c for _, c in sorted(same) if c not in out]
+    deeper: list[tuple[tuple[int, ...], str]] = []
+    for pattern in _DEEPER.get(key, []):
+        for c in cols:
+            m = pattern.match(c)
+            if not m or c in out:
+                continue
+            g = tuple(map(int, m.groups()))
+            depth = g[0] if len(g) == 1 else g[1]
+            if depth >= 2:
+                deeper.append(((depth, *g), c))
+    out += [c for _, c in sorted(deeper)]
+    return out
+
+
+def _pick(df: pd.DataFrame, quantity: str, family: str, path: Path) -> str | None:
+    """The first candidate column of ``quantity`` holding any value (else the first present)."""
+    candidates = _depth_candidates(df.columns, quantity, family)
+    if not candidates:
+        return None
+    chosen = next(
+        (c for c in candidates if pd.to_numeric(df[c], errors="coerce").notna().any()),
+        candidates[0],
+    )
+    first = COLUMN_CANDIDATES[family][quantity][0]
+    if quantity in ("sm", "ts") and chosen not in COLUMN_CANDIDATES[family][quantity]:
+        deeper = quantity == "ts" and not _SAME_DEPTH["ts"].match(chosen)
+        logger.warning(
+            "%s: %s from %s (%s%s)",
+            path.name,
+            "soil temperature" if quantity == "ts" else "soil moisture",
+            chosen,
+            f"{first} absent or empty",
+            "; a deeper sensor: its diurnal cycle is damped and late" if deeper else "",
+        )
+    elif chosen != candidates[0]:
+        logger.info("%s: %s from %s (%s empty)", path.name, quantity, chosen, candidates[0])
+    return chosen
 
 
 def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, str]:
@@ -189,12 +300,17 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     df = pd.read_csv(path, comment="#", na_values=[_MISSING, "-9999"], low_memory=False)
     if "TIMESTAMP_START" not in df.columns:
         raise ValueError(f"{path}: no TIMESTAMP_START column")
-    cols = {q: _pick(df.columns, c) for q, c in _COLUMNS[family].items()}
+    cols = {q: _pick(df, q, family, path) for q in COLUMN_CANDIDATES[family]}
     if cols["sm"] is None or cols["lh"] is None:
         raise ValueError(
-            f"{path}: needs soil moisture ({_COLUMNS[family]['sm']}) and latent heat "
-            f"({_COLUMNS[family]['lh']}) columns"
+            f"{path}: needs soil moisture ({COLUMN_CANDIDATES[family]['sm']}) and latent heat "
+            f"({COLUMN_CANDIDATES[family]['lh']}) columns"
         )
+    if cols["ts"] is None:
+        logger.warning(
+            "%s: no soil temperature column (%s, other positions or depths): the network "
+            "cannot correct this tower", path.name, COLUMN_CANDIDATES[family]["ts"],
+        )  # fmt: skip
     stamp = pd.to_datetime(
         df["TIMESTAMP_START"].astype("string"), format="%Y%m%d%H%M", errors="coerce"
     )
@@ -212,8 +328,8 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
         n_comment = sum(1 for _ in _leading_comments(path))
         raise ValueError(f"{path}:{k + n_comment + 2}: duplicated or unordered TIMESTAMP_START")
     expected = np.timedelta64(30 if m["res"] == "HH" else 60, "m")
-    if t.size > 1 and (step != expected).any():
-        k = int(np.flatnonzero(step != expected)[0]) + 1
+    if t.size > 1 and (step % expected != np.timedelta64(0, "ns")).any():
+        k = int(np.flatnonzero(step % expected != np.timedelta64(0, "ns"))[0]) + 1
         n_comment = sum(1 for _ in _leading_comments(path))
         raise ValueError(
             f"{path}:{k + n_comment + 2}: step of {step[k - 1].astype('timedelta64[m]')} in a "
@@ -224,16 +340,26 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
     )
     values.index = pd.DatetimeIndex(t)
     values["sm"] = values["sm"] / 100.0  # SWC is in percent in every family
-    impossible = values["sm"] > 1.0
-    if impossible.any():
-        k = int(np.flatnonzero(impossible.to_numpy())[0])
+    above = (values["sm"] > 1.0).to_numpy()
+    if above.any():
+        k = int(np.flatnonzero(above)[0])
         n_comment = sum(1 for _ in _leading_comments(path))
-        raise InputError(
-            str(path),
+        first = (
             f"SWC {100 * values['sm'].iloc[k]:g} % outside the possible range 0..100 % "
-            f"at {values.index[k]}",
-            line=k + n_comment + 2,
+            f"at {values.index[k]}"
         )
+        n_bad, n_finite = int(above.sum()), int(values["sm"].notna().sum())
+        if n_bad > MAX_OUT_OF_RANGE_SHARE * n_finite:
+            raise InputError(
+                str(path),
+                f"{first} ({n_bad} of {n_finite} SWC values; not percent?)",
+                line=k + n_comment + 2,
+            )
+        logger.warning(
+            "%s: %d of %d SWC values above 100 %% set missing (first, line %d: %s)",
+            path.name, n_bad, n_finite, k + n_comment + 2, first,
+        )  # fmt: skip
+        values.loc[above, "sm"] = np.nan
     below = (values["sm"] < 0.0).to_numpy()
     if below.any():  # a dry probe's offset or artefact: dropped per value, as ISMN's C01 flag
         k = int(np.flatnonzero(below)[0])
@@ -245,16 +371,59 @@ def read_tower_file(path: str | Path, utc_offset: float) -> tuple[pd.DataFrame, 
             values.index[k],
         )  # fmt: skip
         values.loc[below, "sm"] = np.nan
+    n_out = int(above.sum() + below.sum())
+    if t.size > 1 and (step > expected).any():  # records left out: their times are missing
+        k = int(np.flatnonzero(step > expected)[0]) + 1
+        n_comment = sum(1 for _ in _leading_comments(path))
+        grid = pd.date_range(t[0], t[-1], freq=pd.Timedelta(expected))
+        logger.warning(
+            "%s: %d records absent between the time stamps (the first gap before line %d); "
+            "those %s are missing", path.name, len(grid) - t.size, k + n_comment + 2,
+            "half-hours" if m["res"] == "HH" else "hours",
+        )  # fmt: skip
+        values = values.reindex(grid)
     if m["res"] == "HH":
-        hour = values.index.floor("h")
-        grouped = values.groupby(hour)
-        count = grouped.count()
-        means = grouped.mean()
-        means["precip"] = grouped["precip"].sum(min_count=2)
-        values = means.where(count == 2)
+        values = half_hours_to_hours(values)
     end_utc = values.index + pd.Timedelta(hours=1) - pd.Timedelta(hours=float(utc_offset))
     values.index = pd.DatetimeIndex(end_utc, name="time")
-    return values.astype("float64"), str(cols["sm"])
+    values = values.astype("float64")
+    values.attrs["columns"] = {q: c for q, c in cols.items() if c}
+    values.attrs["sm_out_of_range"] = n_out
+    return values, str(cols["sm"])
+
+
+def half_hours_to_hours(values: pd.DataFrame) -> pd.DataFrame:
+    """Hourly values from half-hourly ones by the rules of :data:`HALF_HOURS_NEEDED`.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Indexed by the half-hours' start times; columns ``sm``, ``ts``, ``lh`` (means) and
+        ``precip`` (a sum), NaN where missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the hours' start times: the mean (``precip``: the sum) of the available
+        half-hours, NaN where fewer than ``HALF_HOURS_NEEDED[column]`` are available.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2020-01-01", periods=4, freq="30min")
+    >>> hh = pd.DataFrame({"sm": [0.2, np.nan, 0.3, 0.3], "precip": [1.0, np.nan, 0.5, 0.5]},
+    ...                   index=t)
+    >>> half_hours_to_hours(hh).to_numpy().tolist()
+    [[0.2, nan], [0.3, 1.0]]
+    """
+    grouped = values.groupby(values.index.floor("h"))
+    count = grouped.count()
+    means = grouped.mean()
+    out = means.copy()
+    for q in values.columns:
+        need = HALF_HOURS_NEEDED.get(q, 2)
+        agg = grouped[q].sum(min_count=need) if q == "precip" else means[q]
+        out[q] = agg.where(count[q] >= need)
+    return out
 
 
 def _read_named(path: Path, utc_offset: float) -> tuple[pd.DataFrame, str]:
@@ -342,7 +511,7 @@ def read_fluxnet(
             continue
         info = sites.loc[site]
         merged: pd.DataFrame | None = None
-        sm_col = ""
+        sm_col = ts_col = ""
         used = []
         try:
             parts = [
@@ -356,6 +525,7 @@ def read_fluxnet(
         for f, df, col in parts:
             if merged is None:
                 merged, sm_col = df, col
+                ts_col = df.attrs.get("columns", {}).get("ts", "")
             else:
                 extend = df[(df.index < merged.index[0]) | (df.index > merged.index[-1])]
                 if len(extend) < len(df):
@@ -376,6 +546,8 @@ def read_fluxnet(
                 data=merged,
                 sm_column=sm_col,
                 sources=used,
+                ts_column=ts_col,
+                sm_out_of_range=sum(df.attrs.get("sm_out_of_range", 0) for _, df, _ in parts),
             )
         )
     return out

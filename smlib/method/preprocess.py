@@ -55,6 +55,7 @@ from smlib.timeutils import (
 __all__ = [
     "FEATURE_SETS",
     "fill_short_gaps",
+    "hold_lf",
     "feature_names",
     "Prepared",
     "prepare",
@@ -135,6 +136,61 @@ def fill_short_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
         if gap.any():
             out[i, gap] = np.interp(idx[gap], idx[ok], row[ok])
     return out.reshape(x.shape)
+
+
+def hold_lf(lf: np.ndarray, sm: np.ndarray, max_h: int) -> np.ndarray:
+    """Carry a low-frequency part to hours without one from the nearest hour that has one.
+
+    An hour ``t`` with a finite ``sm`` but a NaN ``lf`` (its moving-average window reaches
+    past the end of an SM run) takes the ``lf`` of the nearest hour ``u`` with a finite
+    ``lf``, when ``|t - u| <= max_h`` and ``sm`` is finite on every hour between them (never
+    across a gap, where a rain step may hide). Ties take the earlier hour. The LF is a 24-h
+    mean: the nearest complete mean estimates it without the diurnal bias that a mean over a
+    partial window has.
+
+    Parameters
+    ----------
+    lf, sm : numpy.ndarray, shape (..., time)
+        Low-frequency part and the (gap-filled) series it was computed from.
+    max_h : int
+        Farthest hour an LF is carried; 0 returns ``lf`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``lf``.
+
+    Examples
+    --------
+    >>> sm = np.array([np.nan, 1.0, 1.0, 1.0, 1.0, 1.0, np.nan, 1.0])
+    >>> lf = np.array([np.nan, np.nan, 2.0, 3.0, np.nan, np.nan, np.nan, np.nan])
+    >>> hold_lf(lf, sm, 1)
+    array([nan,  2.,  2.,  3.,  3., nan, nan, nan])
+    """
+    if max_h <= 0:
+        return lf
+    shape = lf.shape
+    lf2 = lf.reshape(-1, shape[-1])
+    sm2 = sm.reshape(-1, shape[-1])
+    out = lf2.copy()
+    n_t = shape[-1]
+    idx = np.arange(n_t)
+    todo = np.isnan(lf2) & np.isfinite(sm2)
+    for i in np.flatnonzero(todo.any(1) & np.isfinite(lf2).any(1)):
+        ok = np.isfinite(lf2[i])
+        run = np.cumsum(~np.isfinite(sm2[i]))  # one id per run of finite SM
+        prev = np.maximum.accumulate(np.where(ok, idx, -1))
+        nxt = np.minimum.accumulate(np.where(ok, idx, n_t)[::-1])[::-1]
+        p_ok = (prev >= 0) & (idx - prev <= max_h)
+        p_ok[p_ok] &= run[prev[p_ok]] == run[p_ok]
+        n_ok = (nxt < n_t) & (nxt - idx <= max_h)
+        n_ok[n_ok] &= run[nxt[n_ok]] == run[n_ok]
+        use_prev = p_ok & (~n_ok | (idx - prev <= nxt - idx))
+        use_next = n_ok & ~use_prev
+        t = todo[i]
+        out[i, t & use_prev] = lf2[i, prev[t & use_prev]]
+        out[i, t & use_next] = lf2[i, nxt[t & use_next]]
+    return out.reshape(shape)
 
 
 # --------------------------------------------------------------------------- prepared data
@@ -252,6 +308,8 @@ def prepare(ds: xr.Dataset, cfg: PreprocessConfig, *, training: bool) -> Prepare
     observed = np.isfinite(station_array(ds, "sm"))
     sm = screened("sm")
     sm_lf = moving_average(sm, cfg.lf_window_h, cfg.lf_centering)
+    if not training and cfg.lf_hold_h:
+        sm_lf = hold_lf(sm_lf, sm, cfg.lf_hold_h)
     sm_hf = sm - sm_lf
     sm_hf[~observed] = np.nan  # interpolated hours are inputs to the LF, never targets
     if cfg.lookahead_h:

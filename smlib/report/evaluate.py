@@ -22,6 +22,8 @@ Files written to ``out`` (figures as PNG and SVG)::
                              only, with --cube; products that carry ``*_uncertainty``)
     r_sm_ts_station.csv, r_sm_ts_by_sensor.csv, hf_r_reference.csv, land_coupling.csv,
     calibration_reference.csv (coverage against reference stations: real data too),
+    network_coverage.csv (with --cube: per station, the hours with SM, those with a network
+    value and the others by first missing input, smlib.method.coverage),
     skill_truth.csv, skill_truth_by_sensor.csv, calibration.csv (and its figure's two tables
     calibration_reliability.csv, calibration_spread_skill.csv), signal_ablation.csv (twin, with
     --cube: the product refitted without each signal estimate), lag_sensitivity.csv, summary.json
@@ -137,6 +139,7 @@ def evaluate(
     _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
     _coverage_part(ds, methods, kind, report)
+    _network_coverage_part(ds, cube, model_dir, report)
     _reference_calibration_part(ds, report, max_pair_km)
     if truth_ds is not None:
         _truth_part(ds, truth_ds, methods, report, keep)
@@ -384,6 +387,19 @@ def _coverage_part(
         "share of the hours with a raw SM value (QC passed) that hold a correction "
         "(flags corrected, rain_affected_*, no_method_input_*)"
     )
+
+
+def _network_coverage_part(ds: xr.Dataset, cube: Any, model_dir: Any, report: _Report) -> None:
+    """Hours with a network value by kind, and why not (cube, run: paths or None)."""
+    from smlib.method.coverage import coverage_summary
+
+    if "sm_lstm_net" not in ds and cube is None:
+        return report.skip("network_coverage", "needs sm_lstm_net or the cube (--cube)")
+    c = None if cube is None else _open(cube, "station cube")
+    cov, scope, table = coverage_summary(ds, c, model_dir)
+    if table is not None:
+        report.table(table.reset_index(), "network_coverage")
+    report.summary["network_coverage"], report.summary["network_coverage_scope"] = cov, scope
 
 
 def _scopes_part(

@@ -47,6 +47,10 @@ name                   what differs                                     why it m
 ``sparse_noisy``       half the stations over twice the area, 3x noise, less training data, noisier targets, and gaps that
                        an outage every 20 days (7-day mean), 0.5 %      cut the 30-h input windows: fewer corrected hours
                        spikes, 2 % dropouts
+``gappy_towers``       the default world; in the tower files 2 % of the real FLUXNET / AmeriFlux records: a reader that needs
+                       half-hours of SWC, TS and LE missing at random,  both half-hours of an hour, and the complete-day
+                       and the soil sensors of 2 in 5 towers logged     rule, leave scattered tower hours, too few for the
+                       hourly (-9999 at every :30)                      24-h LF and 18-h windows (issue 18)
 ====================== ================================================ ====================================================
 
 In-situ-only variants: every world above also exists without reanalysis, as
@@ -54,7 +58,7 @@ In-situ-only variants: every world above also exists without reanalysis, as
 written, so the correction has only the station's own SM and TS): ``default_insitu``,
 ``arid_insitu``, ``monsoon_insitu``, ``temperate_maritime_insitu``, ``humid_irrigated_insitu``,
 ``sensor_lag_insitu``, ``delayed_element_insitu``, ``mixed_sign_insitu``, ``dry_gain_insitu``,
-``poor_reanalysis_insitu``, ``sparse_noisy_insitu``. Real networks without a reanalysis at
+``poor_reanalysis_insitu``, ``sparse_noisy_insitu``, ``gappy_towers_insitu``. Real networks without a reanalysis at
 hand, or users who do not want one (issue 18), are what they stand for.
 
 Sources of the parameter values (what each group of knobs rests on):
@@ -106,7 +110,10 @@ Sources of the parameter values (what each group of knobs rests on):
   ``poor_reanalysis`` ranges (damped and delayed cycles, biases, storms too early and on the
   wrong day; parameterised convection rains too early in the day, Dai 2006, J. Climate
   19:4605) are assumptions chosen to be clearly worse, not measured values.
-* Noise and gaps: assumptions, scaled from the embedded twin's.
+* Noise and gaps: assumptions, scaled from the embedded twin's. The tower gaps of
+  ``gappy_towers`` are assumptions of the order seen in AmeriFlux BASE files (the US-CRT
+  sample of ``shared/realdata`` lacks 56 of its 96 LE half-hours) and in sites whose soil
+  loggers record hourly; they are not fitted to a network.
 * In-situ-only variants: no value to rest on; they remove an input, nothing else.
 
 Use :func:`get_scenario` (a clear ``KeyError`` listing the names) or :data:`SCENARIOS`.
@@ -252,6 +259,12 @@ class Scenario:
         Probability of a lone missing SM hour (-).
     spike_prob : float
         Probability of a spike per SM hour (-).
+    tower_halfhour_dropout : float
+        Probability that a tower half-hour of SWC, of TS and of LE is missing, independently
+        (-; :func:`~smlib.synth.towers.tower_gaps`).
+    tower_hourly_soil_share : float
+        Share of the towers whose soil sensors are logged hourly into the half-hourly file
+        (``-9999`` at every ``:30``) (-).
     rea_sm_phase_h, rea_ts_phase_h : tuple of float
         Uniform ranges of the reanalysis SM / TS diurnal delay per region, h (both products).
     rea_sm_amp : tuple of float
@@ -315,6 +328,8 @@ class Scenario:
     outage_mean_h: float = 96.0
     dropout: float = 0.002
     spike_prob: float = 0.001
+    tower_halfhour_dropout: float = 0.0
+    tower_hourly_soil_share: float = 0.0
     # reanalysis
     rea_sm_phase_h: Range = (-2.0, 3.0)
     rea_sm_amp: Range = (0.5, 1.6)
@@ -333,7 +348,8 @@ class Scenario:
             raise ValueError(f"scenario {self.name!r}: {what}")
 
         for f in ("nocturnal_share", "station_hit_prob", "irrigated_share", "weak_share",
-                  "dropout", "spike_prob", "irrigation_depletion", "negative_share"):  # fmt: skip
+                  "dropout", "spike_prob", "irrigation_depletion", "negative_share",
+                  "tower_halfhour_dropout", "tower_hourly_soil_share"):  # fmt: skip
             v = getattr(self, f)
             if not 0.0 <= v <= 1.0:
                 fail(f"{f} must lie in [0, 1], got {v}")
@@ -606,6 +622,13 @@ _WORLDS: dict[str, Scenario] = {
             outage_mean_h=168.0,
             dropout=0.02,
             spike_prob=0.005,
+        ),
+        Scenario(
+            "gappy_towers",
+            "The default world with the gaps of real tower files: 2 % of the half-hours of "
+            "SWC, TS and LE missing, soil sensors of 2 in 5 towers logged hourly.",
+            tower_halfhour_dropout=0.02,
+            tower_hourly_soil_share=0.4,
         ),
     )
 }

@@ -17,6 +17,10 @@ measured by a dielectric SWC probe with the temperature artefact
 Logger outages of the ISMN model (:func:`smlib.synth.sensors.outage_mask`) blank SWC and TS
 (-9999 in the files). ``LE_F_MDS`` is gap-filled by marginal distribution sampling in
 FLUXNET2015, so only 0.02 % of its half-hours stay missing (-9999), where gap-filling failed.
+
+:func:`tower_gaps` adds the gaps of real tower records (scenario ``gappy_towers``): scattered
+half-hours missing in SWC, TS and LE independently, and soil sensors logged hourly into the
+half-hourly file (a value at ``:00``, ``-9999`` at ``:30``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TowerData", "tower_halfhourly", "hourly_to_halfhourly_state"]
+__all__ = ["TowerData", "tower_halfhourly", "hourly_to_halfhourly_state", "tower_gaps"]
 
 
 @dataclass
@@ -104,4 +108,44 @@ def tower_halfhourly(
         site=np.asarray(site), utc_offset=np.asarray(utc_offset, int), le=le, le_qc=le_qc,
         swc=swc, ts=ts, p=twice(rain.astype(float)) / 2.0, ta=twice(t_air.astype(float)),
         sw_in=twice(sw_in.astype(float)),
+    )  # fmt: skip
+
+
+def tower_gaps(
+    data: TowerData, halfhour_dropout: float, hourly_soil_share: float, rng: np.random.Generator
+) -> TowerData:
+    """The tower records with the gaps of real files.
+
+    Parameters
+    ----------
+    data : TowerData
+    halfhour_dropout : float
+        Probability that a half-hour of SWC, of TS and of LE is missing (-9999), drawn
+        independently per variable and half-hour (-).
+    hourly_soil_share : float
+        Share of the towers whose SWC and TS are logged hourly: every half-hour starting at
+        ``:30`` (local time, the files' clock; UTC offsets are whole hours) is missing (-).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    TowerData
+        A copy with NaN where the gaps fall; P, TA and SW_IN are left whole.
+    """
+
+    def drop(a: np.ndarray) -> np.ndarray:
+        return np.where(rng.uniform(size=a.shape) < halfhour_dropout, np.nan, a)
+
+    swc, ts, le = drop(data.swc), drop(data.ts), drop(data.le)
+    n_tower = swc.shape[0]
+    hourly = np.zeros(n_tower, dtype=bool)
+    k = int(round(hourly_soil_share * n_tower))
+    if k:
+        hourly[rng.choice(n_tower, size=k, replace=False)] = True
+    # half-hour 2k starts on the full hour (the axis starts at 00 UTC)
+    swc[hourly, 1::2] = np.nan
+    ts[hourly, 1::2] = np.nan
+    return TowerData(
+        site=data.site, utc_offset=data.utc_offset, le=le, le_qc=data.le_qc, swc=swc, ts=ts,
+        p=data.p, ta=data.ta, sw_in=data.sw_in,
     )  # fmt: skip

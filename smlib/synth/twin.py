@@ -34,7 +34,7 @@ from smlib.synth.sensors import (
     soil_temperature_reading,
     tipping_bucket,
 )
-from smlib.synth.towers import TowerData, tower_halfhourly
+from smlib.synth.towers import TowerData, tower_gaps, tower_halfhourly
 from smlib.synth.world import (
     DEFAULT_N_DAYS,
     DEFAULT_N_STATIONS,
@@ -229,6 +229,9 @@ def simulate_twin(
         sm_read[tw], ts_read[tw], forcing.rain[tw, fl], forcing.t_air[tw, fl],
         forcing.sw[tw, fl], logger_ok[tw], rng_for(seed, "towers"),
     )  # fmt: skip
+    if sc.tower_halfhour_dropout > 0 or sc.tower_hourly_soil_share > 0:
+        towers = tower_gaps(towers, sc.tower_halfhour_dropout, sc.tower_hourly_soil_share,
+                            rng_for(seed, "tower-gaps"))  # fmt: skip
 
     era5_spec, merra2_spec = sc.product_specs()
     era5 = run_product(world, era5_spec, weather, sim_time, show_progress=show_progress)

@@ -27,7 +27,7 @@ control (:mod:`.data`)             :func:`reader_findings`, :func:`qc_table`, :f
 05 lag sensitivity                 :func:`read_sensitivity`, :func:`sensitivity_shares`,
 (:mod:`.sensitivity`)              :func:`plot_sensitivity_by_part`, :func:`describe_sensitivity`
 06 land coupling                   :func:`read_coupling`, :func:`coupling_table`,
-(:mod:`.coupling`)                 :func:`describe_coupling`
+(:mod:`.coupling`)                 :func:`describe_coupling`, :func:`describe_network_coverage`
 any (:mod:`.reports`)              :func:`read_summary`, :func:`read_table`,
                                    :func:`show_or_explain` (with :class:`Unavailable`)
 =================================  ============================================================
@@ -38,7 +38,13 @@ glance of the intro page in :mod:`smlib.report.glance` and the explorer in :mod:
 
 from __future__ import annotations
 
-from smlib.report.study.coupling import coupling_table, describe_coupling, read_coupling
+from smlib.report.study.coupling import (
+    coupling_table,
+    describe_coupling,
+    describe_network_coverage,
+    network_coverage_sentence,
+    read_coupling,
+)
 from smlib.report.study.data import (
     describe_data,
     describe_references_and_gauges,
@@ -113,4 +119,6 @@ __all__ = [
     "read_coupling",
     "coupling_table",
     "describe_coupling",
+    "describe_network_coverage",
+    "network_coverage_sentence",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from smlib.report.study.reports import read_table
+from smlib.report.study.reports import read_summary, read_table
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -61,3 +61,63 @@ def describe_coupling(coupling: xr.Dataset) -> Markdown:
             "`data_dir`, give the towers the complete days the index needs."
         )
     return Markdown(text)
+
+
+def network_coverage_sentence(coverage: dict) -> str:
+    """The sentence on how many tower hours the network corrects, from ``summary.json``.
+
+    Parameters
+    ----------
+    coverage : dict
+        ``summary["network_coverage"]`` of :func:`smlib.report.evaluate.evaluate`: per kind
+        (``tower``, ``ismn``) ``hours_sm``, ``share_network`` (0-1) and, with the cube,
+        ``stations``, ``leading_reason``, ``leading_reason_text`` and ``reasons``.
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Raises
+    ------
+    ValueError
+        No tower has an hour with SM.
+    """
+    tower = coverage.get("tower")
+    if not tower or not tower.get("hours_sm") or tower.get("share_network") is None:
+        raise ValueError("no tower has hours with SM in this build")
+    share = tower["share_network"]
+    n = f" at {tower['stations']} towers" if tower.get("stations") else ""
+    text = (
+        f"The network gives a value to **{100 * share:.0f} %** of the {tower['hours_sm']:,} "
+        f"tower hours with SM{n}"
+    )
+    ismn = coverage.get("ismn") or {}
+    if ismn.get("share_network") is not None:
+        text += f" (ISMN stations: {100 * ismn['share_network']:.0f} %)"
+    lead = tower.get("leading_reason")
+    if lead and share < 1:
+        lost = tower["reasons"][lead]
+        text += (
+            f". Most of the other hours have none because {tower['leading_reason_text']} "
+            f"({100 * lost:.1f} % of the hours)"
+        )
+    text += "."
+    if share < 0.9:
+        text += (
+            " The coupling below then rests on part of the towers' records; "
+            "`smlib.method.coverage.network_coverage` counts each tower's missing hours by "
+            "reason (`network_coverage.csv` of the report)."
+        )
+    return text
+
+
+def describe_network_coverage(report_dir: str | os.PathLike[str]) -> Markdown:
+    """:func:`network_coverage_sentence` of a report folder's ``summary.json``."""
+    from IPython.display import Markdown
+
+    summary = read_summary(report_dir)
+    if "network_coverage" not in summary:
+        reason = summary.get("skipped", {}).get("network_coverage", "not computed")
+        raise ValueError(f"the evaluation has no network coverage ({reason})")
+    return Markdown(network_coverage_sentence(summary["network_coverage"]))

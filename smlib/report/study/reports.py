@@ -34,6 +34,7 @@ _TABLE_PART = {
     "calibration": "calibration",
     "calibration_reliability": "calibration",
     "calibration_spread_skill": "calibration",
+    "network_coverage": "network_coverage",
 }
 
 
