@@ -85,6 +85,13 @@ def test_cross_scenario_sentences_follow_the_numbers():
     assert "Missed: hf_r in b" in mixed
     table = cross_scenario_table(_bench({"a": 0.95}), "hf_r")
     assert table.loc["a", "guided fit, recommended (default)"] == 0.95
+    # a target no world could be judged on (no left-out run) is said so, never "met"
+    bench = _bench({"a": 0.95, "b": 0.92})
+    for v in bench["summary"]["targets"].values():
+        v["loo_hf_r>=0.90"] = None
+    text = describe_cross_scenario(bench)
+    assert "Targets met in every world: hf_r." in text
+    assert "Not measured in this run: loo_hf_r>=0.90." in text
 
 
 def test_coupling_vs_truth_names_the_closest_method():

@@ -393,12 +393,16 @@ def describe_cross_scenario(result: dict) -> str:
         )
     targets = result.get("summary", {}).get("targets", {})
     if targets:
-        miss = {k: [s for s, v in targets.items() if v.get(k) is False] for k in
-                next(iter(targets.values()))}  # fmt: skip
-        met = [k for k, v in miss.items() if not v]
+        keys = next(iter(targets.values()))
+        miss = {k: [s for s, v in targets.items() if v.get(k) is False] for k in keys}
+        # a target no world could be judged on (None everywhere: e.g. no left-out run) is not met
+        unmeasured = [k for k in keys if all(v.get(k) is None for v in targets.values())]
+        met = [k for k, v in miss.items() if not v and k not in unmeasured]
         missed = {k: v for k, v in miss.items() if v}
         if met:
             parts.append("Targets met in every world: " + ", ".join(met) + ".")
+        if unmeasured:
+            parts.append("Not measured in this run: " + ", ".join(unmeasured) + ".")
         if missed:
             parts.append(
                 "Missed: " + "; ".join(f"{k} in {', '.join(v)}" for k, v in missed.items()) + "."
