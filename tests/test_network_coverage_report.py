@@ -16,7 +16,8 @@ from test_evaluate import _world
 
 from smlib.config import get_profile
 from smlib.method.preprocess import prepare
-from smlib.report.evaluate import _network_coverage_part, _Report, evaluate
+from smlib.report.evaluate import _Report, evaluate
+from smlib.report.evaluate_parts import network_coverage_part as _network_coverage_part
 from smlib.report.study import describe_network_coverage, network_coverage_sentence
 
 

@@ -50,8 +50,15 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.data import station_kind
-from smlib.errors import reading_netcdf
 from smlib.evaluation import diagnostics as dg
+from smlib.report.evaluate_parts import (
+    calibration_part,
+    finite_or_none,
+    network_coverage_part,
+    open_input,
+    reference_calibration_part,
+    signal_ablation_part,
+)
 from smlib.timeutils import hourly_index
 
 __all__ = ["evaluate", "REQUIRED_VARIABLES"]
@@ -110,7 +117,7 @@ def evaluate(
         written and the parts skipped with their reasons.
     """
     out = Path(out)
-    ds = _open(corrected, "corrected file")
+    ds = open_input(corrected, "corrected file")
     _validate(ds, str(corrected) if not isinstance(corrected, xr.Dataset) else "dataset")
     methods = {m: v for m, v in dg.METHOD_VARIABLES.items() if v in ds}
     _require_corrected_series(ds, methods, _describe(corrected))
@@ -135,18 +142,18 @@ def evaluate(
 
     _r_sm_ts_part(ismn, methods, report)
     _reference_part(ds, methods, report, max_pair_km, keep)
-    truth_ds = _open(truth, "truth file") if truth is not None else None
+    truth_ds = open_input(truth, "truth file") if truth is not None else None
     _coupling_part(ds, methods, report, kind, truth_ds)
     _map_part(ds, report)
     _coverage_part(ds, methods, kind, report)
-    _network_coverage_part(ds, cube, model_dir, report)
-    _reference_calibration_part(ds, report, max_pair_km)
+    network_coverage_part(ds, cube, model_dir, report)
+    reference_calibration_part(ds, report, max_pair_km)
     if truth_ds is not None:
         _truth_part(ds, truth_ds, methods, report, keep)
         if cube is not None:
             _scopes_part(ds, truth_ds, cube, methods, report)
-            _calibration_part(ds, truth_ds, cube, report)
-            _signal_ablation_part(ds, truth_ds, cube, report, model_dir, corrected)
+            calibration_part(ds, truth_ds, cube, report)
+            signal_ablation_part(ds, truth_ds, cube, report, model_dir, corrected)
     else:
         report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
     if sensitivity is None and model_dir is not None and cube is not None:
@@ -205,7 +212,7 @@ def _diurnal_hours(
         report.summary["hf_hours"] = "all hours (no cube given to screen rain days)"
         log.warning("evaluate: HF skill over all hours, rain steps included (no --cube given)")
         return None
-    c = _open(cube, "station cube").sel(station=ds["station"].values).load()
+    c = open_input(cube, "station cube").sel(station=ds["station"].values).load()
     keep = dg.rain_free_hours(c).reindex(time=ds["time"].values, fill_value=False)
     report.summary["hf_hours"] = _hf_hours_text(c)
     report.summary["hf_hours_fraction"] = float(keep.mean())
@@ -252,7 +259,7 @@ def _reference_part(
     else:
         report.figure(fig, "fig5_station_pair")
         report.summary["fig5_pair"] = {
-            k: _num(v) if isinstance(v, float) else str(v) for k, v in best.items()
+            k: finite_or_none(v) if isinstance(v, float) else str(v) for k, v in best.items()
         }
 
     stations = pairs["station"].to_numpy()
@@ -389,19 +396,6 @@ def _coverage_part(
     )
 
 
-def _network_coverage_part(ds: xr.Dataset, cube: Any, model_dir: Any, report: _Report) -> None:
-    """Hours with a network value by kind, and why not (cube, run: paths or None)."""
-    from smlib.method.coverage import coverage_summary
-
-    if "sm_lstm_net" not in ds and cube is None:
-        return report.skip("network_coverage", "needs sm_lstm_net or the cube (--cube)")
-    c = None if cube is None else _open(cube, "station cube")
-    cov, scope, table = coverage_summary(ds, c, model_dir)
-    if table is not None:
-        report.table(table.reset_index(), "network_coverage")
-    report.summary["network_coverage"], report.summary["network_coverage_scope"] = cov, scope
-
-
 def _scopes_part(
     ds: xr.Dataset, truth: xr.Dataset, cube: str | os.PathLike[str] | xr.Dataset,
     methods: dict[str, str], report: _Report,
@@ -409,7 +403,7 @@ def _scopes_part(
     """Skill against the truth on rain-free, all and rain-affected hours (smlib.evaluation.skill)."""
     from smlib.evaluation.skill import score_against_truth
 
-    c = _open(cube, "station cube")
+    c = open_input(cube, "station cube")
     scores = score_against_truth(ds, truth, c, methods)
     report.summary["skill_by_scope"] = {
         m: {k: v for k, v in res.items() if not isinstance(v, dict)}
@@ -417,63 +411,6 @@ def _scopes_part(
         if not m.startswith("_")
     }
     report.summary["skill_by_scope_scope"] = scores["_scope"]
-
-
-def _signal_ablation_part(ds, truth, cube, report: _Report, model_dir, corrected) -> None:
-    """The default product refitted without each signal estimate (smlib.evaluation.signal_ablation)."""
-    from smlib.evaluation import signal_ablation as sa
-
-    c, path = _open(cube, "station cube"), None if isinstance(corrected, xr.Dataset) else corrected
-    try:
-        abl = sa.signal_ablation(c, ds, sa.correct_config_of(model_dir, path))
-    except ValueError as err:  # no guided product, or one this refit does not reproduce
-        return report.skip("signal_ablation", str(err))
-    table = sa.score_signal_ablation(abl, ds, truth, c)
-    report.table(table.reset_index(), "signal_ablation")
-    report.summary["signal_ablation"] = sa.ablation_summary(table)
-    log.info("evaluate: %s", report.summary["signal_ablation"]["verdict"])
-
-
-def _reference_calibration_part(ds: xr.Dataset, report: _Report, max_km: float) -> None:
-    """Coverage of the 90 % intervals against nearby reference stations (real data included)."""
-    from smlib.evaluation.calibration import reference_coverage
-
-    table = reference_coverage(ds, max_km=max_km)
-    if table.empty:
-        report.skip(
-            "calibration_vs_reference",
-            f"no product with an uncertainty, or no station with a reference within {max_km:g} km",
-        )
-        return
-    report.table(table.rename_axis("product").reset_index(), "calibration_reference")
-    report.summary["calibration_vs_reference"] = {
-        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
-    }
-
-
-def _calibration_part(
-    ds: xr.Dataset, truth: xr.Dataset, cube: str | os.PathLike[str] | xr.Dataset,
-    report: _Report,
-) -> None:  # fmt: skip
-    """Coverage of the products' 90 % intervals against the truth (smlib.evaluation.calibration)."""
-    from smlib.evaluation.calibration import coverage_kernel, product_errors, reliability_table
-    from smlib.report import plots
-
-    parts = product_errors(ds, truth, _open(cube, "station cube"))
-    if not parts:
-        report.skip("calibration", "no product of this file carries an uncertainty")
-        return
-    table = pd.DataFrame.from_dict(
-        {var: coverage_kernel(*p) for var, p in parts.items()}, orient="index"
-    )
-    report.table(table.rename_axis("product").reset_index(), "calibration")
-    report.summary["calibration"] = {
-        var: {k: _num(v) for k, v in row.items()} for var, row in table.to_dict("index").items()
-    }
-    reliability, spread_skill = reliability_table(parts)
-    report.table(reliability, "calibration_reliability")
-    report.table(spread_skill, "calibration_spread_skill")
-    report.figure(plots.plot_calibration(reliability, spread_skill), "calibration")
 
 
 def _sensitivity_from_run(
@@ -537,16 +474,6 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
         write(fh)
 
 
-def _open(obj: str | os.PathLike[str] | xr.Dataset, what: str) -> xr.Dataset:
-    if isinstance(obj, xr.Dataset):
-        return obj
-    path = Path(obj)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    with reading_netcdf(path):  # a truncated or damaged file: one line naming it
-        return xr.open_dataset(path)
-
-
 def _validate(ds: xr.Dataset, name: str) -> None:
     missing = [v for v in REQUIRED_VARIABLES if v not in ds]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords and c not in ds]
@@ -575,7 +502,7 @@ def _require_corrected_series(ds: xr.Dataset, methods: dict[str, str], name: str
 
 def _with_lh_from_cube(ds: xr.Dataset, cube: str | os.PathLike[str]) -> xr.Dataset:
     """Take the towers' latent heat flux from the cube when the corrected file lacks it."""
-    c = _open(cube, "station cube")
+    c = open_input(cube, "station cube")
     try:
         if "lh" not in c:
             return ds
@@ -601,7 +528,7 @@ def _median_by_sensor(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 
 def _medians_dict(by_sensor: pd.DataFrame, m: str) -> dict[str, float | None]:
     return {
-        str(s): _num(v)
+        str(s): finite_or_none(v)
         for s, v in zip(by_sensor["sensor_type"], by_sensor[f"median_{m}"], strict=True)
     }
 
@@ -610,13 +537,6 @@ def _median(values: Any) -> float | None:
     a = np.asarray(values, dtype=float).ravel()
     a = a[np.isfinite(a)]
     return float(np.median(a)) if a.size else None
-
-
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
 
 
 def _describe(obj: Any) -> str:
