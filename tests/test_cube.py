@@ -97,22 +97,29 @@ def test_complete_local_days_rule(cube):
     assert cube.time.values[0] == np.datetime64(f"{START}T00:00")
     days = {s: int(np.isfinite(sm.sel(station=s)).sum()) // 24 for s in cube.station.values}
     assert days == {"NET/crns": 5, "NET/east": 4, "NET/flagged": 4, "NET/full": 5, "NET/gap": 4}
-    # values on removed days are NaN in SM *and* TS; kept days are untouched
+    # SM on removed days is NaN; TS keeps its measured values there (the correction's input
+    # windows reach into the day before a complete one), its own gap included; kept days are
+    # untouched
     gap_day = slice(f"{START}T00:00", None)
     g = cube.sel(station="NET/gap", time=gap_day)
-    assert np.isnan(g["sm"].values[48:72]).all() and np.isnan(g["ts"].values[48:72]).all()
+    assert np.isnan(g["sm"].values[48:72]).all()
+    assert np.isnan(g["ts"].values[48:72]).sum() == 1 and np.isfinite(g["ts"].values[48:53]).all()
     t = pd.DatetimeIndex(cube.time.values)
     np.testing.assert_allclose(g["sm"].values[:48], _sm(t[:48]), atol=6e-5)
     # east: local days run 22 UTC -> 22 UTC, so the first 22 and the last 2 hours go
     e = sm.sel(station="NET/east").values
     assert np.isnan(e[:22]).all() and np.isfinite(e[22 : 22 + 96]).all()
     assert np.isnan(e[22 + 96 :]).all()
-    assert np.array_equal(np.isfinite(sm.values), np.isfinite(ts.values))
+    with_ts = cube.station.values != "NET/crns"  # the cosmic-ray reference has no TS
+    sm_ok, ts_ok = np.isfinite(sm.values[with_ts]), np.isfinite(ts.values[with_ts])
+    assert (ts_ok | ~sm_ok).all()  # every kept SM hour has its TS
+    assert (ts_ok & ~sm_ok).any()  # and TS stays on days without complete SM
     qc = json.loads(cube.attrs["qc_summary"])["complete_local_days"]
     # gap day 2 + flagged day 3 + east's two partial days
     assert qc["days_removed"] == 4
-    # gap lacks that hour in SM and TS; flagged lacks it in SM only
-    assert qc["values_removed"] == (23 + 23) + (23 + 24) + 2 * (22 + 2)
+    # only SM is removed (TS stays): gap's day lacks one SM hour, flagged's one SM hour,
+    # east's two partial local days hold 22 and 2 SM hours
+    assert qc["values_removed"] == 23 + 23 + (22 + 2)
 
 
 def test_sensor_choice_and_coordinates(cube):

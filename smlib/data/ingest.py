@@ -294,8 +294,9 @@ def _apply_day_rules(
     qc.add(
         "complete_local_days",
         "local days kept only with all 24 hourly values of SM and TS (ISMN; SM alone "
-        "for SM-only reference stations) or SM and LH (towers); other days set to NaN "
-        "(towers: SM on every day complete in SM, TS kept: the correction's inputs)",
+        "for SM-only reference stations) or SM and LH (towers); on other days SM (towers: "
+        "LH) set to NaN; TS kept on every day, and a tower's SM on every day complete in "
+        "SM: the correction's inputs",
         stations=reasons,
         days=int((days_with_data - n_complete).sum()),
         values=n_before - n_after,
@@ -443,7 +444,7 @@ def ingest(
     kept: list[_Station] = []
     arrays_all: dict[str, list[np.ndarray]] = defaultdict(list)
     for kind, group, need, clear, own in (
-        ("ismn", ismn_st, ("sm", "ts"), ("sm", "ts"), ()),
+        ("ismn", ismn_st, ("sm", "ts"), ("sm",), ()),
         # a tower's SM stays on every day complete in SM (LH only on days complete in both,
         # the days of the coupling), and its TS on every day: they are the correction's
         # inputs, and its 24-h LF and 18-h windows need runs of hours, not only the days
