@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 
 from smlib.evaluation import diagnostics as dg
 from smlib.evaluation.skill import DIELECTRIC
-from smlib.method.decomposition import moving_average
+from smlib.method.decomposition import high_frequency
 from smlib.method.uncertainty import Z90
 
 __all__ = [
@@ -145,7 +145,7 @@ def product_errors(
 
     def hf(da: xr.DataArray) -> np.ndarray:
         x = np.asarray(da.transpose("station", "time").values, dtype=np.float64)
-        return x - moving_average(x, lf_window_h, "centred")
+        return high_frequency(x, lf_window_h)
 
     true_hf = hf(t)
     out = {}
@@ -206,7 +206,7 @@ def reference_coverage(
     def hf(var: str, stations) -> np.ndarray:
         x = corrected[var].sel(station=stations).transpose("station", "time").values
         x = np.asarray(x, dtype=np.float64)
-        return x - moving_average(x, lf_window_h, "centred")
+        return high_frequency(x, lf_window_h)
 
     ref_hf = hf("sm", pairs["reference"].to_numpy())
     rows = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smlib.method.decomposition import moving_average
+from smlib.method.decomposition import high_frequency
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -83,7 +83,7 @@ def hf_anomaly(x: np.ndarray) -> np.ndarray:
         (including the first 12 and last 11 hours).
     """
     x = np.asarray(x, dtype=np.float64)
-    return x - moving_average(x, window=_MA_WINDOW, centering="centred")
+    return high_frequency(x, window=_MA_WINDOW)
 
 
 def haversine_km(

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smlib.method.decomposition import moving_average
+from smlib.method.decomposition import high_frequency, moving_average
 from smlib.method.preprocess import fill_short_gaps
 
 __all__ = [
@@ -221,7 +221,7 @@ def guided_fit(
         always the last ``n_signals`` of ``signal``.
     """
     regs = list(temperature_regressors(ts, lf_window_h))
-    hf = [a - moving_average(a, lf_window_h, "centred") for a in (raw, *signal)]
+    hf = [high_frequency(a, lf_window_h) for a in (raw, *signal)]
     sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
     coef, n_hours, n_signals = fit_with_fallback(hf[0], regs, sig_hf, fit_hours, min_hours)
     return coef[:, : len(regs)], n_hours, n_signals
@@ -432,8 +432,8 @@ def flagged_product(
     coef = np.full((raw.shape[0], 2), np.nan)
     if rule == "artefact" and ts is not None:
         regs = list(temperature_regressors(ts, lf_window_h))
-        raw_hf = raw - moving_average(raw, lf_window_h, "centred")
-        met_hf = method - moving_average(method, lf_window_h, "centred")
+        raw_hf = high_frequency(raw, lf_window_h)
+        met_hf = high_frequency(method, lf_window_h)
         coef = fit_coefficients(raw_hf - met_hf, regs, use, min_rule_hours)
         ruled = apply_coefficients(raw, regs, coef)
         take = have & ~use & np.isfinite(ruled)
@@ -546,6 +546,6 @@ def linear_compensation_kernel(
     """
     sm = np.asarray(sm, dtype=np.float32)
     ts_hf, _ = temperature_regressors(ts, lf_window_h)
-    sm_hf = sm - moving_average(sm, lf_window_h, "centred")
+    sm_hf = high_frequency(sm, lf_window_h)
     coef = fit_coefficients(sm_hf, [ts_hf], rain_free, min_hours)
     return apply_coefficients(sm, [ts_hf], coef), coef[:, 0]

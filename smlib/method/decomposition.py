@@ -18,6 +18,7 @@ import xarray as xr
 __all__ = [
     "lf_reach",
     "moving_average",
+    "high_frequency",
     "decompose",
 ]
 
@@ -89,6 +90,27 @@ def moving_average(x: np.ndarray, window: int = 24, centering: str = "centred") 
         elif centering not in ("centred", "symmetric"):
             raise ValueError(f"unknown centering {centering!r}")
     return out.astype(out_dtype)
+
+
+def high_frequency(x: np.ndarray, window: int = 24, centering: str = "centred") -> np.ndarray:
+    """The high-frequency part ``x - moving_average(x, window, centering)`` of a numpy array.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., time)
+        Hourly values (NaN = missing); the result keeps their dtype where numpy does.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., time)
+        NaN where the window is incomplete (:func:`moving_average`).
+
+    Examples
+    --------
+    >>> high_frequency(np.tile([1.0, 3.0], 24)[None, :])[0, 12:14]
+    array([-1.,  1.])
+    """
+    return x - moving_average(x, window, centering)
 
 
 def decompose(

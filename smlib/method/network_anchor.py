@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from smlib.method.compensation import fit_coefficients, same_hour_mean, temperature_regressors
-from smlib.method.decomposition import moving_average
+from smlib.method.decomposition import high_frequency
 
 __all__ = ["composite_correlation", "select_network_anchor", "anchor_single_network"]
 
@@ -166,6 +166,6 @@ def anchor_single_network(
     if len(signal) != 1:
         return coef, np.zeros(coef.shape[0], dtype=bool)
     regs = list(temperature_regressors(ts, lf_window_h))
-    y_hf, net_hf = (a - moving_average(a, lf_window_h, "centred") for a in (raw, signal[0]))
+    y_hf, net_hf = (high_frequency(a, lf_window_h) for a in (raw, signal[0]))
     net_hf = same_hour_mean(net_hf, smoothing_days)
     return select_network_anchor(y_hf, regs, net_hf, fit_hours, coef, n_signals == 1, min_hours)

@@ -47,7 +47,7 @@ from smlib.method.compensation import (
     same_hour_mean,
     temperature_regressors,
 )
-from smlib.method.decomposition import moving_average
+from smlib.method.decomposition import high_frequency
 
 __all__ = [
     "Z90",
@@ -321,10 +321,6 @@ def product_uncertainty(
     return np.where(flag == 4, np.nan, sigma).astype(np.float32)
 
 
-def _hf(x: np.ndarray, lf_window_h: int) -> np.ndarray:
-    return x - moving_average(x, lf_window_h, "centred")
-
-
 def guided_uncertainty(
     raw: np.ndarray,
     ts: np.ndarray,
@@ -352,9 +348,9 @@ def guided_uncertainty(
         from smlib.method.lagged_artefact import lagged_copies
 
         temperature = lagged_copies(temperature[0], max_lag_h)
-    signal_hf = [same_hour_mean(_hf(a, lf_window_h), smoothing_days) for a in signal]
+    signal_hf = [same_hour_mean(high_frequency(a, lf_window_h), smoothing_days) for a in signal]
     return product_uncertainty(
-        _hf(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours,
+        high_frequency(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours,
         anchored=anchored,
     )  # fmt: skip
 
@@ -370,4 +366,6 @@ def linear_uncertainty(
     """:func:`product_uncertainty` of the per-probe linear compensation (``lin``): one regressor,
     :math:`T_{HF}`, no signal estimate (so no guidance spread). Sigma in m3 m-3."""
     ts_hf, _ = temperature_regressors(ts, lf_window_h)
-    return product_uncertainty(_hf(raw, lf_window_h), [ts_hf], [], fit_hours, flag, min_hours)
+    return product_uncertainty(
+        high_frequency(raw, lf_window_h), [ts_hf], [], fit_hours, flag, min_hours
+    )
