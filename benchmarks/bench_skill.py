@@ -53,6 +53,7 @@ figure ``bench_skill.png`` beside it; the book's evaluation section reads both.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -282,6 +283,7 @@ def run(
     worlds: tuple[str, ...] | None = None,
     left_out: bool = True,
     ablations: bool = True,
+    keep: Path | None = None,
 ) -> dict:
     """Run the benchmark; return a JSON-ready dict (see the module docstring).
 
@@ -291,6 +293,9 @@ def run(
     ``<tmp>/bench_skill.partial.json`` as worlds finish. ``worlds`` restricts the run to
     those scenarios (default: every one, in-situ-only variants included; ``--quick``: two);
     ``left_out`` / ``ablations`` False skip those parts. A restricted run writes no figure.
+    ``keep``: a folder that keeps every world (twin, cube, trained models) after the run, so
+    further variants of the correction can be scored on the same networks without training
+    again (default: a temporary folder, removed).
     """
     n_st, n_days = (10, 120) if quick else (24, 240)
     names = tuple(worlds) if worlds else QUICK_SCENARIOS if quick else tuple(SCENARIOS)
@@ -310,8 +315,12 @@ def run(
     }
     timings: dict = {}
     partial = Path(tempfile.gettempdir()) / "bench_skill.partial.json"
-    with tempfile.TemporaryDirectory(prefix="bench_skill_") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_skill_")))
+        else:
+            root = Path(keep)
+            root.mkdir(parents=True, exist_ok=True)
         jobs = [(n, root, n_st, n_days, seed) for n in names]
         for name, scores, timing in _parallel(_world_scores, jobs, workers):
             result["scenarios"][name] = scores
@@ -485,6 +494,12 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-left-out", action="store_true")
     p.add_argument("--no-ablations", action="store_true")
     p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    p.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="folder that keeps the worlds and trained models (default: removed)",
+    )
     a = p.parse_args(argv)
     worlds = tuple(w.strip() for w in a.worlds.split(",")) if a.worlds else None
     unknown = [w for w in worlds or () if w not in SCENARIOS]
@@ -493,7 +508,8 @@ def _main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     result = run(quick=a.quick, workers=a.workers, worlds=worlds,
-                 left_out=not a.no_left_out, ablations=not a.no_ablations)  # fmt: skip
+                 left_out=not a.no_left_out, ablations=not a.no_ablations,
+                 keep=a.keep)  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(a.out) as tmp:
         Path(tmp).write_text(json.dumps(result, indent=1, default=str))
