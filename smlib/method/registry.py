@@ -26,7 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Method", "METHODS", "method_variables", "method_style", "guided_label"]
+__all__ = [
+    "Method",
+    "METHODS",
+    "method_variables",
+    "method_style",
+    "guided_label",
+    "product_label",
+]
 
 #: Signal estimates of the guided product as ``smlib correct`` offers them, the network first.
 GUIDED_ESTIMATES = ("sm_lstm_net", "era5_sm", "merra2_sm")
@@ -53,6 +60,38 @@ def guided_label(estimates: Sequence[str] | None = GUIDED_ESTIMATES) -> str:
         ["reanalysis"] if names & {"era5_sm", "merra2_sm"} else []
     )
     return f"guided fit ({' + '.join(parts) or 'temperature terms only'})"
+
+
+#: Label of the default product where it is the network's series (no guided fit).
+NETWORK_LABEL = "ISMN$_\\mathrm{LSTM}$"
+
+
+def product_label(attrs: dict | None) -> str:
+    """Label of a corrected file's default product (``sm_lstm``) after what made it.
+
+    Parameters
+    ----------
+    attrs : dict or None
+        Attributes of ``sm_lstm``: ``signal_estimates`` (space-separated, written by
+        ``smlib correct`` when it fits the guided product) names the product by its estimates
+        (:func:`guided_label`); a guided product without them (applied from a stored table)
+        gets the default label; any other product (``paper``, the flagged network series) is
+        the network's series. None: the default label.
+
+    Examples
+    --------
+    >>> product_label({"product": "guided: ...", "signal_estimates": "sm_lstm_net"})
+    'guided fit (LSTM)'
+    >>> product_label({"product": "flagged: ..."})
+    'ISMN$_\\mathrm{LSTM}$'
+    """
+    if attrs is None:
+        return guided_label()
+    if "signal_estimates" in attrs:
+        return guided_label(str(attrs["signal_estimates"]).split())
+    if str(attrs.get("product", "")).startswith("guided"):
+        return guided_label()
+    return NETWORK_LABEL
 
 
 @dataclass(frozen=True)

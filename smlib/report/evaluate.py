@@ -136,32 +136,38 @@ def evaluate(
             "period": [str(ds["time"].values[0])[:19], str(ds["time"].values[-1])[:19]],
         }
     )
-    kind = station_kind(ds)
-    ismn = ds.isel(station=np.flatnonzero(kind == "ismn"))
-    keep = _diurnal_hours(ds, cube, report)
+    from smlib.report.plots.style import product_labels
 
-    _r_sm_ts_part(ismn, methods, report)
-    _reference_part(ds, methods, report, max_pair_km, keep)
-    truth_ds = open_input(truth, "truth file") if truth is not None else None
-    _coupling_part(ds, methods, report, kind, truth_ds)
-    _map_part(ds, report)
-    _coverage_part(ds, methods, kind, report)
-    network_coverage_part(ds, cube, model_dir, report)
-    reference_calibration_part(ds, report, max_pair_km)
-    if truth_ds is not None:
-        _truth_part(ds, truth_ds, methods, report, keep)
-        if cube is not None:
-            _scopes_part(ds, truth_ds, cube, methods, report)
-            calibration_part(ds, truth_ds, cube, report)
-            signal_ablation_part(ds, truth_ds, cube, report, model_dir, corrected)
-    else:
-        report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
-    if sensitivity is None and model_dir is not None and cube is not None:
-        sensitivity = _sensitivity_from_run(model_dir, cube, sensitivity_max_windows, report)
-    elif sensitivity is None:
-        report.skip("lag_sensitivity", "needs both a trained model (--model) and its cube (--cube)")
-    if sensitivity is not None:
-        _sensitivity_part(sensitivity, report)
+    # the default product's figures are labelled by what made it in this file
+    with product_labels(ds):
+        kind = station_kind(ds)
+        ismn = ds.isel(station=np.flatnonzero(kind == "ismn"))
+        keep = _diurnal_hours(ds, cube, report)
+
+        _r_sm_ts_part(ismn, methods, report)
+        _reference_part(ds, methods, report, max_pair_km, keep)
+        truth_ds = open_input(truth, "truth file") if truth is not None else None
+        _coupling_part(ds, methods, report, kind, truth_ds)
+        _map_part(ds, report)
+        _coverage_part(ds, methods, kind, report)
+        network_coverage_part(ds, cube, model_dir, report)
+        reference_calibration_part(ds, report, max_pair_km)
+        if truth_ds is not None:
+            _truth_part(ds, truth_ds, methods, report, keep)
+            if cube is not None:
+                _scopes_part(ds, truth_ds, cube, methods, report)
+                calibration_part(ds, truth_ds, cube, report)
+                signal_ablation_part(ds, truth_ds, cube, report, model_dir, corrected)
+        else:
+            report.skip("skill_vs_truth", "no truth file given (only the synthetic twin has one)")
+        if sensitivity is None and model_dir is not None and cube is not None:
+            sensitivity = _sensitivity_from_run(model_dir, cube, sensitivity_max_windows, report)
+        elif sensitivity is None:
+            report.skip(
+                "lag_sensitivity", "needs both a trained model (--model) and its cube (--cube)"
+            )
+        if sensitivity is not None:
+            _sensitivity_part(sensitivity, report)
     report.write_summary()
     return report.summary
 

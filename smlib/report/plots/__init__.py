@@ -51,11 +51,21 @@ from smlib.report.plots.reference import (
 from smlib.report.plots.sensitivity import plot_lag_sensitivity
 from smlib.report.plots.skill import plot_skill_vs_truth
 from smlib.report.plots.station_map import plot_station_map
-from smlib.report.plots.style import METHOD_STYLE, SENSOR_STYLE, SM_UNITS, TOWER_LABELS, save_figure
+from smlib.report.plots.style import (
+    METHOD_STYLE,
+    SENSOR_STYLE,
+    SM_UNITS,
+    TOWER_LABELS,
+    product_labels,
+    save_figure,
+    set_product_labels,
+)
 
 __all__ = [
     "METHOD_STYLE",
     "TOWER_LABELS",
+    "product_labels",
+    "set_product_labels",
     "SENSOR_STYLE",
     "SM_UNITS",
     "save_figure",

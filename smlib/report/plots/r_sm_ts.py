@@ -13,7 +13,6 @@ from matplotlib.gridspec import GridSpec
 from matplotlib.patches import Patch
 
 from smlib.evaluation.diagnostics import r_sm_ts_climatology
-from smlib.method.registry import METHODS
 from smlib.report.plots.style import (
     _MISSING_COLOR,
     METHOD_STYLE,
@@ -169,7 +168,7 @@ def plot_daily_r_heatmap(
     title : str, optional
         Title instead of ``"R(SM, TS): <label>"``.
     """
-    label = METHODS[method].label if method in METHODS else method
+    label = METHOD_STYLE[method]["label"] if method in METHOD_STYLE else method
     return plot_r_sm_ts_heatmap(
         r_sm_ts_climatology(daily_r), sm_clim, title=title or f"R(SM, TS): {label}"
     )

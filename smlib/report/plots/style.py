@@ -2,31 +2,85 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
 from smlib.atomic import atomic_path
-from smlib.method.registry import METHODS, method_style
+from smlib.method.registry import METHODS, guided_label, method_style, product_label
 
 SM_UNITS = "m$^3$ m$^{-3}$"
 
-#: Label, colour and line style of every series kind (the paper's colours).
-METHOD_STYLE: dict[str, dict[str, str]] = {
-    **{k: method_style(k) for k in METHODS},
-    "reference": {"label": "Reference", "color": "0.45", "linestyle": "-"},
-    "truth": {"label": "Truth", "color": "black", "linestyle": ":"},
-}
+#: The default product's label in the figures drawn now (:func:`product_labels`).
+_PRODUCT_LABEL = [guided_label()]
+
+
+class _ProductLabelled(Mapping):
+    """A read-only mapping whose ``lstm`` entry carries the label of the product drawn now."""
+
+    def __init__(self, base: dict[str, Any], relabel: Any) -> None:
+        self._base = base
+        self._relabel = relabel
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._base[key]
+        return self._relabel(value, _PRODUCT_LABEL[0]) if key == "lstm" else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._base)
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+
+#: Label, colour and line style of every series kind (the paper's colours). The default
+#: product's label names what made it in the corrected file being drawn (:func:`product_labels`).
+METHOD_STYLE: Mapping[str, dict[str, str]] = _ProductLabelled(
+    {
+        **{k: method_style(k) for k in METHODS},
+        "reference": {"label": "Reference", "color": "0.45", "linestyle": "-"},
+        "truth": {"label": "Truth", "color": "black", "linestyle": ":"},
+    },
+    lambda style, label: {**style, "label": label},
+)
 
 #: Labels of the methods applied to flux-tower SM (paper Fig. 8).
-TOWER_LABELS: dict[str, str] = {
-    **{k: m.tower_label for k, m in METHODS.items()},
-    "truth": "True SM (twin)",
-}
+TOWER_LABELS: Mapping[str, str] = _ProductLabelled(
+    {**{k: m.tower_label for k, m in METHODS.items()}, "truth": "True SM (twin)"},
+    lambda _, label: f"Fluxtower, {label}",
+)
+
+
+def set_product_labels(corrected: Any) -> str:
+    """Label the default product (``sm_lstm``) of the figures drawn from now on after what
+    made it in ``corrected`` (:func:`smlib.method.registry.product_label`); return the label.
+
+    ``corrected``: a corrected file's dataset (or the attributes of its ``sm_lstm``, or None
+    for the default label). A notebook calls it once after opening its corrected file; code
+    that draws for one file uses :func:`product_labels`.
+    """
+    attrs = corrected
+    if corrected is not None and hasattr(corrected, "data_vars"):
+        attrs = dict(corrected["sm_lstm"].attrs) if "sm_lstm" in corrected else None
+    _PRODUCT_LABEL[0] = product_label(attrs)
+    return _PRODUCT_LABEL[0]
+
+
+@contextlib.contextmanager
+def product_labels(corrected: Any) -> Iterator[str]:
+    """:func:`set_product_labels` for the figures drawn inside the ``with`` block only."""
+    before = _PRODUCT_LABEL[0]
+    try:
+        yield set_product_labels(corrected)
+    finally:
+        _PRODUCT_LABEL[0] = before
+
 
 #: Sensor types in display order, with label and colour.
 SENSOR_STYLE: dict[str, dict[str, str]] = {
