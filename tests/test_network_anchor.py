@@ -141,3 +141,53 @@ def test_uncertainty_of_an_anchored_station_describes_the_anchored_fit():
     assert 0.8 <= inside.mean() <= 1.0
     # the free fit's sigma says nothing about the anchored product's error
     assert not np.allclose(free, anch)
+
+
+def _delayed_world(n_st: int = 3, delay_h: int = 2, seed: int = 1):
+    """As :func:`_world`, the probe's element seeing TS ``delay_h`` hours late."""
+    raw, ts, net, truth = _world(n_st, seed)
+    ts_hf = ts - 20.0
+    late = np.roll(ts_hf, delay_h, axis=1)
+    raw = (truth + A * late + (raw - truth - A * ts_hf)).astype(np.float32)
+    return raw, ts, net, truth
+
+
+def test_the_distributed_lag_fit_is_anchored_on_the_network_where_it_is_alone():
+    from smlib.method.lagged_artefact import (
+        distributed_lag_artefact,
+        distributed_lag_compensation,
+    )
+
+    raw, ts, net, truth = _delayed_world()
+    keep = np.ones(raw.shape, bool)
+    inner = slice(48, -24)
+    anch, fit = distributed_lag_compensation(
+        raw, ts, [net], keep, 4, min_hours=48, network_anchor="select"
+    )
+    assert fit.anchored.all() and (fit.n_signals == 1).all()
+    # the anchored lags recover the delayed artefact A T_HF(t - 2 h), and so the truth
+    artefact = distributed_lag_artefact(ts - 20.0, fit.weights)
+    late = A * np.roll(ts - 20.0, 2, axis=1)
+    assert np.abs(artefact[:, inner] - late[:, inner]).max() < 0.05 * A * 5.0
+    err = np.abs(anch[:, inner] - truth[:, inner])
+    assert np.median(err) < 5e-4
+    free, fit_free = distributed_lag_compensation(raw, ts, [net], keep, 4, min_hours=48)
+    assert not fit_free.anchored.any()
+    assert np.median(np.abs(free[:, inner] - truth[:, inner])) > 2 * np.median(err)
+
+
+def test_the_lag_anchor_leaves_a_network_that_corrected_nothing_and_reanalysis_fits_alone():
+    from smlib.method.lagged_artefact import distributed_lag_compensation
+
+    raw, ts, net, truth = _delayed_world()
+    keep = np.ones(raw.shape, bool)
+    _, fit = distributed_lag_compensation(
+        raw, ts, [raw.copy()], keep, 4, min_hours=48, network_anchor="select"
+    )
+    assert not fit.anchored.any()  # its anchored fit removes nothing: the free one is kept
+    _, fit2 = distributed_lag_compensation(
+        raw, ts, [net, truth.astype(np.float32)], keep, 4, min_hours=48, network_anchor="select"
+    )
+    assert not fit2.anchored.any() and (fit2.n_signals == 2).all()
+    with pytest.raises(ValueError, match="network_anchor"):
+        distributed_lag_compensation(raw, ts, [net], keep, 4, network_anchor="off")

@@ -177,8 +177,9 @@ def refit_kernel(
             raise KeyError(f"ablation {name!r}: no signal estimate {missing[0]!r}")
         sig = [np.asarray(signals[s], dtype=np.float32) for s in subset]
         if artefact_lags_h > 0:
+            anchor = network_anchor if tuple(subset) == (NETWORK,) else "none"
             prod, flag, coef = lagged_product(
-                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days
+                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor
             )
         else:
             coef, _, n_sig = guided_fit(

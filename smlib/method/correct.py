@@ -323,7 +323,7 @@ def _correct(
                 if cc.artefact_lags_h > 0:  # no stored table: it holds b1, b2 only
                     prod, flag, coef = lagged_product(
                         raw, ts, signal, rain, cc.artefact_lags_h, cc.min_rule_hours,
-                        cc.smoothing_days,
+                        cc.smoothing_days, cc.network_anchor,
                     )  # fmt: skip
                 else:
                     prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)

@@ -35,6 +35,7 @@ __all__ = [
     "distributed_lag_fit",
     "distributed_lag_artefact",
     "distributed_lag_compensation",
+    "anchor_lagged_on_network",
     "lagged_product",
 ]
 
@@ -86,6 +87,12 @@ class DistributedLagFit:
         K-1 (m3 m-3 per K per m3 m-3 of level).
     level_mean : numpy.ndarray, shape (station,), or None
         :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
+    n_signals : numpy.ndarray of int, shape (station,), or None
+        Signal estimates in the fit kept for the station (the last ``n_signals`` of those
+        given; fewer where the full fit lacked hours); -1 where not fitted.
+    anchored : numpy.ndarray of bool, shape (station,), or None
+        Stations whose weights come from the fit anchored on the network
+        (:func:`anchor_lagged_on_network`).
     """
 
     weights: np.ndarray
@@ -93,6 +100,8 @@ class DistributedLagFit:
     cv_rmse: np.ndarray
     level_weights: np.ndarray | None = None
     level_mean: np.ndarray | None = None
+    n_signals: np.ndarray | None = None
+    anchored: np.ndarray | None = None
 
 
 def _ridge_solve(
@@ -260,6 +269,70 @@ def distributed_lag_artefact(
     return out
 
 
+def anchor_lagged_on_network(
+    raw_hf: np.ndarray,
+    ts_hf: np.ndarray,
+    network_hf: np.ndarray,
+    fit_hours: np.ndarray,
+    fit: DistributedLagFit,
+    max_lag_h: int,
+    ridge: float = 1e-3,
+    min_hours: int = 240,
+) -> DistributedLagFit:
+    """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
+    distributed-lag artefact.
+
+    Where the network is a station's only signal estimate, its series is a function of the TS
+    history, and so are the lagged TS regressors: the free fit cannot tell them apart. The
+    anchored fit takes the network's HF as the signal (coefficient 1) and fits the lags to
+    ``raw_hf - network_hf`` (window chosen by cross-validation, as the free fit). Per station
+    the fit is kept whose corrected HF has the more negative correlation of its rain-free
+    mean diurnal cycle with TS's (:func:`smlib.method.network_anchor.composite_correlation`).
+
+    Parameters
+    ----------
+    raw_hf, ts_hf, network_hf : numpy.ndarray, shape (station, time)
+        HF of the measured SM (m3 m-3), of TS (K) and of the network's series as it enters the
+        fit (m3 m-3).
+    fit_hours : numpy.ndarray of bool, shape (station, time)
+    fit : DistributedLagFit
+        The free fit (its ``n_signals``: 1 where the network entered it).
+    max_lag_h, ridge, min_hours
+        As :func:`distributed_lag_fit`.
+
+    Returns
+    -------
+    DistributedLagFit
+        ``fit`` with the anchored stations' weights, windows and CV RMSE replaced and
+        ``anchored`` set.
+    """
+    from smlib.method.network_anchor import composite_correlation
+
+    anchored = np.zeros(len(fit.window_h), dtype=bool)
+    used = fit.n_signals == 1 if fit.n_signals is not None else fit.window_h >= 0
+    rows = np.flatnonzero(used & np.isfinite(fit.weights).all(axis=1))
+    if rows.size == 0:
+        fit.anchored = anchored
+        return fit
+    keep = fit_hours[rows] & np.isfinite(network_hf[rows])
+    part = distributed_lag_fit(
+        raw_hf[rows] - network_hf[rows], ts_hf[rows], [], keep, max_lag_h, ridge, min_hours
+    )
+
+    def corrected(weights: np.ndarray) -> np.ndarray:
+        return raw_hf[rows] - distributed_lag_artefact(ts_hf[rows], weights)
+
+    r_free = composite_correlation(corrected(fit.weights[rows]), ts_hf[rows], fit_hours[rows])
+    r_anch = composite_correlation(corrected(part.weights), ts_hf[rows], fit_hours[rows])
+    take = (part.window_h >= 0) & np.isfinite(r_anch) & ~(r_free <= r_anch)
+    fit.weights[rows[take]] = part.weights[take]
+    fit.window_h[rows[take]] = part.window_h[take]
+    fit.cv_rmse[rows[take]] = part.cv_rmse[take]
+    anchored[rows[take]] = True
+    fit.anchored = anchored
+    return fit
+
+
 def distributed_lag_compensation(
     raw: np.ndarray,
     ts: np.ndarray,
@@ -271,6 +344,7 @@ def distributed_lag_compensation(
     smoothing_days: int = 0,
     ridge: float = 1e-3,
     level_interaction: bool = False,
+    network_anchor: str = "none",
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -295,6 +369,10 @@ def distributed_lag_compensation(
     level_interaction : bool
         Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
         an artefact gain that grows as the soil dries.
+    network_anchor : {"none", "select"}
+        ``select``: where ``signal`` holds one estimate (the network, no reanalysis), keep per
+        station the free fit or the fit anchored on it, as the guided product does
+        (:func:`anchor_lagged_on_network`); ignored with ``level_interaction``.
 
     Returns
     -------
@@ -313,9 +391,12 @@ def distributed_lag_compensation(
     if level_interaction:  # the raw LF, its gaps bridged like the TS LF's
         reach = lf_window_h // 2
         level = pd.DataFrame(lf[0].T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+    if network_anchor not in ("none", "select"):
+        raise ValueError(f"network_anchor={network_anchor!r}; use 'none' or 'select'")
     fit = distributed_lag_fit(
         raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level
     )
+    fit.n_signals = np.where(fit.window_h >= 0, len(sig_hf), -1)
     for subset in (sig_hf[1:], []):
         retry = fit.window_h < 0
         if not retry.any() or len(subset) == len(sig_hf):
@@ -327,9 +408,15 @@ def distributed_lag_compensation(
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
         fit.cv_rmse[retry] = part.cv_rmse
+        fit.n_signals[retry] = np.where(part.window_h >= 0, len(subset), -1)
         if level is not None:
             fit.level_weights[retry] = part.level_weights
             fit.level_mean[retry] = part.level_mean
+    fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
+    if network_anchor == "select" and len(sig_hf) == 1 and level is None:
+        fit = anchor_lagged_on_network(
+            raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours
+        )
     anomaly = None if level is None else level - fit.level_mean[:, None]
     artefact = distributed_lag_artefact(ts_hf, fit.weights, fit.level_weights, anomaly)
     corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
@@ -344,9 +431,13 @@ def lagged_product(
     max_lag_h: int,
     min_hours: int = 240,
     smoothing_days: int = 0,
+    network_anchor: str = "none",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
     ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
+
+    ``network_anchor``: as :func:`distributed_lag_compensation` (``signal`` must then hold the
+    network first; with it alone, the anchor may apply).
 
     Fitted on the rain-free hours (``~rain``); the artefact is removed at every hour with a TS
     history, rain included (flag 1 there, 0 elsewhere); stations not fitted stay raw (flag 3),
@@ -361,8 +452,9 @@ def lagged_product(
         :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1.
     """
     corrected, fit = distributed_lag_compensation(
-        raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days
-    )
+        raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
+        network_anchor=network_anchor,
+    )  # fmt: skip
     have = np.isfinite(raw)
     done = have & np.isfinite(corrected)
     product = np.where(done, corrected, raw).astype(np.float32)
