@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smlib.method.decomposition import high_frequency, moving_average
+from smlib.method.decomposition import held_high_frequency, high_frequency, moving_average
 from smlib.method.preprocess import fill_short_gaps
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "fit_coefficients",
     "apply_coefficients",
     "fitted_hours",
+    "fit_inputs",
     "guided_fit",
     "fit_with_fallback",
     "apply_guided_kernel",
@@ -220,11 +221,92 @@ def guided_fit(
         first), 0 (temperature terms alone); -1 where not fitted. The estimates used are
         always the last ``n_signals`` of ``signal``.
     """
-    regs = list(temperature_regressors(ts, lf_window_h))
-    hf = [high_frequency(a, lf_window_h) for a in (raw, *signal)]
-    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
-    coef, n_hours, n_signals = fit_with_fallback(hf[0], regs, sig_hf, fit_hours, min_hours)
+    y, regs, sig_hf, _ = fit_inputs(
+        raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
+    )
+    coef, n_hours, n_signals = fit_with_fallback(y, regs, sig_hf, fit_hours, min_hours)
     return coef[:, : len(regs)], n_hours, n_signals
+
+
+def _fallback_level(
+    y: np.ndarray,
+    temperature: list[np.ndarray],
+    signal_hf: list[np.ndarray],
+    fit_hours: np.ndarray,
+    min_hours: int,
+) -> np.ndarray:
+    """Per station, the first fit of :func:`fit_with_fallback`'s sequence that has
+    ``min_hours`` hours: 0 with every estimate, 1 without the first, 2 (with more than one
+    estimate) the temperature terms alone; the sequence's length where none has."""
+    subsets = [signal_hf] + ([signal_hf[1:]] if signal_hf else [])
+    subsets += [[]] if len(signal_hf) > 1 else []
+    level = np.full(y.shape[0], len(subsets), dtype=np.int64)
+    for i, subset in enumerate(subsets):
+        n = fitted_hours(y, list(temperature) + list(subset), fit_hours)
+        enough = n >= max(min_hours, len(temperature) + len(subset) + 2)
+        level = np.where((level == len(subsets)) & enough, i, level)
+    return level
+
+
+def fit_inputs(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    signal: list[np.ndarray],
+    fit_hours: np.ndarray,
+    min_hours: int = 240,
+    lf_window_h: int = 24,
+    smoothing_days: int = 0,
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """What the guided fit regresses: the raw HF, the temperature terms, the estimates' HF.
+
+    The HF of SM and of the estimates is taken against the 24-h centred mean, which is
+    undefined within half a day of a gap; ISMN's complete-day rule makes every gap at least
+    a day, so a record with many short outages keeps few fit hours. A station whose fit
+    with complete windows would have fewer estimates than ``signal`` offers, or none, for lack
+    of ``min_hours`` hours (:func:`fit_with_fallback`) takes them with the LF held across gaps
+    (:func:`smlib.method.decomposition.held_high_frequency`, as the TS regressors always
+    are) where that gives it a fit with more estimates. Other stations are unchanged.
+
+    Parameters
+    ----------
+    raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
+        As :func:`guided_fit`.
+
+    Returns
+    -------
+    y : numpy.ndarray, shape (station, time)
+        HF of the raw SM, m3 m-3.
+    temperature : list of numpy.ndarray, each shape (station, time)
+        :func:`temperature_regressors` (K, K h-1).
+    signal_hf : list of numpy.ndarray, each shape (station, time)
+        HF of the estimates (m3 m-3), their running diurnal composite over
+        ``2 * smoothing_days + 1`` days (:func:`same_hour_mean`).
+    held : numpy.ndarray of bool, shape (station,)
+        Stations whose SM and estimates were decomposed with the LF held.
+    """
+    regs = list(temperature_regressors(ts, lf_window_h))
+    y = high_frequency(raw, lf_window_h)
+    sig_hf = [same_hour_mean(high_frequency(a, lf_window_h), smoothing_days) for a in signal]
+    held = np.zeros(y.shape[0], dtype=bool)
+    strict = _fallback_level(y, regs, sig_hf, fit_hours, min_hours)
+    rows = np.flatnonzero(strict > 0)
+    if rows.size:
+        y_h = held_high_frequency(np.asarray(raw)[rows], lf_window_h)
+        sig_h = [
+            same_hour_mean(held_high_frequency(np.asarray(a)[rows], lf_window_h), smoothing_days)
+            for a in signal
+        ]
+        level = _fallback_level(y_h, [r[rows] for r in regs], sig_h, fit_hours[rows], min_hours)
+        better = level < strict[rows]
+        take = rows[better]
+        if take.size:
+            y = np.array(y, copy=True)
+            y[take] = y_h[better]
+            sig_hf = [np.array(a, copy=True) for a in sig_hf]
+            for a, b in zip(sig_hf, sig_h, strict=True):
+                a[take] = b[better]
+            held[take] = True
+    return y, regs, sig_hf, held
 
 
 def fit_with_fallback(

@@ -13,12 +13,14 @@ import logging
 
 import bottleneck as bn
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 __all__ = [
     "lf_reach",
     "moving_average",
     "high_frequency",
+    "held_high_frequency",
     "decompose",
 ]
 
@@ -111,6 +113,41 @@ def high_frequency(x: np.ndarray, window: int = 24, centering: str = "centred") 
     array([-1.,  1.])
     """
     return x - moving_average(x, window, centering)
+
+
+def held_high_frequency(x: np.ndarray, window: int = 24, centering: str = "centred") -> np.ndarray:
+    """:func:`high_frequency` with the LF held across gaps: where the window is incomplete,
+    the nearest defined LF at most ``window // 2`` hours away stands in for it.
+
+    The daily mean moves slowly, so next to a missing day (or at the edge of a record) the
+    mean of the nearest complete window is a fair LF; a complete day between two missing ones
+    gets its own mean. The guided fit takes it where complete windows leave a station too few
+    hours (:func:`smlib.method.compensation.fit_inputs`); the soil-temperature regressors have
+    always been decomposed so (:func:`smlib.method.compensation.temperature_regressors`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., time)
+        Hourly values (NaN = missing).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., time)
+        NaN where ``x`` is, or no LF is defined within reach.
+
+    Examples
+    --------
+    >>> day = np.r_[np.full(24, np.nan), np.tile([1.0, 3.0], 12), np.full(24, np.nan)]
+    >>> hf = held_high_frequency(day[None, :])[0]
+    >>> hf[24:28].tolist(), int(np.isfinite(hf).sum())
+    ([-1.0, 1.0, -1.0, 1.0], 24)
+    """
+    x = np.asarray(x)
+    lf = moving_average(x, window, centering)
+    reach = window // 2
+    flat = lf.reshape(-1, lf.shape[-1])
+    held = pd.DataFrame(flat.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+    return x - held.reshape(lf.shape).astype(lf.dtype)
 
 
 def decompose(

@@ -23,10 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smlib.method.compensation import (
-    same_hour_mean,
-    temperature_regressors,
-)
+from smlib.method.compensation import fit_inputs
 from smlib.method.decomposition import moving_average
 
 __all__ = [
@@ -381,16 +378,18 @@ def distributed_lag_compensation(
         history, or the station not fitted).
     fit : DistributedLagFit
     """
-    ts_hf, _ = temperature_regressors(ts, lf_window_h)
-    lf = [moving_average(np.asarray(a, np.float32), lf_window_h, "centred")
-          for a in (raw, *signal)]  # fmt: skip
-    hf = [np.asarray(a, np.float32) - b for a, b in zip((raw, *signal), lf, strict=True)]
-    raw_hf = hf[0]
-    sig_hf = [same_hour_mean(a, smoothing_days) for a in hf[1:]]
+    raw = np.asarray(raw, np.float32)
+    # the guided fit's inputs (the LF held across gaps where complete windows leave too few
+    # hours: smlib.method.compensation.fit_inputs)
+    raw_hf, (ts_hf, _), sig_hf, _ = fit_inputs(
+        raw, ts, [np.asarray(a, np.float32) for a in signal], fit_hours, min_hours,
+        lf_window_h, smoothing_days,
+    )  # fmt: skip
     level = None
     if level_interaction:  # the raw LF, its gaps bridged like the TS LF's
         reach = lf_window_h // 2
-        level = pd.DataFrame(lf[0].T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
+        lf = moving_average(raw, lf_window_h, "centred")
+        level = pd.DataFrame(lf.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
     if network_anchor not in ("none", "select"):
         raise ValueError(f"network_anchor={network_anchor!r}; use 'none' or 'select'")
     fit = distributed_lag_fit(

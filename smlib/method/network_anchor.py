@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smlib.method.compensation import fit_coefficients, same_hour_mean, temperature_regressors
-from smlib.method.decomposition import high_frequency
+from smlib.method.compensation import fit_coefficients, fit_inputs
 
 __all__ = ["composite_correlation", "select_network_anchor", "anchor_single_network"]
 
@@ -165,7 +164,7 @@ def anchor_single_network(
     coef = np.array(coef, dtype=np.float64)
     if len(signal) != 1:
         return coef, np.zeros(coef.shape[0], dtype=bool)
-    regs = list(temperature_regressors(ts, lf_window_h))
-    y_hf, net_hf = (high_frequency(a, lf_window_h) for a in (raw, signal[0]))
-    net_hf = same_hour_mean(net_hf, smoothing_days)
+    y_hf, regs, (net_hf,), _ = fit_inputs(
+        raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
+    )
     return select_network_anchor(y_hf, regs, net_hf, fit_hours, coef, n_signals == 1, min_hours)

@@ -43,8 +43,8 @@ import numpy as np
 
 from smlib.method.compensation import (
     fit_coefficients,
+    fit_inputs,
     fit_with_fallback,
-    same_hour_mean,
     temperature_regressors,
 )
 from smlib.method.decomposition import high_frequency
@@ -343,16 +343,16 @@ def guided_uncertainty(
     the product's ridge fit with a per-station window, which the jackknife then describes.
     ``anchored``: as :func:`product_uncertainty`.
     """
-    temperature = list(temperature_regressors(ts, lf_window_h))
+    raw_hf, temperature, signal_hf, _ = fit_inputs(
+        raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
+    )
     if max_lag_h > 0:
         from smlib.method.lagged_artefact import lagged_copies
 
         temperature = lagged_copies(temperature[0], max_lag_h)
-    signal_hf = [same_hour_mean(high_frequency(a, lf_window_h), smoothing_days) for a in signal]
     return product_uncertainty(
-        high_frequency(raw, lf_window_h), temperature, signal_hf, fit_hours, flag, min_hours,
-        anchored=anchored,
-    )  # fmt: skip
+        raw_hf, temperature, signal_hf, fit_hours, flag, min_hours, anchored=anchored
+    )
 
 
 def linear_uncertainty(
