@@ -228,18 +228,17 @@ def guided_fit(
     return coef[:, : len(regs)], n_hours, n_signals
 
 
-def _fallback_level(
-    y: np.ndarray,
-    temperature: list[np.ndarray],
-    signal_hf: list[np.ndarray],
-    fit_hours: np.ndarray,
-    min_hours: int,
-) -> np.ndarray:
-    """Per station, the first fit of :func:`fit_with_fallback`'s sequence that has
-    ``min_hours`` hours: 0 with every estimate, 1 without the first, 2 (with more than one
-    estimate) the temperature terms alone; the sequence's length where none has."""
-    subsets = [signal_hf] + ([signal_hf[1:]] if signal_hf else [])
-    subsets += [[]] if len(signal_hf) > 1 else []
+def _fallback_subsets(signal_hf: list) -> list[list]:
+    """The estimates of :func:`fit_with_fallback`'s fits in turn: all, without the first (the
+    network), none (with more than one estimate)."""
+    tail = [[]] if len(signal_hf) > 1 else []
+    return [signal_hf] + ([signal_hf[1:]] if signal_hf else []) + tail
+
+
+def _fallback_level(y, temperature, signal_hf, fit_hours, min_hours: int) -> np.ndarray:
+    """Per station, the index of the first of :func:`_fallback_subsets` whose fit has
+    ``min_hours`` hours (their number where none has), shape (station,)."""
+    subsets = _fallback_subsets(signal_hf)
     level = np.full(y.shape[0], len(subsets), dtype=np.int64)
     for i, subset in enumerate(subsets):
         n = fitted_hours(y, list(temperature) + list(subset), fit_hours)
@@ -257,32 +256,22 @@ def fit_inputs(
     lf_window_h: int = 24,
     smoothing_days: int = 0,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """What the guided fit regresses: the raw HF, the temperature terms, the estimates' HF.
+    """What the guided fit regresses (arguments as :func:`guided_fit`).
 
-    The HF of SM and of the estimates is taken against the 24-h centred mean, which is
-    undefined within half a day of a gap; ISMN's complete-day rule makes every gap at least
-    a day, so a record with many short outages keeps few fit hours. A station whose fit
-    with complete windows would have fewer estimates than ``signal`` offers, or none, for lack
-    of ``min_hours`` hours (:func:`fit_with_fallback`) takes them with the LF held across gaps
-    (:func:`smlib.method.decomposition.held_high_frequency`, as the TS regressors always
-    are) where that gives it a fit with more estimates. Other stations are unchanged.
-
-    Parameters
-    ----------
-    raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
-        As :func:`guided_fit`.
+    The HF of SM and of the estimates is taken against the 24-h centred mean, undefined within
+    half a day of a gap, and ISMN's complete-day rule makes every gap a day or more. A station
+    whose fit with complete windows would have fewer estimates than offered, or none, for lack
+    of ``min_hours`` (:func:`fit_with_fallback`) takes them with the LF held across gaps
+    (:func:`smlib.method.decomposition.held_high_frequency`, as TS always was) where that
+    gives it a fit with more estimates; other stations are unchanged.
 
     Returns
     -------
-    y : numpy.ndarray, shape (station, time)
-        HF of the raw SM, m3 m-3.
-    temperature : list of numpy.ndarray, each shape (station, time)
-        :func:`temperature_regressors` (K, K h-1).
-    signal_hf : list of numpy.ndarray, each shape (station, time)
-        HF of the estimates (m3 m-3), their running diurnal composite over
-        ``2 * smoothing_days + 1`` days (:func:`same_hour_mean`).
+    y, temperature, signal_hf
+        HF of the raw SM (m3 m-3), :func:`temperature_regressors`, HF of the estimates as
+        their running diurnal composite (:func:`same_hour_mean`); each (station, time).
     held : numpy.ndarray of bool, shape (station,)
-        Stations whose SM and estimates were decomposed with the LF held.
+        Stations decomposed with the LF held.
     """
     regs = list(temperature_regressors(ts, lf_window_h))
     y = high_frequency(raw, lf_window_h)
@@ -332,9 +321,7 @@ def fit_with_fallback(
     coef = np.full((n_st, n_temp + n_sig), np.nan)
     n_hours = np.zeros(n_st, dtype=np.int64)
     n_signals = np.full(n_st, -1, dtype=np.int64)
-    subsets = [signal_hf] + ([signal_hf[1:]] if signal_hf else [])
-    subsets += [[]] if n_sig > 1 else []
-    for subset in subsets:
+    for subset in _fallback_subsets(signal_hf):
         todo = ~np.isfinite(coef[:, 0])
         if not todo.any():
             break
