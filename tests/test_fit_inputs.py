@@ -84,3 +84,21 @@ def test_where_even_the_held_lf_leaves_too_few_hours_the_station_stays_unfitted(
         assert n_signals[1] == -1 and np.isnan(coef[1]).all()
     else:
         assert n_signals[1] == 1
+
+
+def test_a_signal_estimate_collinear_with_ts_is_dropped_not_split_at_random(caplog):
+    """A fixed-shape diurnal cycle (a multiple of TS HF) cannot be told from the artefact:
+    least squares gave b1 = 1.03 m3 m-3 K-1 here. The fit falls back to the temperature terms
+    (the plain slope A - K), and says so."""
+    t = np.arange(24 * N_DAYS)
+    ts_hf = 5.0 * np.sin(2 * np.pi * (t - 9) / 24)
+    noise = np.random.default_rng(5).normal(0, 2e-4, t.size)
+    truth = 0.25 - 0.0003 * t / 24 - K * ts_hf
+    raw = (truth + A * ts_hf + noise)[None].astype(np.float32)
+    ts = (20.0 + ts_hf)[None].astype(np.float32)
+    keep = np.ones(raw.shape, bool)
+    with caplog.at_level("WARNING", logger="smlib.method.compensation"):
+        coef, _, n_signals = guided_fit(raw, ts, [truth[None].astype(np.float32)], keep, 240)
+    assert n_signals.tolist() == [0]  # temperature terms alone
+    np.testing.assert_allclose(coef[0, 0], A - K, rtol=0.05)
+    assert "collinear regressors" in caplog.text

@@ -16,7 +16,7 @@ import pytest
 import torch
 from test_preprocess import TINY_TRAIN, make_tiny_cube
 
-from smlib.method.compensation import guided_compensation, guided_fit, regressors_final
+from smlib.method.compensation import guided_compensation, guided_fit
 from smlib.method.compensation import temperature_regressors as regressors
 from smlib.method.correct import FLAG_MEANINGS, correct, correct_file
 from smlib.method.product import (
@@ -25,6 +25,7 @@ from smlib.method.product import (
     read_coefficients,
     write_coefficients,
 )
+from smlib.method.settled import regressors_final
 from smlib.method.train import train
 
 torch.set_num_threads(1)

@@ -33,11 +33,18 @@ All are numpy kernels on ``(station, time)`` arrays.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from smlib.method.decomposition import held_high_frequency, high_frequency, moving_average
 from smlib.method.preprocess import fill_short_gaps
+
+#: The artefact's coefficients are fitted only where what the other regressors leave of its
+#: standardised regressors is at least 1 / MAX_CONDITION (:func:`fit_coefficients`): for one
+#: regressor, a correlation |r| with the others below 0.9999995.
+MAX_CONDITION = 1e3
 
 __all__ = [
     "same_hour_mean",
@@ -49,11 +56,13 @@ __all__ = [
     "guided_fit",
     "fit_with_fallback",
     "apply_guided_kernel",
-    "regressors_final",
     "flagged_product",
     "guided_compensation",
     "linear_compensation_kernel",
+    "MAX_CONDITION",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def same_hour_mean(x: np.ndarray, half_width_days: int) -> np.ndarray:
@@ -131,7 +140,11 @@ def temperature_regressors(
 
 
 def fit_coefficients(
-    y: np.ndarray, regressors: list[np.ndarray], keep: np.ndarray, min_hours: int = 240
+    y: np.ndarray,
+    regressors: list[np.ndarray],
+    keep: np.ndarray,
+    min_hours: int = 240,
+    n_determined: int | None = None,
 ) -> np.ndarray:
     """Per-station least-squares coefficients of ``y`` on ``regressors`` (with an intercept).
 
@@ -143,6 +156,14 @@ def fit_coefficients(
         Hours that enter the fit (all of ``y`` and the regressors must be finite there too).
     min_hours : int
         Stations with fewer usable hours get NaN coefficients.
+    n_determined : int, optional
+        The first ``n_determined`` regressors (the artefact's; default all) must be
+        determined: where, over a station's hours, they are collinear with each other or with
+        the others (what the others leave of them is below 1 / :data:`MAX_CONDITION` of their
+        standardised size), the station gets NaN, since least squares would split them at
+        random (e.g. a signal estimate whose diurnal cycle is a fixed multiple of TS's). The
+        guided fit then falls back to fewer estimates (:func:`fit_with_fallback`); the
+        stations are logged. Collinearity among the others alone is harmless and allowed.
 
     Returns
     -------
@@ -152,6 +173,7 @@ def fit_coefficients(
     n_st = y.shape[0]
     k = len(regressors)
     coef = np.full((n_st, k), np.nan)
+    collinear: list[int] = []
     ok = keep & np.isfinite(y)
     for r in regressors:
         ok &= np.isfinite(r)
@@ -160,9 +182,35 @@ def fit_coefficients(
         if m.sum() < max(min_hours, k + 2):
             continue
         a = np.column_stack([np.ones(int(m.sum()))] + [r[s, m] for r in regressors])
-        sol, *_ = np.linalg.lstsq(a.astype(np.float64), y[s, m].astype(np.float64), rcond=None)
+        a = a.astype(np.float64)
+        if _undetermined(a[:, 1:], k if n_determined is None else n_determined):
+            collinear.append(s)
+            continue
+        sol, *_ = np.linalg.lstsq(a, y[s, m].astype(np.float64), rcond=None)
         coef[s] = sol[1:]
+    if collinear:
+        log.warning(
+            "%d station(s) (row %s first) have collinear regressors (condition > %g): not "
+            "fitted with these %d regressors", len(collinear), collinear[0], MAX_CONDITION, k,
+        )  # fmt: skip
     return coef
+
+
+def _undetermined(cols: np.ndarray, n_first: int) -> bool:
+    """Whether the first ``n_first`` columns, standardised, keep less than 1 / MAX_CONDITION
+    of their size (smallest singular value) once the other columns are projected out."""
+    if n_first == 0:
+        return False
+    c = cols - cols.mean(axis=0)
+    sd = c.std(axis=0)
+    if (sd[:n_first] == 0).any():
+        return True
+    c = c / np.where(sd > 0, sd, 1.0)
+    first, rest = c[:, :n_first], c[:, n_first:]
+    if rest.shape[1]:
+        first = first - rest @ np.linalg.lstsq(rest, first, rcond=None)[0]
+    sv = np.linalg.svd(first / np.sqrt(len(first)), compute_uv=False)
+    return bool(sv[-1] < 1.0 / MAX_CONDITION)
 
 
 def apply_coefficients(
@@ -326,7 +374,7 @@ def fit_with_fallback(
         if not todo.any():
             break
         rows = [r[todo] for r in temperature] + [a[todo] for a in subset]
-        part = fit_coefficients(y[todo], rows, fit_hours[todo], min_hours)
+        part = fit_coefficients(y[todo], rows, fit_hours[todo], min_hours, n_temp)
         done = np.isfinite(part[:, 0])
         idx = np.flatnonzero(todo)[done]
         coef[idx, :n_temp] = part[done, :n_temp]
@@ -375,7 +423,7 @@ def apply_guided_kernel(
     centred LF reaches 11 h ahead, the tendency one hour more, a gap of up to ``max_gap_h``
     hours is filled only once it has closed); within 12 h after a TS gap that breaks the
     moving average, the LF is taken from the next defined one, up to 12 h later
-    (:func:`regressors_final` tells which hours are settled).
+    (:func:`smlib.method.settled.regressors_final` tells which hours are settled).
     """
     raw = np.asarray(raw)
     regs = list(temperature_regressors(ts, lf_window_h, centering, max_gap_h))
@@ -386,79 +434,6 @@ def apply_guided_kernel(
     product = np.where(done, corrected, raw).astype(np.float32)
     flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4)).astype(np.int8)
     return product, flag
-
-
-def _window_all(ok: np.ndarray, back: int, fwd: int) -> np.ndarray:
-    """True where ``ok`` holds over ``[t - back, t + fwd]`` (indices outside the axis: True
-    before it, False after it)."""
-    n = ok.shape[-1]
-    bad = np.concatenate(
-        [np.zeros(ok.shape[:-1] + (1,), np.int64), np.cumsum(~ok, axis=-1)], axis=-1
-    )
-    t = np.arange(n)
-    lo = np.clip(t - back, 0, n)
-    hi = t + fwd + 1
-    out = np.zeros(ok.shape, dtype=bool)
-    inside = hi <= n
-    out[..., inside] = (bad[..., hi[inside]] - bad[..., lo[inside]]) == 0
-    return out
-
-
-def regressors_final(
-    ts: np.ndarray, lf_window_h: int = 24, centering: str = "centred", max_gap_h: int = 3
-) -> np.ndarray:
-    """Hours whose :func:`temperature_regressors` can no longer change when hours are appended.
-
-    For streaming: the regressors of hour ``t`` computed on the series received so far equal
-    those on the whole record wherever this is True (tested).
-
-    Parameters
-    ----------
-    ts : numpy.ndarray, shape (station, time)
-        Soil temperature received so far (the last column is the newest hour).
-    lf_window_h, centering, max_gap_h
-        As :func:`temperature_regressors`.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (station, time)
-    """
-    from smlib.method.decomposition import lf_reach
-
-    ts = np.asarray(ts, dtype=np.float32)
-    n = ts.shape[-1]
-    t = np.arange(n)
-    back, fwd = lf_reach(lf_window_h, centering)
-    present = np.isfinite(ts)
-    # a missing hour within max_gap_h of the end may still be interpolated
-    fin_f = present | (t <= n - 1 - max_gap_h)[None, :]
-    filled = fill_short_gaps(ts, max_gap_h)
-    ma = moving_average(filled, lf_window_h, centering)
-    ma_def = np.isfinite(ma)  # a defined mean never changes
-    fin_ma = ma_def | _window_all(fin_f, back, fwd)
-    reach = lf_window_h // 2
-    # ffill source within reach hours before t
-    past_def = np.zeros_like(ma_def)
-    for k in range(1, reach + 1):
-        past_def[:, k:] |= ma_def[:, :-k]
-    # bfill: the first defined mean within reach hours after t, all means before it settled
-    bfill_final = np.zeros_like(ma_def)
-    pending = np.ones_like(ma_def)  # no defined mean found yet in t+1 .. t+k-1
-    for k in range(1, reach + 1):
-        nxt_def = np.zeros_like(ma_def)
-        nxt_fin = np.zeros_like(ma_def)
-        nxt_def[:, :-k] = ma_def[:, k:]
-        nxt_fin[:, :-k] = fin_ma[:, k:]
-        bfill_final |= pending & nxt_def
-        pending &= ~nxt_def & nxt_fin  # an unsettled NaN mean before the source: not final
-    bfill_final |= pending  # every mean within reach settled and undefined: LF stays NaN
-    lf_final = ma_def | (fin_ma & (past_def | bfill_final))
-    hf_final = fin_f & (~np.isfinite(filled) | lf_final)
-    out = np.zeros_like(hf_final)
-    out[:, 1:-1] = hf_final[:, :-2] & hf_final[:, 1:-1] & hf_final[:, 2:]
-    if n > 1:
-        out[:, 0] = hf_final[:, 0] & hf_final[:, 1]
-    return out
 
 
 def flagged_product(

@@ -467,7 +467,7 @@ class StreamingCorrector:
     24-h centred LF reaches 11 h ahead, the tendency one hour more), up to ``t + 15`` while a
     gap of at most ``max_gap_h`` hours at the end may still be interpolated, and within 12 h
     after a longer TS gap up to ``t + 27`` (the LF there is the next defined one); each hour
-    is released once it is settled (:func:`smlib.method.compensation.regressors_final`),
+    is released once it is settled (:func:`smlib.method.settled.regressors_final`),
     hours in time order, all stations together. Its rain flag is settled when its local day
     has ended, and under the ``strict`` screen (the default) the ``widen_days`` days after it
     too (:func:`smlib.method.product.rain_hours_final`): with settled flags an hour is released
@@ -573,8 +573,9 @@ class StreamingCorrector:
         return out
 
     def _update_product(self, buf: xr.Dataset) -> xr.Dataset:
-        from smlib.method.compensation import apply_guided_kernel, regressors_final
+        from smlib.method.compensation import apply_guided_kernel
         from smlib.method.product import rain_hours_final, rain_hours_given_sd
+        from smlib.method.settled import regressors_final
 
         tab = self.table
         t = buf["time"].values

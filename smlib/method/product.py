@@ -484,7 +484,7 @@ def apply_product(
     On the cube the table was fitted on, equal to ``correct(cube, run)["sm_lstm"]`` and its
     flag (tested). The value at hour ``t`` needs TS up to ``t + 12`` (11 h of the centred LF, one
     of the tendency), up to ``t + 15`` while a short gap may still be filled, and more within
-    12 h after a TS gap (:func:`smlib.method.compensation.regressors_final`).
+    12 h after a TS gap (:func:`smlib.method.settled.regressors_final`).
     """
     from smlib.method.compensation import apply_guided_kernel
 

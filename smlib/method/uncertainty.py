@@ -188,7 +188,7 @@ def jackknife_artefact_var(
     for g in range(n_blocks):
         keep = fit_hours & (group != g)[None, :]
         coef = fit_coefficients(
-            raw_hf, regressors, keep, int(min_hours * (n_blocks - 1) / n_blocks)
+            raw_hf, regressors, keep, int(min_hours * (n_blocks - 1) / n_blocks), n_temperature
         )
         arts.append(_artefact(temps, coef[:, :n_temperature]))
     stack = np.array(arts)  # (G, station, time)
@@ -229,8 +229,9 @@ def guidance_spread_var(
     arts = []
     for sub in subsets:
         coef = fit_coefficients(
-            raw_hf, temperature + [signal_hf[i] for i in sub], fit_hours, min_hours
-        )
+            raw_hf, temperature + [signal_hf[i] for i in sub], fit_hours, min_hours,
+            len(temperature),
+        )  # fmt: skip
         arts.append(_artefact(temperature, coef[:, : len(temperature)]))
     if not arts:  # no signal estimate: nothing to disagree
         return np.zeros(raw_hf.shape)
