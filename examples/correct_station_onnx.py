@@ -252,6 +252,12 @@ def station_coefficients(path: Path, station: str) -> dict:
     if doc.get("format") != "smlib-product-coefficients" or doc.get("version") != 1:
         raise SystemExit(f"{path}: not an smlib coefficient file of version 1")
     p, st = doc["product"], doc["stations"]
+    if "artefact_terms" in p:
+        raise SystemExit(
+            f"{path}: a distributed-lag artefact table ({', '.join(p['artefact_terms'])}); "
+            "this example applies the default terms b1 ts_hf + b2 ts_hf_tendency only -- use "
+            "smlib.method.product.apply_product"
+        )
     row = st["station"].index(station) if station in st["station"] else None
     if row is None:
         print(f"{station} is not in {path}: left raw (flag 3)", file=sys.stderr)

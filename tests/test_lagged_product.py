@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from test_preprocess import TINY_TRAIN, make_tiny_cube
 
 from smlib.method.correct import correct, correct_file
@@ -60,21 +61,38 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     flag = out["sm_lstm_flag"].values
     sigma = out["sm_lstm_uncertainty"].values
     assert np.isfinite(sigma[flag == 0]).all() and np.isnan(sigma[flag == 4]).all()
-    # the stored-coefficient table holds b1, b2 only: none is written, and none is accepted
-    assert not (tmp_path / "c.coefficients.json").exists()
-    plain = tmp_path / "plain.coefficients.json"
-    from smlib.method.product import ProductCoefficients, write_coefficients
+    # the station table holds the lag weights, so every operational path gives this product
+    from smlib.method.correct import StreamingCorrector
+    from smlib.method.product import apply_product, read_coefficients
 
-    table = ProductCoefficients(
-        station=np.asarray(cube["station"].values).astype(object),
-        coef=np.zeros((cube.sizes["station"], 2)),
-        fitted_hours=np.zeros(cube.sizes["station"], int),
-        n_signals=np.zeros(cube.sizes["station"], int),
-        rain_tendency_sd=np.ones(cube.sizes["station"]),
-        signal_estimates=(),
-        min_hours=120,
-        smoothing_days=0,
+    table = read_coefficients(tmp_path / "c.coefficients.json")
+    assert table.terms == ("ts_hf_lag0h", "ts_hf_lag1h", "ts_hf_lag2h", "ts_hf_lag3h")
+    np.testing.assert_array_equal(table.coef.astype(np.float32), out["rule_coefficient"].values)
+    applied = apply_product(cube, table)
+    np.testing.assert_array_equal(applied["sm_lstm"].values, out["sm_lstm"].values)
+    np.testing.assert_array_equal(applied["sm_lstm_flag"].values, flag)
+    assert list(applied["rule_coefficient"]["regressor"].values) == list(table.terms)
+    # applied through correct() from the stored table: the same
+    again = correct(cube, run, ("lstm",), coefficients=tmp_path / "c.coefficients.json")
+    np.testing.assert_array_equal(again["sm_lstm"].values, out["sm_lstm"].values)
+    # streamed in chunks of every size, across a TS gap: the whole record's product, flags too
+    gappy = cube.isel(time=slice(0, 24 * 20)).copy(deep=True)
+    gappy["ts"][1, 100:130] = np.nan
+    whole = apply_product(gappy, table)
+    sc = StreamingCorrector(None, gappy, coefficients=table)
+    pieces, start = [], 0
+    for size in (5, 30, 1, 1, 40, 17, 3, *[1] * 60, 24, 50, 200, 300):
+        chunk = gappy.isel(time=slice(start, start + size))
+        start += chunk.sizes["time"]
+        if chunk.sizes["time"]:
+            pieces.append(sc.update(chunk))
+    streamed = xr.concat(pieces, dim="time")
+    n = streamed.sizes["time"]
+    assert n > gappy.sizes["time"] - 72
+    np.testing.assert_allclose(
+        streamed["sm_lstm"].values, whole["sm_lstm"].values[:, :n], rtol=0, atol=1e-7,
+        equal_nan=True,
+    )  # fmt: skip
+    np.testing.assert_array_equal(
+        streamed["sm_lstm_flag"].values, whole["sm_lstm_flag"].values[:, :n]
     )
-    write_coefficients(table, plain)
-    with pytest.raises(ValueError, match="distributed-lag"):
-        correct(cube, run, ("lstm",), coefficients=plain)

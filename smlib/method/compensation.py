@@ -38,6 +38,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from smlib.method.artefact_terms import distributed_lag_artefact, lag_window
 from smlib.method.decomposition import held_high_frequency, high_frequency, moving_average
 from smlib.method.preprocess import fill_short_gaps
 
@@ -393,10 +394,14 @@ def apply_guided_kernel(
     lf_window_h: int = 24,
     centering: str = "centred",
     max_gap_h: int = 3,
+    terms: tuple[str, ...] = ("ts_hf", "ts_hf_tendency"),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The guided product from stored coefficients: raw SM minus the fitted artefact.
 
     .. math:: \\theta_{corr} = \\max(\\theta - b_1 T_{HF} - b_2\\,\\partial_t T_{HF},\\ 0)
+
+    or, with the distributed-lag terms (:func:`smlib.method.lagged_artefact.artefact_terms`),
+    :math:`\\max(\\theta - \\sum_k w_k T_{HF}(t - k), 0)`.
 
     Parameters
     ----------
@@ -408,6 +413,8 @@ def apply_guided_kernel(
         Rain-affected hours (flag 1 instead of 0); default none.
     lf_window_h, centering, max_gap_h
         The regressors' definition (:func:`temperature_regressors`).
+    terms : tuple of str
+        The artefact's regressors (:func:`smlib.method.lagged_artefact.artefact_terms`); ``coef`` has one column each.
 
     Returns
     -------
@@ -427,7 +434,12 @@ def apply_guided_kernel(
     """
     raw = np.asarray(raw)
     regs = list(temperature_regressors(ts, lf_window_h, centering, max_gap_h))
-    corrected = apply_coefficients(raw, regs, np.asarray(coef, dtype=np.float64))
+    coef = np.asarray(coef, dtype=np.float64)
+    if lag_window(terms) >= 0:  # TS HF lags; a weight of 0 (beyond a station's window): no lag
+        artefact = distributed_lag_artefact(regs[0], coef)
+        corrected = np.maximum(raw.astype(np.float64) - artefact, 0.0).astype(np.float32)
+    else:
+        corrected = apply_coefficients(raw, regs, coef)
     have = np.isfinite(raw)
     done = have & np.isfinite(corrected)
     rain = np.zeros(raw.shape, dtype=bool) if rain is None else np.asarray(rain, dtype=bool)

@@ -38,13 +38,14 @@ from smlib.config import (
 from smlib.method.compensation import flagged_product, guided_compensation
 from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
-from smlib.method.lagged_artefact import lagged_product
 from smlib.method.preprocess import Prepared, prepare
 from smlib.method.product import (
+    DEFAULT_TERMS,
     FLAG_CORRECTED,
     FLAG_MEANINGS,
     ProductCoefficients,
     apply_product,
+    coefficient_variable,
     coefficients_path,
     fit_product_table,
     read_coefficients,
@@ -255,11 +256,6 @@ def _correct(
         )
     if product not in ("flagged", "paper"):
         raise ValueError(f"product={product!r}; use 'flagged' or 'paper'")
-    if coefficients is not None and cc.artefact_lags_h > 0:
-        raise ValueError(
-            "stored coefficients hold the TS HF and tendency terms only; this run's product uses "
-            f"the distributed-lag artefact (correct.artefact_lags_h={cc.artefact_lags_h})"
-        )
     if coefficients is not None and "lstm" not in methods:
         raise ValueError("stored coefficients make the lstm product; add the method 'lstm'")
     if coefficients is not None and (product, cc.mode) != ("flagged", "guided"):
@@ -320,17 +316,11 @@ def _correct(
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
                     for v in names[1:]
                 ]
-                if cc.artefact_lags_h > 0:  # no stored table: it holds b1, b2 only
-                    prod, flag, coef = lagged_product(
-                        raw, ts, signal, rain, cc.artefact_lags_h, cc.min_rule_hours,
-                        cc.smoothing_days, cc.network_anchor,
-                    )  # fmt: skip
-                else:
-                    prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
-                    table = dataclasses.replace(
-                        table, signal_estimates=tuple(names),
-                        provenance={"run": str(lm.run_dir)} if lm is not None else {},
-                    )  # fmt: skip
+                prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
+                table = dataclasses.replace(
+                    table, signal_estimates=tuple(names),
+                    provenance={"run": str(lm.run_dir)} if lm is not None else {},
+                )  # fmt: skip
                 how = (
                     "guided: the temperature artefact, fitted per station on rain-free hours "
                     "with the network and the reanalysis as signal estimates, removed from the "
@@ -368,18 +358,10 @@ def _correct(
                 out["sm_lstm_net"].attrs["long_name"] = (
                     "soil moisture corrected by the stacked LSTM, network output only (paper)"
                 )
-                lagged = coef.shape[1] != 2 or (guided and cc.artefact_lags_h > 0)
-                out["rule_coefficient"] = xr.DataArray(
-                    coef.astype(np.float32),
-                    dims=("station", "regressor"),
-                    coords={"regressor": [f"ts_hf_lag{k}h" for k in range(coef.shape[1])]
-                            if lagged else ["ts_hf", "ts_hf_tendency"]},
-                    attrs={
-                        "long_name": "per-station temperature-artefact coefficients",
-                        "units": "m3 m-3 K-1" if lagged
-                        else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
-                    },
+                terms = table.terms if table is not None else (
+                    coefficients.terms if coefficients is not None else DEFAULT_TERMS
                 )  # fmt: skip
+                out["rule_coefficient"] = coefficient_variable(coef, terms, out["station"])
         out[f"{var}_flag"] = _flag_var(flag, out["sm"], var)
     out.attrs = {
         "Conventions": "CF-1.8",
@@ -573,6 +555,7 @@ class StreamingCorrector:
         return out
 
     def _update_product(self, buf: xr.Dataset) -> xr.Dataset:
+        from smlib.method.artefact_terms import lag_window
         from smlib.method.compensation import apply_guided_kernel
         from smlib.method.product import rain_hours_final, rain_hours_given_sd
         from smlib.method.settled import regressors_final
@@ -582,7 +565,9 @@ class StreamingCorrector:
         n_t = len(t)
         raw = _raw(buf)
         ts = np.asarray(buf["ts"].transpose("station", "time").values, dtype=np.float32)
-        settled = regressors_final(ts, tab.lf_window_h, tab.lf_centering, tab.max_gap_h)
+        settled = regressors_final(
+            ts, tab.lf_window_h, tab.lf_centering, tab.max_gap_h, lag_window(tab.terms)
+        )
         if not self.provisional_flags:
             settled &= rain_hours_final(buf, tab.rain)
         if self.lm is not None:
@@ -592,7 +577,7 @@ class StreamingCorrector:
         stop = start + (int(np.argmin(ok)) if not ok.all() else len(ok))
         rain = rain_hours_given_sd(buf, self._sd, tab.rain)
         prod, flag = apply_guided_kernel(
-            raw, ts, self._coef, rain, tab.lf_window_h, tab.lf_centering, tab.max_gap_h
+            raw, ts, self._coef, rain, tab.lf_window_h, tab.lf_centering, tab.max_gap_h, tab.terms
         )
         span = slice(start, stop)
         coords = {"station": buf["station"], "time": buf["time"].values[span]}

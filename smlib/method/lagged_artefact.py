@@ -23,10 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from smlib.method.artefact_terms import (
+    artefact_terms,
+    distributed_lag_artefact,
+    lag_window,
+    lagged_copies,
+)
 from smlib.method.compensation import fit_inputs
 from smlib.method.decomposition import moving_average
 
 __all__ = [
+    "artefact_terms",
+    "lag_window",
     "lagged_copies",
     "DistributedLagFit",
     "distributed_lag_fit",
@@ -35,35 +43,6 @@ __all__ = [
     "anchor_lagged_on_network",
     "lagged_product",
 ]
-
-
-def lagged_copies(x: np.ndarray, max_lag_h: int) -> list[np.ndarray]:
-    """``[x(t), x(t-1), ..., x(t-max_lag_h)]`` along the last axis, NaN where undefined.
-
-    Parameters
-    ----------
-    x : numpy.ndarray, shape (station, time)
-    max_lag_h : int
-        Largest lag, hours (>= 0).
-
-    Returns
-    -------
-    list of numpy.ndarray, each shape (station, time), float32
-
-    Examples
-    --------
-    >>> [c[0].tolist() for c in lagged_copies(np.array([[1.0, 2.0, 3.0]]), 1)]
-    [[1.0, 2.0, 3.0], [nan, 1.0, 2.0]]
-    """
-    if max_lag_h < 0:
-        raise ValueError(f"max_lag_h must be >= 0, got {max_lag_h}")
-    x = np.asarray(x, dtype=np.float32)
-    out = [x]
-    for k in range(1, max_lag_h + 1):
-        c = np.full_like(x, np.nan)
-        c[..., k:] = x[..., :-k]
-        out.append(c)
-    return out
 
 
 @dataclass
@@ -84,6 +63,8 @@ class DistributedLagFit:
         K-1 (m3 m-3 per K per m3 m-3 of level).
     level_mean : numpy.ndarray, shape (station,), or None
         :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
+    n_hours : numpy.ndarray of int, shape (station,), or None
+        Hours that entered the fit kept for the station (0 where not fitted).
     n_signals : numpy.ndarray of int, shape (station,), or None
         Signal estimates in the fit kept for the station (the last ``n_signals`` of those
         given; fewer where the full fit lacked hours); -1 where not fitted.
@@ -99,6 +80,7 @@ class DistributedLagFit:
     level_mean: np.ndarray | None = None
     n_signals: np.ndarray | None = None
     anchored: np.ndarray | None = None
+    n_hours: np.ndarray | None = None
 
 
 def _ridge_solve(
@@ -184,6 +166,7 @@ def distributed_lag_fit(
     level_mean = None if level is None else np.full(n_st, np.nan)
     window = np.full(n_st, -1, dtype=int)
     cv = np.full(n_st, np.nan)
+    n_hours = np.zeros(n_st, dtype=np.int64)
     ok = keep & np.isfinite(y)
     for r in (*lags, *signal, *([] if level is None else [level])):
         ok &= np.isfinite(r)
@@ -226,44 +209,8 @@ def distributed_lag_fit(
             level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
         window[s] = k
         cv[s] = np.sqrt(best[0] / ys.size)
-    return DistributedLagFit(weights, window, cv, level_w, level_mean)
-
-
-def distributed_lag_artefact(
-    ts_hf: np.ndarray,
-    weights: np.ndarray,
-    level_weights: np.ndarray | None = None,
-    level_anomaly: np.ndarray | None = None,
-) -> np.ndarray:
-    """:math:`\\sum_k (w_k + v_k \\Delta L)\\, T_{HF}(t-k)` (m3 m-3), shape (station, time).
-
-    Parameters
-    ----------
-    ts_hf : numpy.ndarray, shape (station, time)
-        K.
-    weights : numpy.ndarray, shape (station, K + 1)
-        :math:`w_k`, m3 m-3 K-1.
-    level_weights : numpy.ndarray, shape (station, K + 1), optional
-        :math:`v_k` (with ``level_anomaly``).
-    level_anomaly : numpy.ndarray, shape (station, time), optional
-        :math:`\\Delta L = L - \\bar L`, m3 m-3.
-
-    Returns
-    -------
-    numpy.ndarray of float64
-        NaN where a lag with a non-zero weight (or the level) is missing, or the station has
-        no weights.
-    """
-    lags = lagged_copies(ts_hf, weights.shape[1] - 1)
-    out = np.zeros(np.shape(ts_hf), dtype=np.float64)
-    inter = level_weights is not None and level_anomaly is not None
-    for k, r in enumerate(lags):
-        w = weights[:, k : k + 1]
-        if inter:
-            w = w + level_weights[:, k : k + 1] * level_anomaly
-        out += np.where(w == 0, 0.0, w * r)
-    out[~np.isfinite(weights).all(axis=1)] = np.nan
-    return out
+        n_hours[s] = ys.size
+    return DistributedLagFit(weights, window, cv, level_w, level_mean, n_hours=n_hours)
 
 
 def anchor_lagged_on_network(
@@ -325,6 +272,8 @@ def anchor_lagged_on_network(
     fit.weights[rows[take]] = part.weights[take]
     fit.window_h[rows[take]] = part.window_h[take]
     fit.cv_rmse[rows[take]] = part.cv_rmse[take]
+    if fit.n_hours is not None:
+        fit.n_hours[rows[take]] = part.n_hours[take]
     anchored[rows[take]] = True
     fit.anchored = anchored
     return fit
@@ -407,6 +356,7 @@ def distributed_lag_compensation(
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
         fit.cv_rmse[retry] = part.cv_rmse
+        fit.n_hours[retry] = part.n_hours
         fit.n_signals[retry] = np.where(part.window_h >= 0, len(subset), -1)
         if level is not None:
             fit.level_weights[retry] = part.level_weights

@@ -35,7 +35,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import CorrectConfig, PreprocessConfig
+from smlib.method.product_rain import rain_hours_final, rain_hours_given_sd, rain_tendency_sd
 
 __all__ = [
     "FLAG_MEANINGS",
@@ -79,6 +79,8 @@ FLAG_CORRECTED = (0, 1, 2)
 FORMAT = "smlib-product-coefficients"
 #: Version of the coefficient file layout written here (read: this one only).
 VERSION = 1
+#: The artefact's regressors of the default product (``correct.artefact_lags_h=0``).
+DEFAULT_TERMS = ("ts_hf", "ts_hf_tendency")
 #: Flag of every hour with a value of a station without coefficients (``left_raw``).
 UNSEEN_STATION_FLAG = 3
 
@@ -121,8 +123,9 @@ class ProductCoefficients:
     Attributes
     ----------
     station : numpy.ndarray of str, shape (station,)
-    coef : numpy.ndarray of float64, shape (station, 2)
-        ``b1`` (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1); NaN where not fitted.
+    coef : numpy.ndarray of float64, shape (station, len(terms))
+        The artefact's coefficients: ``b1`` (m3 m-3 K-1), ``b2`` (m3 m-3 h K-1) of the
+        default terms, or the weights (m3 m-3 K-1) of the TS HF lags; NaN where not fitted.
     fitted_hours : numpy.ndarray of int64, shape (station,)
     n_signals : numpy.ndarray of int64, shape (station,)
         The fit used the last ``n_signals`` of :attr:`signal_estimates`; -1 not fitted.
@@ -141,6 +144,10 @@ class ProductCoefficients:
     anchored : numpy.ndarray of bool, shape (station,), optional
         Stations whose coefficients come from the fit anchored on the network
         (:func:`smlib.method.network_anchor.select_network_anchor`); None: none.
+    terms : tuple of str
+        The artefact's regressors (:func:`smlib.method.lagged_artefact.artefact_terms`):
+        ``("ts_hf", "ts_hf_tendency")`` (default), or ``ts_hf_lag0h`` .. ``ts_hf_lag{K}h``
+        (the distributed-lag artefact, ``correct.artefact_lags_h=K``).
     """
 
     station: np.ndarray
@@ -159,6 +166,7 @@ class ProductCoefficients:
     )
     provenance: dict = dataclasses.field(default_factory=dict)
     anchored: np.ndarray | None = None
+    terms: tuple[str, ...] = ("ts_hf", "ts_hf_tendency")
 
     def fits(self) -> list[str]:
         """Per station: ``anchored_on_network``, ``free`` or ``raw`` (not fitted)."""
@@ -186,7 +194,7 @@ class ProductCoefficients:
 
         Returns
         -------
-        coef : numpy.ndarray, shape (n, 2)
+        coef : numpy.ndarray, shape (n, len(terms))
         sd : numpy.ndarray, shape (n,)
         seen : numpy.ndarray of bool, shape (n,)
             Station present in the table.
@@ -194,7 +202,7 @@ class ProductCoefficients:
         where = {str(s): i for i, s in enumerate(self.station)}
         ids = [str(s) for s in np.asarray(station)]
         seen = np.array([s in where for s in ids], dtype=bool)
-        coef = np.full((len(ids), 2), np.nan)
+        coef = np.full((len(ids), len(self.terms)), np.nan)
         sd = np.full(len(ids), np.nan)
         for j, s in enumerate(ids):
             if s in where:
@@ -229,6 +237,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
     """Write ``table`` as JSON (module docstring), atomically; return ``path``."""
     signals = [list(table.signal_estimates[len(table.signal_estimates) - n :]) if n >= 0 else None
                for n in table.n_signals]  # fmt: skip
+    lagged = tuple(table.terms) != DEFAULT_TERMS
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -238,7 +247,9 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
         "product": {
             "name": "sm_lstm",
             "mode": "guided",
-            "formula": "sm_lstm = max(sm - b1 * ts_hf - b2 * ts_hf_tendency, 0)",
+            "formula": "sm_lstm = max(sm - sum_k w_k * ts_hf(t - k h), 0)"
+            if lagged
+            else "sm_lstm = max(sm - b1 * ts_hf - b2 * ts_hf_tendency, 0)",
             "lf_window_h": table.lf_window_h,
             "lf_centering": table.lf_centering,
             "max_gap_h": table.max_gap_h,
@@ -249,6 +260,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
                 "ts_hf_tendency": "centred hourly difference of ts_hf (one-sided next to a "
                 "gap), K h-1",
             },
+            **({"artefact_terms": list(table.terms)} if lagged else {}),
             "signal_estimates": list(table.signal_estimates),
             "min_hours": table.min_hours,
             "smoothing_days": table.smoothing_days,
@@ -263,8 +275,19 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
         "variables": _VARIABLES,
         "stations": {
             "station": [str(s) for s in table.station],
-            "b1": [_num(v) for v in table.coef[:, 0]],
-            "b2": [_num(v) for v in table.coef[:, 1]],
+            **(
+                {
+                    "weights": [
+                        [_num(v) for v in row] if np.isfinite(row).all() else None
+                        for row in table.coef
+                    ]
+                }  # fmt: skip
+                if lagged
+                else {
+                    "b1": [_num(v) for v in table.coef[:, 0]],
+                    "b2": [_num(v) for v in table.coef[:, 1]],
+                }  # fmt: skip
+            ),
             "fitted_hours": [int(v) for v in table.fitted_hours],
             "signals_used": signals,
             "fallback": table.fallback(),
@@ -308,7 +331,10 @@ def read_coefficients(path: str | os.PathLike) -> ProductCoefficients:
 def _table_from(doc: dict) -> ProductCoefficients:
     p, st = doc["product"], doc["stations"]
     n = len(st["station"])
-    columns = ("b1", "b2", "fitted_hours", "signals_used", "rain_tendency_sd")
+    terms = tuple(p.get("artefact_terms", DEFAULT_TERMS))
+    lagged = terms != DEFAULT_TERMS
+    coef_cols = ("weights",) if lagged else ("b1", "b2")
+    columns = (*coef_cols, "fitted_hours", "signals_used", "rain_tendency_sd")
     if any(len(st[k]) != n for k in columns):
         raise ValueError("station columns of different lengths")
 
@@ -318,7 +344,12 @@ def _table_from(doc: dict) -> ProductCoefficients:
     rs = p["rain_screen"]
     return ProductCoefficients(
         station=np.array(st["station"], dtype=object),
-        coef=np.column_stack([arr("b1"), arr("b2")]).reshape(n, 2),
+        coef=np.array(
+            [[np.nan] * len(terms) if w is None else w for w in st["weights"]], dtype=np.float64
+        ).reshape(n, len(terms))
+        if lagged
+        else np.column_stack([arr("b1"), arr("b2")]).reshape(n, 2),
+        terms=terms,
         fitted_hours=np.array(st["fitted_hours"], dtype=np.int64),
         n_signals=np.array([-1 if s is None else len(s) for s in st["signals_used"]], np.int64),
         anchored=np.array(
@@ -341,119 +372,6 @@ def _table_from(doc: dict) -> ProductCoefficients:
     )
 
 
-# --------------------------------------------------------------------------- rain flags
-def _sm_days(ds: xr.Dataset):
-    from smlib.method.screens import station_array
-    from smlib.timeutils import local_days
-
-    return local_days(station_array(ds, "sm"), ds["time"].values, ds["lon"].values)
-
-
-def _daily_tendency(sm_days: np.ndarray) -> np.ndarray:
-    """Daily-mean SM tendency (station, day); NaN where a day has fewer than 18 hours."""
-    n = np.isfinite(sm_days).sum(-1)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(n[..., None] > 0, sm_days, 0.0), axis=-1)
-    mean[n < 18] = np.nan
-    tend = np.full_like(mean, np.nan)
-    tend[:, 1:] = mean[:, 1:] - mean[:, :-1]
-    return tend
-
-
-def rain_tendency_sd(ds: xr.Dataset) -> np.ndarray:
-    """Per station, the spread of the daily SM tendency that the in-situ rain screen scales
-    (:func:`smlib.method.screens.insitu_rain_days`), m3 m-3; shape (station,)."""
-    tend = _daily_tendency(_sm_days(ds)[0])
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a station without any tendency: NaN
-        return np.nanstd(tend, axis=1).astype(np.float64)
-
-
-def rain_hours_given_sd(ds: xr.Dataset, sd: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """Rain-affected hours as :func:`smlib.method.correct.rain_affected_hours`, with the in-situ
-    screen's spread ``sd`` given (the fitting record's) instead of taken from ``ds``.
-
-    On the record the table was fitted on, this equals ``rain_affected_hours(ds,
-    cfg.rain_screen)`` (tested); on new hours it applies the same thresholds.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Station cube (or a slice of hours), dims (station, time): ``sm``, ``lon`` and
-        whichever of ``precip``, ``era5_precip``, ``merra2_precip`` it holds.
-    sd : numpy.ndarray, shape (station,)
-        m3 m-3 (NaN: the tendency screen flags nothing at that station).
-    cfg : PreprocessConfig
-        ``rain_screen`` (``strict``, ``paper`` or ``none``) and its thresholds.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (station, time)
-    """
-    from smlib.data import rain_source_days
-    from smlib.method.screens import precip_rain_days, station_array
-    from smlib.timeutils import days_to_hours, local_days
-
-    n_st, n_t = ds.sizes["station"], ds.sizes["time"]
-    if cfg.rain_screen == "none":
-        return np.zeros((n_st, n_t), dtype=bool)
-    sm_days, _, index = _sm_days(ds)
-    tend = _daily_tendency(sm_days)
-    with np.errstate(invalid="ignore"):
-        tendency = np.nan_to_num(
-            tend > cfg.insitu_tendency_sd * np.asarray(sd, dtype=np.float64)[:, None], nan=False
-        ).astype(bool)
-    time, lon = ds["time"].values, ds["lon"].values
-
-    def precip_days(var: str) -> np.ndarray:
-        return local_days(station_array(ds, var), time, lon)[0]
-
-    gauge_days = precip_days("precip") if "precip" in ds else None
-    insitu = tendency
-    if gauge_days is not None:
-        gauge = precip_rain_days(gauge_days, cfg.precip_mm_per_day)
-        insitu = np.where(rain_source_days(sm_days, gauge_days) == 2, gauge, tendency)
-    union = insitu.copy()
-    for var in ("era5_precip", "merra2_precip"):
-        if var in ds:
-            union |= precip_rain_days(precip_days(var), cfg.precip_mm_per_day)
-    if cfg.rain_screen == "strict":
-        if gauge_days is not None:
-            union |= gauge
-        wide = union.copy()
-        for k in range(1, cfg.widen_days + 1):
-            wide[:, k:] |= union[:, :-k]
-            wide[:, :-k] |= union[:, k:]
-        union = wide
-    return days_to_hours(union, index, n_t)
-
-
-def rain_hours_final(ds: xr.Dataset, cfg: PreprocessConfig) -> np.ndarray:
-    """Hours whose rain flag (:func:`rain_hours_given_sd`) no longer changes as hours arrive.
-
-    A local day's flag is settled once the day is complete; under ``strict`` an hour's flag
-    also waits for the ``widen_days`` days after its own (rain tomorrow flags today).
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (station, time)
-    """
-    from smlib.timeutils import days_to_hours
-
-    n_t = ds.sizes["time"]
-    if cfg.rain_screen == "none":
-        return np.ones((ds.sizes["station"], n_t), dtype=bool)
-    _, _, index = _sm_days(ds)
-    complete = index[:, :, -1] >= 0  # the day's last hour is in ds
-    if cfg.rain_screen == "strict":
-        for k in range(1, cfg.widen_days + 1):
-            later = np.zeros_like(complete)
-            later[:, :-k] = complete[:, k:]
-            complete = complete & later
-    return days_to_hours(complete, index, n_t)
-
-
-# --------------------------------------------------------------------------- application
 def apply_product(
     ds: xr.Dataset,
     table: ProductCoefficients | str | os.PathLike,
@@ -496,7 +414,7 @@ def apply_product(
     if rain is None:
         rain = rain_hours_given_sd(ds, sd, table.rain)
     product, flag = apply_guided_kernel(
-        raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h
+        raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h, table.terms
     )
     dims, coords = ("station", "time"), {"station": ds["station"], "time": ds["time"]}
     return xr.Dataset(
@@ -522,15 +440,7 @@ def apply_product(
                     "flag_meanings": " ".join(FLAG_MEANINGS.values()),
                 },
             ),
-            "rule_coefficient": xr.DataArray(
-                coef.astype(np.float32),
-                dims=("station", "regressor"),
-                coords={"station": ds["station"], "regressor": ["ts_hf", "ts_hf_tendency"]},
-                attrs={
-                    "long_name": "per-station temperature-artefact coefficients",
-                    "units": "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
-                },
-            ),
+            "rule_coefficient": coefficient_variable(coef, table.terms, ds["station"]),
         }  # fmt: skip
     )
 
@@ -561,19 +471,30 @@ def fit_product_table(
     table : ProductCoefficients
         With empty ``signal_estimates`` and ``provenance`` (the caller names them).
     """
+    from smlib.method.artefact_terms import artefact_terms
     from smlib.method.compensation import apply_guided_kernel, guided_fit
     from smlib.method.network_anchor import anchor_single_network
 
-    coef, n_hours, n_signals = guided_fit(
-        raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
-    )
-    anchored = None
-    if cc.network_anchor == "select":
-        coef, anchored = anchor_single_network(
-            raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
-            smoothing_days=cc.smoothing_days,
+    terms = artefact_terms(cc.artefact_lags_h)
+    if cc.artefact_lags_h > 0:  # the distributed-lag artefact (smlib.method.lagged_artefact)
+        from smlib.method.lagged_artefact import distributed_lag_compensation
+
+        _, fit = distributed_lag_compensation(
+            raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
+            smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
         )  # fmt: skip
-    prod, flag = apply_guided_kernel(raw, ts, coef, rain)
+        coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
+    else:
+        coef, n_hours, n_signals = guided_fit(
+            raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
+        )
+        anchored = None
+        if cc.network_anchor == "select":
+            coef, anchored = anchor_single_network(
+                raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
+                smoothing_days=cc.smoothing_days,
+            )  # fmt: skip
+    prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms)
     table = ProductCoefficients(
         station=np.asarray(ds["station"].values).astype(str).astype(object),
         coef=coef,
@@ -585,5 +506,22 @@ def fit_product_table(
         smoothing_days=cc.smoothing_days,
         rain=PreprocessConfig(rain_screen=cc.rain_screen),
         anchored=anchored,
+        terms=terms,
     )
     return prod, flag, coef, table
+
+
+def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:
+    """``rule_coefficient`` (station, regressor) of a corrected file: the artefact's
+    coefficients per station, named by ``terms``, with units."""
+    lagged = tuple(terms) != DEFAULT_TERMS
+    return xr.DataArray(
+        np.asarray(coef).astype(np.float32),
+        dims=("station", "regressor"),
+        coords={"station": station, "regressor": list(terms)},
+        attrs={
+            "long_name": "per-station temperature-artefact coefficients",
+            "units": "m3 m-3 K-1" if lagged
+            else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
+        },
+    )  # fmt: skip

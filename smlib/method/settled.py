@@ -33,7 +33,11 @@ def _window_all(ok: np.ndarray, back: int, fwd: int) -> np.ndarray:
 
 
 def regressors_final(
-    ts: np.ndarray, lf_window_h: int = 24, centering: str = "centred", max_gap_h: int = 3
+    ts: np.ndarray,
+    lf_window_h: int = 24,
+    centering: str = "centred",
+    max_gap_h: int = 3,
+    max_lag_h: int = -1,
 ) -> np.ndarray:
     """Hours whose :func:`smlib.method.compensation.temperature_regressors` can no longer change when hours are appended.
 
@@ -46,6 +50,10 @@ def regressors_final(
         Soil temperature received so far (the last column is the newest hour).
     lf_window_h, centering, max_gap_h
         As :func:`smlib.method.compensation.temperature_regressors`.
+    max_lag_h : int
+        -1: the default terms (TS HF and its centred tendency, which needs hour ``t + 1``);
+        ``K`` >= 0: the TS HF lags 0 .. K of the distributed-lag artefact (hours ``t - K``
+        .. ``t``; hours before the record count as settled, their lags are missing anyway).
 
     Returns
     -------
@@ -82,6 +90,11 @@ def regressors_final(
     bfill_final |= pending  # every mean within reach settled and undefined: LF stays NaN
     lf_final = ma_def | (fin_ma & (past_def | bfill_final))
     hf_final = fin_f & (~np.isfinite(filled) | lf_final)
+    if max_lag_h >= 0:
+        out = hf_final.copy()
+        for k in range(1, max_lag_h + 1):
+            out[:, k:] &= hf_final[:, :-k]
+        return out
     out = np.zeros_like(hf_final)
     out[:, 1:-1] = hf_final[:, :-2] & hf_final[:, 1:-1] & hf_final[:, 2:]
     if n > 1:

@@ -36,7 +36,7 @@ def concat_tables(tables: list[ProductCoefficients]) -> ProductCoefficients:
         raise ValueError("no station table to join")
     first = tables[0]
     same = ("signal_estimates", "lf_window_h", "lf_centering", "max_gap_h", "min_hours",
-            "smoothing_days", "rain")  # fmt: skip
+            "smoothing_days", "rain", "terms")  # fmt: skip
     for t in tables[1:]:
         differ = [k for k in same if getattr(t, k) != getattr(first, k)]
         if differ:
