@@ -181,17 +181,18 @@ class CorrectConfig:
         ``guided``: half-width (days) of the running diurnal composite of the signal
         estimates in the fit (:func:`smlib.method.correct.guided_compensation`).
     artefact_lags_h : int
-        ``guided``: the artefact model. 0 (default): :math:`b_1 T_{HF} + b_2\,\partial_t
-        T_{HF}`. ``K`` > 0: a distributed lag :math:`\sum_{k \le K'} w_k T_{HF}(t - k)`
-        with the window :math:`K' \le K` chosen per station by cross-validation and the
-        weights fitted by ridge least squares
+        ``guided``: the artefact model. 0 (the dataclass default, and the paper's profiles):
+        :math:`b_1 T_{HF} + b_2\,\partial_t T_{HF}`. ``K`` > 0: a distributed lag
+        :math:`\sum_{k \le K'} w_k T_{HF}(t - k)` with the window :math:`K' \le K` chosen per
+        station by cross-validation and the weights fitted by ridge least squares
         (:func:`smlib.method.lagged_artefact.distributed_lag_compensation`); it spans a sensing
-        element that sees TS hours late, which the tendency term does not (issue 18).
-        Measured on the twin worlds (benchmarks/README.md): +0.02 to +0.05 rain-free HF R
-        where the element lags or sees TS late, -0.02 to +0.03 elsewhere; not the default
-        until it holds on worlds not built here. With ``K`` > 0 no stored-coefficient table
-        is written (it holds ``b1``, ``b2``), and the uncertainty refits the lags by least
-        squares over the whole window.
+        element that sees TS hours late, which the tendency term does not (issue 18). The
+        ``recommended`` profiles use 6, chosen on the skill benchmark (benchmarks/README.md:
+        24 twin worlds, the same networks; median rain-free HF R 0.87 -> 0.89 of the noise
+        ceiling, better in 14 worlds, worse in 4 by at most 0.03 -- the book's default world
+        among them, -0.01 -- and +0.07 where the element sees TS 1-3 h late). The station
+        table holds the lag weights (``ProductCoefficients.terms``), so every operational path
+        applies either model.
     network_anchor : {"select", "none"}
         ``guided``, at stations where the network is the only signal estimate (no
         reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
@@ -313,7 +314,7 @@ def _quick() -> RunConfig:
 #: Method keys in which ``recommended`` departs from the paper (chosen on the cross-scenario
 #: skill benchmark, ``python -m benchmarks --only skill``; see ``benchmarks/README.md``).
 RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
-    "correct": {"product": "flagged", "mode": "guided"},
+    "correct": {"product": "flagged", "mode": "guided", "artefact_lags_h": 6},
     "preprocess": {"max_gap_h": 3},
 }
 
