@@ -203,10 +203,13 @@ def test_distributed_lag_needs_hours_and_falls_back_to_fewer_signals():
     assert fit.window_h[0] >= 0 and np.isfinite(corrected[0, 48:-48]).all()
 
 
-def test_artefact_lags_option_defaults_off_and_is_validated():
+def test_artefact_lags_option_is_the_recommended_default_and_is_validated():
     from smlib.config import get_profile
 
-    assert get_profile("recommended").correct.artefact_lags_h == 0
+    assert get_profile("recommended").correct.artefact_lags_h == 6  # chosen on the benchmark
+    assert get_profile("recommended_full").correct.artefact_lags_h == 6
+    assert get_profile("paper").correct.artefact_lags_h == 0  # the paper's method: no fit
+    assert get_profile("recommended", ["correct.artefact_lags_h=0"]).correct.artefact_lags_h == 0
     assert get_profile("recommended", ["correct.artefact_lags_h=6"]).correct.artefact_lags_h == 6
     with pytest.raises(ValueError, match="artefact_lags_h=25 must lie in 0 .. 24"):
         get_profile("recommended", ["correct.artefact_lags_h=25"])
