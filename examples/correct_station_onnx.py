@@ -39,8 +39,10 @@ The default product (``--coefficients``; see ``smlib.method.product``)
        ``lf_window_h`` moving average (next to a gap the nearest defined average within
        ``lf_window_h / 2`` hours, earlier first); its tendency: the centred hourly difference
        (one-sided next to a gap).
-    7. product = max(SM - b1 TS_HF - b2 dTS_HF/dt, 0); raw SM where that is undefined or the
-       station has no coefficients (never fitted: flag 3, raw is never worse than raw).
+    7. product = max(SM - b1 TS_HF - b2 dTS_HF/dt, 0), or with a distributed-lag table
+       (``product.artefact_terms`` ts_hf_lag0h .. ts_hf_lagKh, the ``recommended`` default)
+       max(SM - sum_k w_k TS_HF(t - k h), 0); raw SM where that is undefined or the station has
+       no coefficients (never fitted: flag 3, raw is never worse than raw).
     8. Flags: 0 corrected, 1 corrected on a rain-affected hour, 3 left raw, 4 no value. Rain
        days (local solar days): the station gauge ``precip`` on days it covers (20 hours or
        more), else a daily-mean SM rise above ``insitu_tendency_sd`` times the stored spread;
@@ -252,12 +254,10 @@ def station_coefficients(path: Path, station: str) -> dict:
     if doc.get("format") != "smlib-product-coefficients" or doc.get("version") != 1:
         raise SystemExit(f"{path}: not an smlib coefficient file of version 1")
     p, st = doc["product"], doc["stations"]
-    if "artefact_terms" in p:
-        raise SystemExit(
-            f"{path}: a distributed-lag artefact table ({', '.join(p['artefact_terms'])}); "
-            "this example applies the default terms b1 ts_hf + b2 ts_hf_tendency only -- use "
-            "smlib.method.product.apply_product"
-        )
+    terms = p.get("artefact_terms", ["ts_hf", "ts_hf_tendency"])
+    lagged = terms != ["ts_hf", "ts_hf_tendency"]
+    if lagged and terms != [f"ts_hf_lag{k}h" for k in range(len(terms))]:
+        raise SystemExit(f"{path}: unknown artefact terms {terms}")
     row = st["station"].index(station) if station in st["station"] else None
     if row is None:
         print(f"{station} is not in {path}: left raw (flag 3)", file=sys.stderr)
@@ -266,6 +266,10 @@ def station_coefficients(path: Path, station: str) -> dict:
         v = None if row is None else st[key][row]
         return np.nan if v is None else float(v)
 
+    if lagged:  # weights of ts_hf(t - k h), k = 0 .. K
+        w = None if row is None else st["weights"][row]
+        weights = np.full(len(terms), np.nan) if w is None else np.array(w, dtype=np.float64)
+        return {**p, "weights": weights, "sd": get("rain_tendency_sd")}
     return {**p, "b1": get("b1"), "b2": get("b2"), "sd": get("rain_tendency_sd")}
 
 
@@ -331,7 +335,15 @@ def default_product(data: dict, axis: np.ndarray, lon: float, coef: dict):
     hf, dhf = temperature_regressors(
         data["ts"], int(coef["lf_window_h"]), coef["lf_centering"], int(coef["max_gap_h"])
     )
-    out = raw.astype(np.float64) - coef["b1"] * hf - coef["b2"] * dhf
+    if "weights" in coef:  # the distributed-lag artefact: sum_k w_k TS_HF(t - k)
+        artefact = np.zeros(len(hf))
+        for k, w in enumerate(coef["weights"]):
+            lag = np.full(len(hf), np.nan)
+            lag[k:] = hf[: len(hf) - k]
+            artefact += 0.0 if w == 0 else w * lag
+        out = raw.astype(np.float64) - artefact
+    else:
+        out = raw.astype(np.float64) - coef["b1"] * hf - coef["b2"] * dhf
     out = np.maximum(out, 0.0).astype(np.float32)
     have = np.isfinite(raw)
     done = have & np.isfinite(out)

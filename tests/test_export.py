@@ -177,14 +177,22 @@ def test_cli_export(runs, tmp_path):
     assert rc == 0 and (tmp_path / "m.onnx").stat().st_size > 1000
 
 
-def test_example_applies_stored_coefficients_like_the_default_product(cube, runs, tmp_path):
+@pytest.mark.parametrize("lags", [0, 4])
+def test_example_applies_stored_coefficients_like_the_default_product(cube, runs, tmp_path, lags):
     """The example, given the station table of ``smlib correct``, writes the series the book
-    evaluates (values and flags) -- from the station's files alone, with or without a model."""
+    evaluates (values and flags) -- from the station's files alone, with or without a model;
+    for the tendency terms and for the distributed-lag artefact (the recommended default)."""
+    import dataclasses
+
     from smlib.method.correct import correct_file
 
     ex = _example()
-    batch = correct_file(cube, runs["insitu"], out=tmp_path / "c.nc", methods=("lstm",),
-                         product="flagged")  # fmt: skip
+    lm = load_model(runs["insitu"], device="cpu")
+    cc = dataclasses.replace(lm.config.correct, artefact_lags_h=lags)
+    lm = dataclasses.replace(lm, config=dataclasses.replace(lm.config, correct=cc))
+    batch = correct_file(cube, lm, out=tmp_path / "c.nc", methods=("lstm",), product="flagged")
+    terms = json.loads((tmp_path / "c.coefficients.json").read_text())["product"]
+    assert ("artefact_terms" in terms) == (lags > 0)
     table = tmp_path / "c.coefficients.json"
     model = export_onnx(runs["insitu"], tmp_path / "insitu.onnx")
     for i in (0, 1):
