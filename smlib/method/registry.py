@@ -83,7 +83,7 @@ def product_label(attrs: dict | None) -> str:
     >>> product_label({"product": "guided: ...", "signal_estimates": "sm_lstm_net"})
     'guided fit (LSTM)'
     >>> product_label({"product": "flagged: ..."})
-    'ISMN$_\\mathrm{LSTM}$'
+    'ISMN$_\\\\mathrm{LSTM}$'
     """
     if attrs is None:
         return guided_label()
