@@ -400,12 +400,12 @@ def lagged_product(
     weights : numpy.ndarray, shape (station, max_lag_h + 1)
         :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1.
     """
-    corrected, fit = distributed_lag_compensation(
+    from smlib.method.compensation import apply_guided_kernel
+
+    _, fit = distributed_lag_compensation(
         raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
         network_anchor=network_anchor,
     )  # fmt: skip
-    have = np.isfinite(raw)
-    done = have & np.isfinite(corrected)
-    product = np.where(done, corrected, raw).astype(np.float32)
-    flag = np.where(done, np.where(rain, 1, 0), np.where(have, 3, 4)).astype(np.int8)
+    # applied as every path applies a station table (smlib.method.product.fit_product_table)
+    product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=artefact_terms(max_lag_h))
     return product, flag, fit.weights
