@@ -11,12 +11,13 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 ``paper``          the paper's LSTM series (network output, NaN without inputs)
 ``recommended``    the recommended product (guided artefact compensation, flagged)
 ``recommended_net`` the recommended configuration's network output alone
-``recommended_tendency``  the recommended product with the artefact model it had before
-                   issue 18 chose the lags: :math:`b_1 T_{HF} + b_2 \\partial_t T_{HF}`
-                   (``correct.artefact_lags_h=0``; the same network; :data:`ARTEFACT_VARIANTS`)
+``recommended_no_nights``  the recommended product without the night equations
+                   (``correct.night_weight=0``, ``night_weight_network_only=0``; the same
+                   network; :data:`ARTEFACT_VARIANTS`): the default before they came
+``recommended_tendency``  with the artefact model before issue 18 chose the lags:
+                   :math:`b_1 T_{HF} + b_2 \\partial_t T_{HF}` (``correct.artefact_lags_h=0``,
+                   no night equations)
 ``recommended_lag12``  with TS HF lags up to 12 h (``correct.artefact_lags_h=12``)
-``recommended_lag6_level``  lags up to 6 h with weights that change with the SM LF (a gain
-                   that grows as the soil dries; no network anchor)
 ``ceiling``        the noise ceiling: the truth plus the probe's own noise (``truth.nc``)
 ``recommended_without_network``  the recommended product refitted without the network
                    (the same fit with the reanalysis alone; the temperature terms alone in
@@ -79,7 +80,6 @@ from smlib.evaluation.signal_ablation import (
 )
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
-from smlib.method.lagged_artefact import distributed_lag_compensation
 from smlib.method.product import fit_product_table
 from smlib.method.runfolder import load_model
 from smlib.method.train import train
@@ -93,10 +93,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: Artefact models measured on the recommended network (issue 18; ``correct.artefact_lags_h``,
 #: the default 6): method key -> (largest lag in h, 0 = TS HF and its tendency; interaction
 #: with the SM level).
-ARTEFACT_VARIANTS: dict[str, tuple[int, bool]] = {
-    "recommended_tendency": (0, False),
-    "recommended_lag12": (12, False),
-    "recommended_lag6_level": (6, True),
+ARTEFACT_VARIANTS: dict[str, dict[str, object]] = {
+    "recommended_no_nights": {"night_weight": 0.0, "night_weight_network_only": 0.0},
+    "recommended_tendency": {
+        "artefact_lags_h": 0,
+        "night_weight": 0.0,
+        "night_weight_network_only": 0.0,
+    },
+    "recommended_lag12": {"artefact_lags_h": 12},
 }
 METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
                  "recommended_without_network", *ARTEFACT_VARIANTS, "loo_recommended",
@@ -154,30 +158,19 @@ def _train(cube, run: Path, profile: str) -> float:
     return time.perf_counter() - t0
 
 
-def _artefact_variant(
-    cube: xr.Dataset, rec: xr.Dataset, cc, max_lag_h: int, level: bool = False
-) -> xr.DataArray:
-    """The recommended product with another artefact model (same network and signals).
-
-    ``level`` False: what ``smlib correct`` writes with ``correct.artefact_lags_h=max_lag_h``
-    (:func:`smlib.method.product.fit_product_table`: anchor, rain screen and fallbacks as the
-    default). ``level`` True: the lags with weights that change with the SM LF
-    (:func:`smlib.method.lagged_artefact.distributed_lag_compensation`), raw where undefined.
-    """
+def _artefact_variant(cube: xr.Dataset, rec: xr.Dataset, cc, changes: dict) -> xr.DataArray:
+    """The recommended product with other ``correct`` settings (``changes``): the same network
+    and signal estimates, fitted as ``smlib correct`` fits the default
+    (:func:`smlib.method.product.fit_product_table`: anchor, rain screen and fallbacks)."""
     raw = np.asarray(cube["sm"].transpose("station", "time").values, dtype=np.float32)
     ts = np.asarray(cube["ts"].transpose("station", "time").values, dtype=np.float32)
     signal = [np.asarray(rec["sm_lstm_net"].transpose("station", "time").values, np.float32)]
     signal += [np.asarray(cube[v].transpose("station", "time").values, np.float32)
                for v in ("era5_sm", "merra2_sm") if v in cube]  # fmt: skip
     rain = rain_affected_hours(cube, cc.rain_screen)
-    if not level:
-        cc = dataclasses.replace(cc, artefact_lags_h=max_lag_h)
-        prod, _, _, _ = fit_product_table(cube, raw, ts, signal, rain, cc)
-        return rec["sm_lstm"].copy(data=prod.astype(np.float32))
-    corrected, _ = distributed_lag_compensation(
-        raw, ts, signal, ~rain, max_lag_h, level_interaction=True
+    prod, _, _, _ = fit_product_table(
+        cube, raw, ts, signal, rain, dataclasses.replace(cc, **changes)
     )
-    prod = np.where(np.isfinite(raw) & np.isfinite(corrected), corrected, raw)
     return rec["sm_lstm"].copy(data=prod.astype(np.float32))
 
 
@@ -239,7 +232,7 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
         sm_recommended_flag=rec["sm_lstm_flag"],
         sm_recommended_net=rec["sm_lstm_net"],
         **{
-            f"sm_{m}": _artefact_variant(cube, rec, rec_model.config.correct, *how)
+            f"sm_{m}": _artefact_variant(cube, rec, rec_model.config.correct, how)
             for m, how in ARTEFACT_VARIANTS.items()
         },
     )

@@ -203,6 +203,24 @@ class CorrectConfig:
         a network that is itself a function of TS from the artefact, and can undo what the
         network corrected. Measured on in-situ-only twin worlds (benchmarks/README.md).
         ``none``: the free fit everywhere (the product before issue 18).
+    night_weight : float
+        ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
+        *night equations* in the artefact fit where the reanalysis is among the signal
+        estimates (:mod:`smlib.method.night_window`, after Chanzy et al. 2012): within each
+        rain-free night of ``night_window_h`` the true SM is taken as a straight line
+        (no evaporation; slow drainage), so what the probe does beyond it is the temperature
+        artefact -- equations that need no estimate of the true SM. 0 (the dataclass default,
+        and the paper's profiles): none. ``recommended``: 10.
+    night_weight_network_only : float
+        The same where the network is the station's only estimate (an in-situ-only build): the
+        network's series is a function of the probe's own TS, so the nights carry the fit.
+        Where no estimate is left, the nights alone fit the artefact (whenever either weight
+        is > 0). ``recommended``: 600. Both were chosen on the skill benchmark
+        (benchmarks/README.md, "Issue 18: the night equations").
+    night_window_h : tuple of int
+        (first hour, length) of the night window, hours of local solar time
+        (``round(lon / 15)`` h from UTC); (20, 10) is 20:00 to 05:00. Shorten it where
+        summer nights are short (high latitudes) or evaporation goes on after dusk.
     """
 
     product: str = "flagged"
@@ -213,6 +231,9 @@ class CorrectConfig:
     smoothing_days: int = 0
     artefact_lags_h: int = 0
     network_anchor: str = "select"
+    night_weight: float = 0.0
+    night_weight_network_only: float = 0.0
+    night_window_h: tuple[int, int] = (20, 10)
 
 
 @dataclass(frozen=True)
@@ -315,7 +336,13 @@ def _quick() -> RunConfig:
 #: Method keys in which ``recommended`` departs from the paper (chosen on the cross-scenario
 #: skill benchmark, ``python -m benchmarks --only skill``; see ``benchmarks/README.md``).
 RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
-    "correct": {"product": "flagged", "mode": "guided", "artefact_lags_h": 6},
+    "correct": {
+        "product": "flagged",
+        "mode": "guided",
+        "artefact_lags_h": 6,
+        "night_weight": 10.0,
+        "night_weight_network_only": 600.0,
+    },
     "preprocess": {"max_gap_h": 3},
 }
 
@@ -467,6 +494,19 @@ def validate(cfg: RunConfig) -> None:
     if not 0 <= cfg.correct.artefact_lags_h <= 24:
         raise ValueError(
             f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"
+        )
+    c = cfg.correct
+    if c.night_weight < 0 or c.night_weight_network_only < 0:
+        raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
+    if (c.night_weight > 0 or c.night_weight_network_only > 0) and c.artefact_lags_h == 0:
+        raise ValueError(
+            "correct.night_weight > 0 needs the distributed-lag artefact "
+            "(correct.artefact_lags_h > 0)"
+        )
+    window = tuple(c.night_window_h)
+    if len(window) != 2 or not (0 <= window[0] < 24 and 1 <= window[1] < 24):
+        raise ValueError(
+            f"correct.night_window_h={list(c.night_window_h)}: need [first hour 0-23, length 1-23]"
         )
     if t.batch_size < 1 or t.max_epochs < 1 or t.patience < 1:
         raise ValueError("train.batch_size, max_epochs and patience must be positive")

@@ -41,6 +41,7 @@ import pandas as pd
 import xarray as xr
 
 from smlib.config import CorrectConfig
+from smlib.method.night_window import NightRule
 
 __all__ = [
     "NETWORK",
@@ -135,6 +136,7 @@ def refit_kernel(
     smoothing_days: int = 0,
     artefact_lags_h: int = 0,
     network_anchor: str = "none",
+    night: NightRule | None = None,
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -158,6 +160,9 @@ def refit_kernel(
         ``correct.min_rule_hours``, ``correct.smoothing_days``, ``correct.artefact_lags_h``,
         ``correct.network_anchor`` (applied where the network is the only estimate, as the
         product does: :func:`smlib.method.network_anchor.select_network_anchor`).
+    night : NightRule, optional
+        The night equations (:func:`smlib.method.product.night_rule`; with
+        ``artefact_lags_h`` > 0), weighted in each refit by what guides it, as in the product.
 
     Returns
     -------
@@ -179,8 +184,9 @@ def refit_kernel(
         if artefact_lags_h > 0:
             anchor = network_anchor if tuple(subset) == (NETWORK,) else "none"
             prod, flag, coef = lagged_product(
-                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor
-            )
+                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor,
+                night=night, network_first=bool(subset) and subset[0] == NETWORK,
+            )  # fmt: skip
         else:
             coef, _, n_sig = guided_fit(
                 raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days
@@ -239,6 +245,7 @@ def signal_ablation(
         or (with ``check``) the refit does not reproduce it.
     """
     from smlib.method.correct import rain_affected_hours
+    from smlib.method.product import night_rule
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):
@@ -267,6 +274,7 @@ def signal_ablation(
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor,
+        night_rule(c, cc) if cc.artefact_lags_h > 0 else None,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

@@ -31,6 +31,7 @@ from smlib.method.artefact_terms import (
 )
 from smlib.method.compensation import fit_inputs
 from smlib.method.decomposition import moving_average
+from smlib.method.night_window import NightEquations, NightRule
 
 __all__ = [
     "artefact_terms",
@@ -93,6 +94,8 @@ def _ridge_solve(
     """
     ata = a.T @ a
     aty = a.T @ y
+    empty = np.flatnonzero(np.diag(ata) == 0)  # e.g. the intercept of the night equations alone
+    ata[empty, empty] = 1.0
     if ridge > 0:
         for idx in blocks:
             if idx.size:
@@ -103,8 +106,11 @@ def _ridge_solve(
         return np.linalg.lstsq(ata, aty, rcond=None)[0]
 
 
-def _design(k: int, lag_cols, inter_cols, sig_cols) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks."""
+def _design(
+    k: int, lag_cols, inter_cols, sig_cols, nights=None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks;
+    with ``nights`` (:meth:`NightEquations.rows`) their equations below, 0 elsewhere."""
     parts = [np.ones((lag_cols.shape[0], 1)), lag_cols[:, : k + 1]]
     blocks = [np.arange(1, k + 2)]
     if inter_cols is not None:
@@ -112,7 +118,12 @@ def _design(k: int, lag_cols, inter_cols, sig_cols) -> tuple[np.ndarray, list[np
         blocks.append(np.arange(k + 2, 2 * k + 3))
     if sig_cols is not None:
         parts.append(sig_cols)
-    return np.hstack(parts), blocks
+    a = np.hstack(parts)
+    if nights is not None:
+        below = np.zeros((nights[1].shape[0], a.shape[1]))
+        below[:, 1 : k + 2] = nights[1][:, : k + 1]
+        a = np.vstack([a, below])
+    return a, blocks
 
 
 def distributed_lag_fit(
@@ -125,6 +136,7 @@ def distributed_lag_fit(
     min_hours: int = 240,
     block_days: int = 7,
     level: np.ndarray | None = None,
+    night: NightEquations | None = None,
 ) -> DistributedLagFit:
     """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
     station, choosing the window ``K`` by cross-validation.
@@ -154,6 +166,12 @@ def distributed_lag_fit(
         A wetness level (e.g. the SM LF, m3 m-3): the weights become
         :math:`w_k + v_k (L - \\bar L)`, an artefact gain that changes with wetness (a dry
         soil's larger Maxwell-Wagner response).
+    night : NightEquations, optional
+        Adds the night equations (:mod:`smlib.method.night_window`) of the hours ``keep``:
+        the measured SM and the lagged TS each less its straight line within a night. They
+        share the lag weights, have no signal terms, and enter the cross-validation by the
+        same blocks of days. With ``night.days`` False the fit takes them alone (``signal``
+        must be empty); a station without a usable night is then not fitted.
 
     Returns
     -------
@@ -185,9 +203,18 @@ def distributed_lag_fit(
             inter_cols = lag_cols * (lv - lv.mean())[:, None]
         sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
         f = fold[m]
+        nights = None if night is None else night.rows(s, keep[s], max_lag_h)
+        if night is not None and not night.days:  # the nights alone (no estimate to guide)
+            if nights is None:
+                continue
+            ys, lag_cols, f, sig_cols = ys[:0], lag_cols[:0], f[:0], None
+            inter_cols = None if inter_cols is None else inter_cols[:0]
+        if nights is not None:
+            f = np.concatenate([f, fold[nights[2]]])
+            ys = np.concatenate([ys, nights[0]])
         best: tuple[float, int] | None = None
         for k in range(max_lag_h + 1):
-            a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
+            a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
             err = 0.0
             for train in (f, ~f):
                 if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
@@ -200,7 +227,7 @@ def distributed_lag_fit(
         if best is None or not np.isfinite(best[0]):
             continue
         k = best[1]
-        a, blocks = _design(k, lag_cols, inter_cols, sig_cols)
+        a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
         sol = _ridge_solve(a, ys, blocks, ridge)
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
@@ -209,7 +236,7 @@ def distributed_lag_fit(
             level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
         window[s] = k
         cv[s] = np.sqrt(best[0] / ys.size)
-        n_hours[s] = ys.size
+        n_hours[s] = int(m.sum())
     return DistributedLagFit(weights, window, cv, level_w, level_mean, n_hours=n_hours)
 
 
@@ -222,6 +249,7 @@ def anchor_lagged_on_network(
     max_lag_h: int,
     ridge: float = 1e-3,
     min_hours: int = 240,
+    night: NightEquations | None = None,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -260,8 +288,9 @@ def anchor_lagged_on_network(
         return fit
     keep = fit_hours[rows] & np.isfinite(network_hf[rows])
     part = distributed_lag_fit(
-        raw_hf[rows] - network_hf[rows], ts_hf[rows], [], keep, max_lag_h, ridge, min_hours
-    )
+        raw_hf[rows] - network_hf[rows], ts_hf[rows], [], keep, max_lag_h, ridge, min_hours,
+        night=None if night is None else night.subset(rows),
+    )  # fmt: skip
 
     def corrected(weights: np.ndarray) -> np.ndarray:
         return raw_hf[rows] - distributed_lag_artefact(ts_hf[rows], weights)
@@ -291,6 +320,8 @@ def distributed_lag_compensation(
     ridge: float = 1e-3,
     level_interaction: bool = False,
     network_anchor: str = "none",
+    night: NightRule | None = None,
+    network_first: bool = True,
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -319,6 +350,13 @@ def distributed_lag_compensation(
         ``select``: where ``signal`` holds one estimate (the network, no reanalysis), keep per
         station the free fit or the fit anchored on it, as the guided product does
         (:func:`anchor_lagged_on_network`); ignored with ``level_interaction``.
+    night : NightRule, optional
+        Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
+        what guides it: ``night.weight`` with the reanalysis among the estimates,
+        ``night.weight_network_only`` with the network alone, the nights alone where no
+        estimate is left.
+    network_first : bool
+        ``signal[0]`` is the network (the product's order); False where it is not among them.
 
     Returns
     -------
@@ -341,9 +379,18 @@ def distributed_lag_compensation(
         level = pd.DataFrame(lf.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
     if network_anchor not in ("none", "select"):
         raise ValueError(f"network_anchor={network_anchor!r}; use 'none' or 'select'")
+
+    def nights(n_estimates: int, rows=slice(None)) -> NightEquations | None:
+        if night is None:
+            return None
+        rule = night.subset(rows)
+        alone = network_first and n_estimates == len(sig_hf)  # the network still in the fit
+        return rule.equations(raw[rows], ts[rows], n_estimates, alone)
+
     fit = distributed_lag_fit(
-        raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level
-    )
+        raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level,
+        night=nights(len(sig_hf)),
+    )  # fmt: skip
     fit.n_signals = np.where(fit.window_h >= 0, len(sig_hf), -1)
     for subset in (sig_hf[1:], []):
         retry = fit.window_h < 0
@@ -352,6 +399,7 @@ def distributed_lag_compensation(
         part = distributed_lag_fit(
             raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
             max_lag_h, ridge, min_hours, level=None if level is None else level[retry],
+            night=nights(len(subset), retry),
         )  # fmt: skip
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
@@ -364,8 +412,9 @@ def distributed_lag_compensation(
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
     if network_anchor == "select" and len(sig_hf) == 1 and level is None:
         fit = anchor_lagged_on_network(
-            raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours
-        )
+            raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
+            night=nights(1) if network_first else None,
+        )  # fmt: skip
     anomaly = None if level is None else level - fit.level_mean[:, None]
     artefact = distributed_lag_artefact(ts_hf, fit.weights, fit.level_weights, anomaly)
     corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
@@ -381,12 +430,15 @@ def lagged_product(
     min_hours: int = 240,
     smoothing_days: int = 0,
     network_anchor: str = "none",
+    night: NightRule | None = None,
+    network_first: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
     ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
 
-    ``network_anchor``: as :func:`distributed_lag_compensation` (``signal`` must then hold the
-    network first; with it alone, the anchor may apply).
+    ``network_anchor``, ``night``, ``network_first``: as :func:`distributed_lag_compensation`
+    (for the anchor ``signal`` must hold the network first; with it alone, the anchor may
+    apply).
 
     Fitted on the rain-free hours (``~rain``); the artefact is removed at every hour with a TS
     history, rain included (flag 1 there, 0 elsewhere); stations not fitted stay raw (flag 3),
@@ -404,7 +456,7 @@ def lagged_product(
 
     _, fit = distributed_lag_compensation(
         raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
-        network_anchor=network_anchor,
+        network_anchor=network_anchor, night=night, network_first=network_first,
     )  # fmt: skip
     # applied as every path applies a station table (smlib.method.product.fit_product_table)
     product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=artefact_terms(max_lag_h))

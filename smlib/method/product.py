@@ -43,6 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import CorrectConfig, PreprocessConfig
+from smlib.method.night_window import NightRule, night_index
 from smlib.method.product_rain import rain_hours_final, rain_hours_given_sd, rain_tendency_sd
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "rain_hours_given_sd",
     "rain_hours_final",
     "fit_product_table",
+    "night_rule",
     "apply_product",
 ]
 
@@ -482,6 +484,7 @@ def fit_product_table(
         _, fit = distributed_lag_compensation(
             raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
+            night=night_rule(ds, cc),
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
     else:
@@ -509,6 +512,16 @@ def fit_product_table(
         terms=terms,
     )
     return prod, flag, coef, table
+
+
+def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
+    """The night equations' rule of ``cc`` on the cube's hours and stations, or None where
+    both night weights are 0 (:mod:`smlib.method.night_window`)."""
+    if cc.night_weight <= 0 and cc.night_weight_network_only <= 0:
+        return None
+    start, length = cc.night_window_h
+    night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), start, length)
+    return NightRule(night, cc.night_weight, cc.night_weight_network_only)
 
 
 def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:

@@ -1,0 +1,253 @@
+"""Night windows: where the true SM is known up to a straight line (Chanzy et al. 2012).
+
+After sunset evaporation stops and the top soil's water content changes only by slow
+drainage and redistribution, close to a straight line over a night; the soil keeps cooling
+all night. Chanzy, Gaudu & Marloie (2012, *Sensors* 12:9773) estimate a probe's temperature
+slope from such a window of the diurnal cycle: what the measured series does beyond the
+assumed water-content course is attributed to temperature. Here the same premise gives the
+artefact fit equations that need no estimate of the true SM: within each night, the raw SM
+and the TS regressors with their own straight line removed,
+
+.. math:: \\tilde\\theta(t) = \\sum_k w_k\\, \\tilde T(t - k) + \\varepsilon,
+   \\qquad t \\in \\text{night } n,
+
+where :math:`\\tilde x = x - a_n - b_n t` (least squares per night). A temperature-coherent
+true diurnal cycle (evaporation by day) does not enter them, which is what biases a
+regression over whole days without a signal estimate (the ``lin`` baseline,
+:mod:`smlib.method.compensation`).
+
+Numpy kernels on ``(station, time)`` arrays; the hour of day is local solar time
+(:func:`smlib.timeutils.local_solar_hour`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from smlib.timeutils import solar_offset_hours
+
+__all__ = [
+    "NIGHT_START_H",
+    "NIGHT_LENGTH_H",
+    "MIN_NIGHTS",
+    "night_index",
+    "detrend_within_nights",
+    "NightEquations",
+    "NightRule",
+]
+
+#: First hour of the night window, local solar time (an hour after a summer sunset).
+NIGHT_START_H = 20
+#: Length of the night window, hours (20:00 .. 05:00 local solar time).
+NIGHT_LENGTH_H = 10
+#: Fewest usable nights for a station's night equations to enter a fit.
+MIN_NIGHTS = 10
+
+
+def night_index(
+    time: np.ndarray,
+    lon: np.ndarray,
+    start_h: int = NIGHT_START_H,
+    length_h: int = NIGHT_LENGTH_H,
+) -> np.ndarray:
+    """Number of the night each hour belongs to, -1 outside the night window.
+
+    Parameters
+    ----------
+    time : numpy.ndarray of datetime64, shape (time,)
+        Hourly UTC time stamps.
+    lon : numpy.ndarray, shape (station,)
+        Station longitudes, degrees east (local solar time: ``round(lon / 15)`` hours).
+    start_h : int
+        First hour of the window, local solar time (0-23).
+    length_h : int
+        Hours in the window (1-23); a window may run past midnight.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (station, time)
+        0, 1, 2, ... counting the windows from the first time stamp's (0: the window it lies
+        in, or the one before it); -1 outside.
+
+    Examples
+    --------
+    >>> t = np.arange("2020-06-01T00", "2020-06-03T00", dtype="datetime64[h]")
+    >>> n = night_index(t, np.array([0.0]), start_h=22, length_h=4)
+    >>> n[0, :3].tolist(), n[0, 20:27].tolist()
+    ([0, 0, -1], [-1, -1, 1, 1, 1, 1, -1])
+    """
+    if not (0 <= start_h < 24 and 1 <= length_h < 24):
+        raise ValueError(f"night window start_h={start_h}, length_h={length_h}: need 0-23, 1-23")
+    hours = np.asarray(time, dtype="datetime64[h]").astype(np.int64)  # hours since 1970
+    local = hours[None, :] + solar_offset_hours(np.asarray(lon, float))[:, None]
+    since_start = local - start_h
+    rel = since_start % 24
+    night = since_start // 24
+    night = night - night[:, :1]  # the window of the first stamp (begun or to come) is 0
+    return np.where(rel < length_h, night, -1).astype(np.int64)
+
+
+def detrend_within_nights(
+    columns: list[np.ndarray], night: np.ndarray, usable: np.ndarray, min_hours: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each column less its own least-squares straight line within each night (one station).
+
+    Parameters
+    ----------
+    columns : list of numpy.ndarray, each shape (time,)
+        Series of one station (e.g. raw SM HF and the lagged TS HF).
+    night : numpy.ndarray of int, shape (time,)
+        :func:`night_index` of the station.
+    usable : numpy.ndarray of bool, shape (time,)
+        Hours allowed (rain-free, every column finite).
+    min_hours : int
+        Fewest usable hours of a night that enters (at least 3: a line and one residual).
+
+    Returns
+    -------
+    residuals : list of numpy.ndarray of float64, each shape (n,)
+        The detrended columns at the ``n`` hours of the nights kept.
+    rows : numpy.ndarray of int, shape (n,)
+        Time indices of those hours.
+
+    Examples
+    --------
+    >>> n = np.array([0, 0, 0, 0, -1, 1, 1, 1, 1])
+    >>> x = np.array([1.0, 2, 3, 5, 9, 0, 0, 0, 4])
+    >>> (r,), rows = detrend_within_nights([x], n, np.ones(9, bool), 4)
+    >>> rows.tolist(), np.round(r, 2).tolist()
+    ([0, 1, 2, 3, 5, 6, 7, 8], [0.2, -0.1, -0.4, 0.3, 0.8, -0.4, -1.6, 1.2])
+    """
+    min_hours = max(int(min_hours), 3)
+    m = usable & (night >= 0)
+    ids = night[m]
+    if ids.size == 0:
+        return [np.empty(0) for _ in columns], np.empty(0, dtype=np.int64)
+    _, group, size = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = size[group] >= min_hours
+    rows = np.flatnonzero(m)[keep]
+    group = np.unique(group[keep], return_inverse=True)[1]
+    tau = rows.astype(np.float64)
+    count = np.bincount(group).astype(np.float64)
+    t_mean = np.bincount(group, tau) / count
+    dt = tau - t_mean[group]
+    sxx = np.bincount(group, dt * dt)
+    out = []
+    for col in columns:
+        x = np.asarray(col, dtype=np.float64)[rows]
+        x_mean = np.bincount(group, x) / count
+        slope = np.bincount(group, dt * (x - x_mean[group])) / sxx
+        out.append(x - x_mean[group] - slope[group] * dt)
+    return out, rows
+
+
+@dataclass
+class NightEquations:
+    """The night equations of a set of stations, ready to stack under a fit's hours.
+
+    They are written on the measured series, not their HF: within a night the straight line
+    removes the level, and the 24-h mean's own curvature (it takes in the next day) stays out.
+
+    Attributes
+    ----------
+    night : numpy.ndarray of int, shape (station, time)
+        :func:`night_index`.
+    sm : numpy.ndarray, shape (station, time)
+        Measured SM, m3 m-3.
+    ts : numpy.ndarray, shape (station, time)
+        Measured soil temperature, degC.
+    weight : float
+        Weight of one night equation relative to one hour of the fit it joins.
+    min_hours : int
+        Fewest usable hours of a night that enters.
+    days : bool
+        False: the fit takes the night equations alone (where no signal estimate guides the
+        fit, the whole-day equations would take a true diurnal cycle for artefact).
+    """
+
+    night: np.ndarray
+    sm: np.ndarray
+    ts: np.ndarray
+    weight: float = 1.0
+    min_hours: int = NIGHT_LENGTH_H - 2
+    days: bool = True
+
+    def subset(self, rows: np.ndarray) -> NightEquations:
+        """The same equations for the stations ``rows`` (an index or a boolean mask)."""
+        return replace(self, night=self.night[rows], sm=self.sm[rows], ts=self.ts[rows])
+
+    def rows(
+        self, s: int, keep: np.ndarray, max_lag_h: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Station ``s``'s weighted equations on the hours ``keep`` (shape (time,)).
+
+        Returns
+        -------
+        (y, lags, hours) or None
+            ``y`` shape (n,), m3 m-3; ``lags`` shape (n, max_lag_h + 1), the detrended
+            :math:`T(t-k)`, K; ``hours`` the time indices. None where fewer than
+            :data:`MIN_NIGHTS` nights are usable.
+        """
+        ts = np.asarray(self.ts[s], dtype=np.float64)
+        lags = [ts] + [
+            np.concatenate([np.full(k, np.nan), ts[:-k]]) for k in range(1, max_lag_h + 1)
+        ]
+        sm = np.asarray(self.sm[s], dtype=np.float64)
+        usable = keep & np.isfinite(sm) & np.all([np.isfinite(c) for c in lags], axis=0)
+        cols, hours = detrend_within_nights([sm, *lags], self.night[s], usable, self.min_hours)
+        if hours.size == 0 or np.unique(self.night[s][hours]).size < MIN_NIGHTS:
+            return None
+        w = np.sqrt(self.weight)
+        return w * cols[0], w * np.column_stack(cols[1:]), hours
+
+
+@dataclass(frozen=True)
+class NightRule:
+    """How much the night equations weigh in a station's artefact fit, by what guides it.
+
+    Attributes
+    ----------
+    night : numpy.ndarray of int, shape (station, time)
+        :func:`night_index`.
+    weight : float
+        Weight of a night equation (relative to a fit hour) where an estimate other than the
+        network guides the fit (reanalysis): the estimate carries the diurnal shape, the
+        nights hold the gain.
+    weight_network_only : float
+        The same where the network is the fit's only estimate: an in-situ network's series is
+        a function of the probe's own TS and cannot on its own tell the true cycle from the
+        artefact, so the nights carry the fit and the network breaks the ties.
+
+    Where no estimate is left (the temperature-only fallback) the nights alone fit the
+    artefact. The values of the ``recommended`` profiles were chosen on the skill benchmark
+    (``correct.night_weight``, ``correct.night_weight_network_only``).
+    """
+
+    night: np.ndarray
+    weight: float
+    weight_network_only: float
+
+    def equations(
+        self, sm: np.ndarray, ts: np.ndarray, n_estimates: int, network_alone: bool
+    ) -> NightEquations:
+        """The night equations of a fit with ``n_estimates`` signal estimates.
+
+        Parameters
+        ----------
+        sm, ts : numpy.ndarray, shape (station, time)
+            Measured SM (m3 m-3) and TS (degC).
+        n_estimates : int
+            Signal estimates in the fit.
+        network_alone : bool
+            The one estimate is the network.
+        """
+        if n_estimates == 0:
+            return NightEquations(self.night, sm, ts, 1.0, days=False)
+        weight = self.weight_network_only if network_alone and n_estimates == 1 else self.weight
+        return NightEquations(self.night, sm, ts, weight)
+
+    def subset(self, rows: np.ndarray) -> NightRule:
+        """The rule for the stations ``rows``."""
+        return replace(self, night=self.night[rows])

@@ -1,0 +1,166 @@
+"""Night windows and the night equations of the artefact fit (smlib.method.night_window)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smlib.method.lagged_artefact import distributed_lag_compensation, distributed_lag_fit
+from smlib.method.night_window import (
+    NightEquations,
+    NightRule,
+    detrend_within_nights,
+    night_index,
+)
+
+HOURS = np.arange("2020-06-01T00", "2020-08-30T00", dtype="datetime64[h]")
+
+
+def test_night_index_follows_local_solar_time():
+    # at 90 E local solar time is UTC + 6: 20 local = 14 UTC
+    n = night_index(HOURS[:48], np.array([0.0, 90.0, -90.0]), start_h=20, length_h=10)
+    utc = np.arange(48) % 24
+    for row, offset in zip(n, (0, 6, -6), strict=True):
+        local = (utc + offset) % 24
+        inside = (local >= 20) | (local < 6)
+        np.testing.assert_array_equal(row >= 0, inside)
+        # one number per window, counted up, a window across midnight kept whole
+        ids = row[row >= 0]
+        assert (np.diff(ids) >= 0).all() and len(np.unique(ids)) <= 3
+    # the window from 20 UTC on day 0 to 05 UTC on day 1 has one number at lon 0
+    assert len(set(n[0, 20:30])) == 1 and n[0, 30] == -1
+
+
+@pytest.mark.parametrize("start, length", [(24, 10), (20, 0), (20, 24)])
+def test_night_index_rejects_a_window_that_is_not_one(start, length):
+    with pytest.raises(ValueError, match="night window"):
+        night_index(HOURS[:24], np.array([0.0]), start_h=start, length_h=length)
+
+
+def test_detrend_within_nights_removes_lines_and_drops_short_nights():
+    night = np.array([0] * 6 + [-1] * 3 + [1] * 2)
+    line = 0.3 + 0.01 * np.arange(11)
+    (r,), rows = detrend_within_nights([line], night, np.ones(11, bool), min_hours=4)
+    assert rows.tolist() == [0, 1, 2, 3, 4, 5]  # night 1 has 2 hours: left out
+    np.testing.assert_allclose(r, 0.0, atol=1e-12)
+    usable = np.ones(11, bool)
+    usable[1:4] = False  # three usable hours left of night 0
+    _, rows = detrend_within_nights([line], night, usable, min_hours=4)
+    assert rows.size == 0
+
+
+def _evaporating_station(delay_h: int = 0, gain: float = 0.001, seed: int = 0):
+    """One station whose true SM falls by 0.01 m3 m-3 a day with evaporation (08-19 local,
+    in phase with the warming) and is recharged from below at a steady rate (a straight line
+    at night); the probe adds ``gain`` x TS, ``delay_h`` hours late, and a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(HOURS.size)
+    hour = t % 24
+    day = 2 * np.pi * hour / 24
+    # TS: a fast morning rise and a slow evening decay, peak mid-afternoon
+    ts = 22 + 7 * np.sin(day - 2 * np.pi * 9 / 24) + 2 * np.sin(2 * day - 1.0)
+    ts = ts + rng.normal(0, 0.05, t.size)
+    et = np.where((hour >= 8) & (hour < 19), np.sin(np.pi * (hour - 8) / 11), 0.0)
+    et = 0.01 * et / et[:24].sum()  # m3 m-3 per hour, 0.01 a day
+    truth = 0.30 - np.cumsum(et) + 0.01 * t / 24
+    raw = truth + gain * (np.roll(ts, delay_h) - 22) + rng.normal(0, 2e-4, t.size)
+    raw[:delay_h] = np.nan
+    return raw[None].astype(np.float32), ts[None].astype(np.float32), truth[None]
+
+
+def _hf(x):
+    return x - np.convolve(x, np.ones(24) / 24, "same")
+
+
+@pytest.mark.parametrize("delay_h", [0, 2])
+def test_night_equations_recover_the_gain_a_whole_day_fit_misses(delay_h):
+    """Without a signal estimate the whole-day fit takes the evaporation for artefact (the
+    gain comes out wrong); with the night equations it is found, delay included."""
+    raw, ts, truth = _evaporating_station(delay_h)
+    keep = np.ones(raw.shape, bool)
+    night = night_index(HOURS, np.array([0.0]))
+    fits = {}
+    rule = NightRule(night, 10.0, 600.0)  # no estimate: the nights alone
+    for label, kw in {"day": {}, "night": {"night": rule}}.items():
+        corrected, fit = distributed_lag_compensation(raw, ts, [], keep, 4, **kw)
+        inner = slice(48, -48)
+        ok = np.isfinite(corrected[0, inner])
+        r = np.corrcoef(_hf(corrected[0])[inner][ok], _hf(truth[0])[inner][ok])[0, 1]
+        fits[label] = (float(np.nansum(fit.weights[0])), r)
+    assert abs(fits["night"][0] - 0.001) < 0.0001, fits
+    assert abs(fits["day"][0] - 0.001) > 0.0002, fits  # the bias the nights remove
+    assert fits["night"][1] > 0.97 > fits["day"][1], fits
+
+
+def test_night_equations_leave_a_guided_fit_with_the_true_signal_unchanged():
+    """With the true SM as the signal estimate the guided fit is already right: the nights
+    (the weight the reanalysis-guided default gives them) keep it right."""
+    raw, ts, truth = _evaporating_station(2)
+    keep = np.ones(raw.shape, bool)
+    night = NightEquations(night_index(HOURS, np.array([0.0])), raw, ts, 10.0)
+    hf = np.vstack([_hf(raw[0])])
+    ts_hf = np.vstack([_hf(ts[0].astype(np.float64))])
+    free = distributed_lag_fit(hf, ts_hf, [np.vstack([_hf(truth[0])])], keep, 4)
+    both = distributed_lag_fit(hf, ts_hf, [np.vstack([_hf(truth[0])])], keep, 4, night=night)
+    assert abs(np.sum(free.weights) - 0.001) < 0.00005
+    assert abs(np.sum(both.weights) - 0.001) < 0.00005
+
+
+def test_the_network_alone_cannot_undo_what_the_nights_find():
+    """An in-situ network whose series is a function of TS (here a pure multiple of it, the
+    worst case) cannot on its own tell the true cycle from the artefact: the free fit takes
+    any share of TS as artefact. With the network-only weight the nights hold the gain."""
+    raw, ts, truth = _evaporating_station(0)
+    network = (-0.0004 * (ts - 22)).astype(np.float32)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
+    _, free = distributed_lag_compensation(raw, ts, [network], keep, 4, network_anchor="none")
+    _, held = distributed_lag_compensation(
+        raw, ts, [network], keep, 4, network_anchor="select", night=rule
+    )
+    assert abs(np.nansum(held.weights) - 0.001) < 0.0001
+    assert abs(np.nansum(free.weights) - 0.001) > 0.0002
+
+
+def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
+    from smlib.config import get_profile, validate
+
+    rec = get_profile("recommended").correct
+    assert (rec.night_weight, rec.night_weight_network_only) == (10.0, 600.0)
+    assert rec.night_window_h == (20, 10) and rec.artefact_lags_h > 0
+    assert get_profile("paper").correct.night_weight == 0.0  # the paper's method is kept
+    for bad, match in [
+        (["correct.night_window_h=[20]"], "night_window_h"),
+        (["correct.night_window_h=[20, 0]"], "night_window_h"),
+        (["correct.artefact_lags_h=0"], "artefact_lags_h > 0"),
+        (["correct.night_weight=-1"], ">= 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            validate(get_profile("recommended", bad))
+
+
+def test_fit_product_table_uses_the_run_s_night_window():
+    """The product's fit builds its nights from the cube's hours and longitudes and the
+    configured window: a window that misses every night of the station changes nothing."""
+    import dataclasses
+
+    import xarray as xr
+
+    from smlib.config import get_profile
+    from smlib.method.product import fit_product_table, night_rule
+
+    raw, ts, truth = _evaporating_station(0)
+    ds = xr.Dataset(
+        {"sm": (("station", "time"), raw), "ts": (("station", "time"), ts)},
+        coords={"station": ["N/S1"], "time": HOURS, "lon": ("station", [0.0])},
+    )
+    cc = get_profile("recommended").correct
+    rain = np.zeros(raw.shape, bool)
+    rule = night_rule(ds, cc)
+    assert rule is not None and (rule.night >= 0).mean() == pytest.approx(10 / 24, abs=0.01)
+    assert (
+        night_rule(ds, dataclasses.replace(cc, night_weight=0, night_weight_network_only=0)) is None
+    )
+    _, _, coef, table = fit_product_table(ds, raw, ts, [], rain, cc)
+    assert abs(np.nansum(coef) - 0.001) < 0.0001  # the nights alone: no estimate given
+    assert table.terms[0] == "ts_hf_lag0h"
