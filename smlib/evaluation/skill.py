@@ -323,6 +323,7 @@ _LABELS = {
     "lin": "per-probe linear",
     "paper": "LSTM, paper's method",
     "recommended": "guided fit, recommended (default)",
+    "recommended_no_nights": "recommended without the night equations (before)",
     "recommended_tendency": "recommended, artefact b1 TS + b2 dTS/dt (before issue 18)",
     "recommended_net": "recommended network alone",
     "recommended_without_network": "recommended, refitted without the network",

@@ -14,6 +14,14 @@ rain-free hours beside the signal estimates (as in the guided fit), the window :
 chosen per station from ``0 .. max_lag_h`` by two-fold cross-validation over alternating
 blocks of days (:func:`distributed_lag_fit`); :func:`distributed_lag_compensation` is the
 guided compensation with this artefact model.
+
+The guided equations hold only as far as the signal estimates explain the true diurnal cycle:
+what they miss and what correlates with TS (evaporation by day) is taken for artefact. The
+*night equations* (:mod:`smlib.method.night_window`) need no estimate: within a rain-free night
+the true SM is a straight line. Stacked under the guided ones with the weight of
+:class:`~smlib.method.night_window.NightRule` (``correct.night_weight``: 10 per night hour where
+the reanalysis guides; ``night_weight_network_only``: 600 where an in-situ network is the only
+estimate; the nights alone where none is left), they share the lag weights.
 """
 
 from __future__ import annotations
