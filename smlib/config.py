@@ -210,7 +210,9 @@ class CorrectConfig:
         rain-free night of ``night_window_h`` the true SM is taken as a straight line
         (no evaporation; slow drainage), so what the probe does beyond it is the temperature
         artefact -- equations that need no estimate of the true SM. 0 (the dataclass default,
-        and the paper's profiles): none. ``recommended``: 10.
+        and the paper's profiles): none. ``recommended``: 10. Like ``night_weight_network_only``
+        and ``tower_water_balance`` it applies to the distributed-lag artefact only (with
+        ``artefact_lags_h=0`` the tendency fit ignores it).
     night_weight_network_only : float
         The same where the network is the station's only estimate (an in-situ-only build): the
         network's series is a function of the probe's own TS, so the nights carry the fit.
@@ -221,6 +223,12 @@ class CorrectConfig:
         (first hour, length) of the night window, hours of local solar time
         (``round(lon / 15)`` h from UTC); (20, 10) is 20:00 to 05:00. Shorten it where
         summer nights are short (high latitudes) or evaporation goes on after dusk.
+    tower_water_balance : bool
+        ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
+        towers) the cumulative evaporation enters the fit as one more estimate of the true
+        diurnal drying (:mod:`smlib.method.water_balance`); it is not a function of the probe's
+        TS, as an in-situ network's series is. ``recommended``: true. Chosen on the towers of
+        the skill benchmark (benchmarks/README.md, "Issue 18, item 4").
     """
 
     product: str = "flagged"
@@ -234,6 +242,7 @@ class CorrectConfig:
     night_weight: float = 0.0
     night_weight_network_only: float = 0.0
     night_window_h: tuple[int, int] = (20, 10)
+    tower_water_balance: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,6 +351,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "artefact_lags_h": 6,
         "night_weight": 10.0,
         "night_weight_network_only": 600.0,
+        "tower_water_balance": True,
     },
     "preprocess": {"max_gap_h": 3},
 }
@@ -498,11 +508,6 @@ def validate(cfg: RunConfig) -> None:
     c = cfg.correct
     if c.night_weight < 0 or c.night_weight_network_only < 0:
         raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
-    if (c.night_weight > 0 or c.night_weight_network_only > 0) and c.artefact_lags_h == 0:
-        raise ValueError(
-            "correct.night_weight > 0 needs the distributed-lag artefact "
-            "(correct.artefact_lags_h > 0)"
-        )
     window = tuple(c.night_window_h)
     if len(window) != 2 or not (0 <= window[0] < 24 and 1 <= window[1] < 24):
         raise ValueError(

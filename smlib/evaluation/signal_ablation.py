@@ -137,6 +137,7 @@ def refit_kernel(
     artefact_lags_h: int = 0,
     network_anchor: str = "none",
     night: NightRule | None = None,
+    water_balance: np.ndarray | None = None,
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -163,6 +164,9 @@ def refit_kernel(
     night : NightRule, optional
         The night equations (:func:`smlib.method.product.night_rule`; with
         ``artefact_lags_h`` > 0), weighted in each refit by what guides it, as in the product.
+    water_balance : numpy.ndarray, shape (station, time), optional
+        The towers' evaporative drying (:func:`smlib.method.product.tower_drying`), added to
+        every refit at the stations that have it, as in the product.
 
     Returns
     -------
@@ -186,6 +190,7 @@ def refit_kernel(
             prod, flag, coef = lagged_product(
                 raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor,
                 night=night, network_first=bool(subset) and subset[0] == NETWORK,
+                water_balance=water_balance,
             )  # fmt: skip
         else:
             coef, _, n_sig = guided_fit(
@@ -245,7 +250,7 @@ def signal_ablation(
         or (with ``check``) the refit does not reproduce it.
     """
     from smlib.method.correct import rain_affected_hours
-    from smlib.method.product import night_rule
+    from smlib.method.product import night_rule, tower_drying
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):
@@ -275,6 +280,7 @@ def signal_ablation(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor,
         night_rule(c, cc) if cc.artefact_lags_h > 0 else None,
+        tower_drying(c, cc) if cc.artefact_lags_h > 0 else None,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

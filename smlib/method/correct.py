@@ -328,6 +328,13 @@ def _correct(
                 )
                 if cc.artefact_lags_h > 0:
                     how += f" (distributed-lag artefact, TS HF lags 0-{cc.artefact_lags_h} h)"
+                if cc.artefact_lags_h > 0 and (cc.night_weight or cc.night_weight_network_only):
+                    how += (
+                        f"; night equations (weights {cc.night_weight:g} with the reanalysis, "
+                        f"{cc.night_weight_network_only:g} with the network alone)"
+                    )
+                if cc.artefact_lags_h > 0 and cc.tower_water_balance and "lh" in ds:
+                    how += "; at flux towers the measured evaporation as one more estimate"
             else:
                 prod, flag, coef = flagged_product(raw, vals, use_rain, ts, rule, cc.min_rule_hours)
                 how = (

@@ -330,6 +330,7 @@ def distributed_lag_compensation(
     network_anchor: str = "none",
     night: NightRule | None = None,
     network_first: bool = True,
+    water_balance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -365,6 +366,11 @@ def distributed_lag_compensation(
         estimate is left.
     network_first : bool
         ``signal[0]`` is the network (the product's order); False where it is not among them.
+    water_balance : numpy.ndarray, shape (station, time), optional
+        A tower's evaporative drying (:func:`smlib.method.water_balance.evaporative_drying`,
+        m3 m-3; all NaN at stations without a latent heat flux). Stations that have it are
+        refitted with it as the last signal estimate (an estimate other than the network,
+        so the night equations take ``night.weight``); the others keep the fit without it.
 
     Returns
     -------
@@ -423,10 +429,35 @@ def distributed_lag_compensation(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
             night=nights(1) if network_first else None,
         )  # fmt: skip
+    if water_balance is not None and level is None:
+        same = {
+            "max_lag_h": max_lag_h, "min_hours": min_hours, "lf_window_h": lf_window_h,
+            "smoothing_days": smoothing_days, "ridge": ridge, "network_anchor": network_anchor,
+            "night": night, "network_first": network_first,
+        }  # fmt: skip
+        _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, same)
     anomaly = None if level is None else level - fit.level_mean[:, None]
     artefact = distributed_lag_artefact(ts_hf, fit.weights, fit.level_weights, anomaly)
     corrected = np.maximum(np.asarray(raw, np.float64) - artefact, 0.0).astype(np.float32)
     return corrected, fit
+
+
+def _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, args: dict) -> None:
+    """Refit the stations that have a water balance with it as the last estimate (``args``:
+    the other settings of :func:`distributed_lag_compensation`); ``fit`` changed in place."""
+    rows = np.flatnonzero(np.isfinite(water_balance).any(axis=1))
+    if rows.size == 0:
+        return
+    _, part = distributed_lag_compensation(
+        raw[rows], ts[rows], [np.asarray(a)[rows] for a in signal] + [water_balance[rows]],
+        fit_hours[rows], args["max_lag_h"], args["min_hours"], args["lf_window_h"],
+        args["smoothing_days"], args["ridge"], network_anchor=args["network_anchor"],
+        night=None if args["night"] is None else args["night"].subset(rows),
+        network_first=args["network_first"],
+    )  # fmt: skip
+    take = part.window_h >= 0
+    for name in ("weights", "window_h", "cv_rmse", "n_hours", "n_signals", "anchored"):
+        getattr(fit, name)[rows[take]] = getattr(part, name)[take]
 
 
 def lagged_product(
@@ -440,11 +471,13 @@ def lagged_product(
     network_anchor: str = "none",
     night: NightRule | None = None,
     network_first: bool = True,
+    water_balance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
     ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
 
-    ``network_anchor``, ``night``, ``network_first``: as :func:`distributed_lag_compensation`
+    ``network_anchor``, ``night``, ``network_first``, ``water_balance``: as
+    :func:`distributed_lag_compensation`
     (for the anchor ``signal`` must hold the network first; with it alone, the anchor may
     apply).
 
@@ -465,6 +498,7 @@ def lagged_product(
     _, fit = distributed_lag_compensation(
         raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
         network_anchor=network_anchor, night=night, network_first=network_first,
+        water_balance=water_balance,
     )  # fmt: skip
     # applied as every path applies a station table (smlib.method.product.fit_product_table)
     product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=artefact_terms(max_lag_h))

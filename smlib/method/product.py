@@ -61,6 +61,7 @@ __all__ = [
     "rain_hours_final",
     "fit_product_table",
     "night_rule",
+    "tower_drying",
     "apply_product",
 ]
 
@@ -484,7 +485,7 @@ def fit_product_table(
         _, fit = distributed_lag_compensation(
             raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
-            night=night_rule(ds, cc),
+            night=night_rule(ds, cc), water_balance=tower_drying(ds, cc),
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
     else:
@@ -522,6 +523,16 @@ def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
     start, length = cc.night_window_h
     night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), start, length)
     return NightRule(night, cc.night_weight, cc.night_weight_network_only)
+
+
+def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:
+    """The towers' evaporative drying (:mod:`smlib.method.water_balance`) where
+    ``cc.tower_water_balance`` and the cube has a latent heat flux ``lh``; else None."""
+    if not cc.tower_water_balance or "lh" not in ds:
+        return None
+    from smlib.method.water_balance import evaporative_drying
+
+    return evaporative_drying(np.asarray(ds["lh"].transpose("station", "time").values))
 
 
 def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:
