@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from smlib.method.artefact_terms import lagged_copies
 from smlib.timeutils import solar_offset_hours
 
 __all__ = [
@@ -190,10 +191,7 @@ class NightEquations:
             :math:`T(t-k)`, K; ``hours`` the time indices. None where fewer than
             :data:`MIN_NIGHTS` nights are usable.
         """
-        ts = np.asarray(self.ts[s], dtype=np.float64)
-        lags = [ts] + [
-            np.concatenate([np.full(k, np.nan), ts[:-k]]) for k in range(1, max_lag_h + 1)
-        ]
+        lags = [c[0] for c in lagged_copies(self.ts[s : s + 1], max_lag_h)]
         sm = np.asarray(self.sm[s], dtype=np.float64)
         usable = keep & np.isfinite(sm) & np.all([np.isfinite(c) for c in lags], axis=0)
         cols, hours = detrend_within_nights([sm, *lags], self.night[s], usable, self.min_hours)
