@@ -221,8 +221,16 @@ class CorrectConfig:
         (benchmarks/README.md, "Issue 18: the night equations").
     night_window_h : tuple of int
         (first hour, length) of the night window, hours of local solar time
-        (``round(lon / 15)`` h from UTC); (20, 10) is 20:00 to 05:00. Shorten it where
-        summer nights are short (high latitudes) or evaporation goes on after dusk.
+        (``round(lon / 15)`` h from UTC); (20, 10) is 20:00 to 05:00. A night enters with all
+        but two of its hours usable (at least 3). Shorten it where evaporation goes on after
+        dusk.
+    night_dark_only : bool
+        Keep only the hours of the night window when the sun is below the horizon at the
+        station (its latitude and the date; :func:`smlib.method.night_window.dark_hours`): a
+        fixed window holds daylight where summer nights are short (high latitudes), and a
+        night left with too few dark hours drops out rather than bring the morning's
+        evaporation into the equations. False (the dataclass default, as run folders
+        written before it): the whole window.
     tower_water_balance : bool
         ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
         towers) the cumulative evaporation enters the fit as one more estimate of the true
@@ -242,6 +250,7 @@ class CorrectConfig:
     night_weight: float = 0.0
     night_weight_network_only: float = 0.0
     night_window_h: tuple[int, int] = (20, 10)
+    night_dark_only: bool = False
     tower_water_balance: bool = False
 
 

@@ -11,7 +11,9 @@ local solar time. Both are derived here from the station longitude:
 The equation of time (at most about 16 minutes) is neglected: at hourly resolution it never
 moves a sample by more than one step, and ignoring it keeps every station's day a block of 24
 consecutive hourly samples. Local days start at local solar midnight rounded to the whole hour,
-``offset = round(lon / 15)`` hours east of UTC.
+``offset = round(lon / 15)`` hours east of UTC. Where the sun's position itself matters (the
+twin's radiation, which night hours are dark) :func:`solar_geometry` computes it with the
+equation of time and the station's latitude.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "SOLAR_CONSTANT",
+    "solar_geometry",
     "hourly_index",
     "solar_offset_hours",
     "local_solar_hour",
@@ -247,3 +251,40 @@ def days_to_hours(flags: np.ndarray, index: np.ndarray, n_time: int) -> np.ndarr
     ok = index >= 0
     out[s[ok], index[ok]] = per_hour[ok]
     return out
+
+
+#: Total solar irradiance at 1 AU, W m-2.
+SOLAR_CONSTANT = 1361.0
+
+
+def solar_geometry(time: pd.DatetimeIndex, lat: np.ndarray, lon: np.ndarray):
+    """Cosine of the solar zenith angle and local solar hour at hour-centres ``time - 0.5 h``.
+
+    Parameters
+    ----------
+    time : pandas.DatetimeIndex, shape (n_time,)
+        UTC stamps (each ends the hour it represents).
+    lat, lon : numpy.ndarray, shape (n_col,)
+        Degrees north / east.
+
+    Returns
+    -------
+    cos_zenith, solar_hour, toa : numpy.ndarray, shape (n_col, n_time)
+        :math:`\\cos Z` (may be negative), local solar hour in [0, 24) and top-of-atmosphere
+        irradiance on a horizontal plane (W m-2, >= 0).
+    """
+    tc = time - pd.Timedelta(minutes=30)
+    doy = tc.day_of_year.to_numpy().astype(float)
+    hour = (tc.hour + tc.minute / 60.0).to_numpy()
+    g = 2 * np.pi * (doy - 1) / 365.0
+    eot = 229.18 * (
+        0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g)
+        - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g)
+    )  # fmt: skip
+    decl = np.radians(23.44) * np.sin(2 * np.pi * (284 + doy) / 365.0)
+    lat_r = np.radians(np.asarray(lat, float))[:, None]
+    solar_hour = (hour[None, :] + np.asarray(lon, float)[:, None] / 15.0 + eot / 60.0) % 24.0
+    omega = np.radians(15.0 * (solar_hour - 12.0))
+    cosz = np.sin(lat_r) * np.sin(decl) + np.cos(lat_r) * np.cos(decl) * np.cos(omega)
+    toa = SOLAR_CONSTANT * (1 + 0.033 * np.cos(2 * np.pi * doy / 365.0)) * np.maximum(cosz, 0)
+    return cosz, solar_hour, toa

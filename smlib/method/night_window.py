@@ -17,23 +17,33 @@ regression over whole days without a signal estimate (the ``lin`` baseline,
 :mod:`smlib.method.compensation`).
 
 Numpy kernels on ``(station, time)`` arrays; the hour of day is local solar time
-(:func:`smlib.timeutils.local_solar_hour`).
+(:func:`smlib.timeutils.local_solar_hour`). A fixed window of local solar time holds daylight
+where summer nights are short (at 55 N in June the sun is up from 03:15 to 20:45): with the
+station latitudes given, :func:`night_index` keeps only the window's *dark* hours
+(:func:`dark_hours`: the sun below the horizon over the hour), so a night too short to carry
+the equations drops out instead of bringing the morning's evaporation into them.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from smlib.method.artefact_terms import lagged_copies
-from smlib.timeutils import solar_offset_hours
+from smlib.timeutils import solar_geometry, solar_offset_hours
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "NIGHT_START_H",
     "NIGHT_LENGTH_H",
     "MIN_NIGHTS",
+    "dark_hours",
     "night_index",
+    "night_min_hours",
     "detrend_within_nights",
     "NightEquations",
     "NightRule",
@@ -47,11 +57,58 @@ NIGHT_LENGTH_H = 10
 MIN_NIGHTS = 10
 
 
+def night_min_hours(length_h: int = NIGHT_LENGTH_H) -> int:
+    """Fewest usable hours of a night of a ``length_h``-hour window: all but two, at least 3
+    (a line and one residual).
+
+    >>> night_min_hours(10), night_min_hours(4)
+    (8, 3)
+    """
+    return max(int(length_h) - 2, 3)
+
+
+def dark_hours(time: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Hours whose whole hour (ending at the stamp) passed with the sun below the horizon.
+
+    Parameters
+    ----------
+    time : numpy.ndarray of datetime64, shape (time,)
+        Hourly UTC stamps, each ending the hour it stands for.
+    lat, lon : numpy.ndarray, shape (station,)
+        Degrees north and east.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (station, time)
+        True where the solar elevation at the hour's start, middle and end is below 0
+        (:func:`smlib.timeutils.solar_geometry`, equation of time included); False where the
+        latitude is missing.
+
+    Examples
+    --------
+    >>> t = np.arange("2020-06-21T00", "2020-06-22T00", dtype="datetime64[h]")
+    >>> dark = dark_hours(t, np.array([45.0, 65.0]), np.array([0.0, 0.0]))
+    >>> np.flatnonzero(dark[0]).tolist()
+    [0, 1, 2, 3, 4, 21, 22, 23]
+    >>> int(dark[1].sum())  # a 2.9-h night at 65 N: two whole hours dark
+    2
+    """
+    stamps = pd.DatetimeIndex(np.asarray(time, dtype="datetime64[ns]"))
+    lat = np.asarray(lat, float)
+    lon = np.asarray(lon, float)
+    dark = np.ones((lat.size, stamps.size), dtype=bool)
+    for shift in (-30, 0, 30):  # solar_geometry looks at the middle of the hour
+        cosz, _, _ = solar_geometry(stamps + pd.Timedelta(minutes=shift), lat, lon)
+        dark &= cosz < 0
+    return dark
+
+
 def night_index(
     time: np.ndarray,
     lon: np.ndarray,
     start_h: int = NIGHT_START_H,
     length_h: int = NIGHT_LENGTH_H,
+    lat: np.ndarray | None = None,
 ) -> np.ndarray:
     """Number of the night each hour belongs to, -1 outside the night window.
 
@@ -65,6 +122,10 @@ def night_index(
         First hour of the window, local solar time (0-23).
     length_h : int
         Hours in the window (1-23); a window may run past midnight.
+    lat : numpy.ndarray, shape (station,), optional
+        Station latitudes, degrees north: hours of the window that are not dark
+        (:func:`dark_hours`) are left out (-1). A station without a latitude keeps the whole
+        window (logged).
 
     Returns
     -------
@@ -87,7 +148,19 @@ def night_index(
     rel = since_start % 24
     night = since_start // 24
     night = night - night[:, :1]  # the window of the first stamp (begun or to come) is 0
-    return np.where(rel < length_h, night, -1).astype(np.int64)
+    inside = rel < length_h
+    if lat is not None:
+        lat = np.asarray(lat, float)
+        missing = ~np.isfinite(lat)
+        if missing.any():
+            log.warning(
+                "%d station(s) (row %d first) have no latitude: their night window keeps "
+                "every hour of %02d:00 + %d h, lit or dark", missing.sum(),
+                np.flatnonzero(missing)[0], start_h, length_h,
+            )  # fmt: skip
+        lit = ~dark_hours(time, np.where(missing, 0.0, lat), lon)
+        inside &= ~(lit & ~missing[:, None])
+    return np.where(inside, night, -1).astype(np.int64)
 
 
 def detrend_within_nights(
@@ -217,6 +290,8 @@ class NightRule:
         The same where the network is the fit's only estimate: an in-situ network's series is
         a function of the probe's own TS and cannot on its own tell the true cycle from the
         artefact, so the nights carry the fit and the network breaks the ties.
+    min_hours : int
+        Fewest usable hours of a night that enters (:func:`night_min_hours` of the window).
 
     Where no estimate is left (the temperature-only fallback) the nights alone fit the
     artefact. The values of the ``recommended`` profiles were chosen on the skill benchmark
@@ -226,6 +301,7 @@ class NightRule:
     night: np.ndarray
     weight: float
     weight_network_only: float
+    min_hours: int = night_min_hours()
 
     def equations(
         self, sm: np.ndarray, ts: np.ndarray, n_estimates: int, network_alone: bool
@@ -242,9 +318,9 @@ class NightRule:
             The one estimate is the network.
         """
         if n_estimates == 0:
-            return NightEquations(self.night, sm, ts, 1.0, days=False)
+            return NightEquations(self.night, sm, ts, 1.0, self.min_hours, days=False)
         weight = self.weight_network_only if network_alone and n_estimates == 1 else self.weight
-        return NightEquations(self.night, sm, ts, weight)
+        return NightEquations(self.night, sm, ts, weight, self.min_hours)
 
     def subset(self, rows: np.ndarray) -> NightRule:
         """The rule for the stations ``rows``."""

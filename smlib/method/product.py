@@ -43,7 +43,7 @@ import xarray as xr
 from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import CorrectConfig, PreprocessConfig
-from smlib.method.night_window import NightRule, night_index
+from smlib.method.night_window import NightRule, night_index, night_min_hours
 from smlib.method.product_rain import rain_hours_final, rain_hours_given_sd, rain_tendency_sd
 
 __all__ = [
@@ -517,12 +517,17 @@ def fit_product_table(
 
 def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
     """The night equations' rule of ``cc`` on the cube's hours and stations, or None where
-    both night weights are 0 (:mod:`smlib.method.night_window`)."""
+    both night weights are 0 (:mod:`smlib.method.night_window`); with
+    ``cc.night_dark_only`` the window keeps its dark hours only (the cube's ``lat``)."""
     if cc.night_weight <= 0 and cc.night_weight_network_only <= 0:
         return None
     start, length = cc.night_window_h
-    night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), start, length)
-    return NightRule(night, cc.night_weight, cc.night_weight_network_only)
+    lat = np.asarray(ds["lat"].values, float) if cc.night_dark_only else None
+    night = night_index(
+        ds["time"].values, np.asarray(ds["lon"].values, float), start, length, lat=lat
+    )
+    rule = NightRule(night, cc.night_weight, cc.night_weight_network_only)
+    return dataclasses.replace(rule, min_hours=night_min_hours(length))
 
 
 def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:

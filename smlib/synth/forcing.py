@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from smlib.synth.world import REGIONS, Region
+from smlib.timeutils import solar_geometry
 
 __all__ = [
     "RainClimate",
@@ -57,7 +58,6 @@ __all__ = [
     "column_forcing",
 ]
 
-SOLAR_CONSTANT = 1361.0  # W m-2
 CLEAR_SKY_TRANSMISSIVITY = 0.75
 
 
@@ -213,39 +213,6 @@ def draw_region_weather(
         night_onset = np.clip(rng.normal(cl.nocturnal_onset_h, 1.5, (n_reg, n_day)), 0.0, 8.0)
         onset = np.where(night, night_onset, onset)
     return RegionWeather(day0, cloud, a - 3.0 * cloud, storm, onset, duration, depth)
-
-
-def solar_geometry(time: pd.DatetimeIndex, lat: np.ndarray, lon: np.ndarray):
-    """Cosine of the solar zenith angle and local solar hour at hour-centres ``time - 0.5 h``.
-
-    Parameters
-    ----------
-    time : pandas.DatetimeIndex, shape (n_time,)
-        UTC stamps (each ends the hour it represents).
-    lat, lon : numpy.ndarray, shape (n_col,)
-        Degrees north / east.
-
-    Returns
-    -------
-    cos_zenith, solar_hour, toa : numpy.ndarray, shape (n_col, n_time)
-        :math:`\\cos Z` (may be negative), local solar hour in [0, 24) and top-of-atmosphere
-        irradiance on a horizontal plane (W m-2, >= 0).
-    """
-    tc = time - pd.Timedelta(minutes=30)
-    doy = tc.day_of_year.to_numpy().astype(float)
-    hour = (tc.hour + tc.minute / 60.0).to_numpy()
-    g = 2 * np.pi * (doy - 1) / 365.0
-    eot = 229.18 * (
-        0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g)
-        - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g)
-    )  # fmt: skip
-    decl = np.radians(23.44) * np.sin(2 * np.pi * (284 + doy) / 365.0)
-    lat_r = np.radians(np.asarray(lat, float))[:, None]
-    solar_hour = (hour[None, :] + np.asarray(lon, float)[:, None] / 15.0 + eot / 60.0) % 24.0
-    omega = np.radians(15.0 * (solar_hour - 12.0))
-    cosz = np.sin(lat_r) * np.sin(decl) + np.cos(lat_r) * np.cos(decl) * np.cos(omega)
-    toa = SOLAR_CONSTANT * (1 + 0.033 * np.cos(2 * np.pi * doy / 365.0)) * np.maximum(cosz, 0)
-    return cosz, solar_hour, toa
 
 
 def _hourly_rain(
