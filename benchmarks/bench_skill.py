@@ -11,6 +11,9 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 ``paper``          the paper's LSTM series (network output, NaN without inputs)
 ``recommended``    the recommended product (guided artefact compensation, flagged)
 ``recommended_net`` the recommended configuration's network output alone
+``recommended_stage1``, ``recommended_stage1_net``  where ``recommended`` self-trains
+                   (``train.target=product``): the product and network of its stage 1 (the
+                   paper's target, :mod:`smlib.method.self_training`): what self-training adds
 ``recommended_no_nights``  the recommended product without the night equations
                    (``correct.night_weight=0``, ``night_weight_network_only=0``; the same
                    network; :data:`ARTEFACT_VARIANTS`): the default before they came
@@ -82,6 +85,7 @@ from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with
 from smlib.method.correct import correct, rain_affected_hours
 from smlib.method.product import fit_product_table
 from smlib.method.runfolder import load_model
+from smlib.method.self_training import STAGE1_DIR
 from smlib.method.train import train
 from smlib.report.pipeline import ingest_data_dir
 from smlib.synth import write_twin
@@ -103,7 +107,7 @@ ARTEFACT_VARIANTS: dict[str, dict[str, object]] = {
     "recommended_lag12": {"artefact_lags_h": 12},
 }
 METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
-                 "recommended_without_network", *ARTEFACT_VARIANTS, "loo_recommended",
+                 "recommended_stage1", "recommended_stage1_net", "recommended_without_network", *ARTEFACT_VARIANTS, "loo_recommended",
                  "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
 ABLATIONS: dict[str, list[str]] = {
@@ -226,11 +230,18 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
     flagged = correct(cube, None, baselines, product="flagged")
     rec_model = load_model(root / name / "rec", "cpu")
     rec = correct(cube, rec_model, ("lstm",))
+    # a self-trained network (train.target=product): its stage 1, the paper's target, beside it
+    stage1 = root / name / "rec" / STAGE1_DIR
+    first = correct(cube, load_model(stage1, "cpu"), ("lstm",)) if stage1.is_dir() else None
+    staged = {} if first is None else {
+        "sm_recommended_stage1": first["sm_lstm"], "sm_recommended_stage1_net": first["sm_lstm_net"]
+    }  # fmt: skip
     both = flagged.assign(
         sm_paper=paper["sm_lstm"],
         sm_recommended=rec["sm_lstm"],
         sm_recommended_flag=rec["sm_lstm_flag"],
         sm_recommended_net=rec["sm_lstm_net"],
+        **staged,
         **{
             f"sm_{m}": _artefact_variant(cube, rec, rec_model.config.correct, how)
             for m, how in ARTEFACT_VARIANTS.items()
@@ -239,7 +250,7 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
     scores = _score(both, truth, cube, {
         **base_vars, "paper": "sm_paper",
         "recommended": "sm_recommended", "recommended_net": "sm_recommended_net",
-        **{m: f"sm_{m}" for m in ARTEFACT_VARIANTS},
+        **{m: f"sm_{m}" for m in ARTEFACT_VARIANTS}, **{v[3:]: v for v in staged},
     })  # fmt: skip
     # what the network adds: the same product refitted without it (issue 18; refits only)
     t_abl = time.perf_counter()

@@ -326,6 +326,8 @@ _LABELS = {
     "recommended_no_nights": "recommended without the night equations (before)",
     "recommended_tendency": "recommended, artefact b1 TS + b2 dTS/dt (before issue 18)",
     "recommended_net": "recommended network alone",
+    "recommended_stage1": "recommended, stage-1 network (before self-training)",
+    "recommended_stage1_net": "stage-1 network alone (paper's target)",
     "recommended_without_network": "recommended, refitted without the network",
     "loo_recommended": "recommended, world left out of training",
     "ceiling": "noise ceiling (truth + probe noise)",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -300,7 +301,17 @@ def train(
     torch.manual_seed(tc.seed)
 
     ds = load_cube(cube)
-    prep = prepare(ds, cfg.preprocess, training=True)
+    stages: dict = {}
+    if tc.target == "product":  # self-training: stage 1, then this run on its product
+        if ctx.active:
+            raise ValueError("train.target=product does not run under DDP; train on one device")
+        from smlib.method.self_training import product_target
+
+        ds, stages = product_target(ds, cube, out, cfg, str(device), train)
+        torch.manual_seed(tc.seed)  # stage 2 starts from the seed, as a run of its own
+    # the product holds no artefact to keep out: every rain-free day with an R(SM, TS) teaches
+    pp = dataclasses.replace(cfg.preprocess, r_threshold=np.inf) if stages else cfg.preprocess
+    prep = prepare(ds, pp, training=True)
     use = training_stations(ds)
     if not use.any():
         raise ValueError("the cube has no non-reference ISMN station to train on")
@@ -383,6 +394,7 @@ def train(
         "n_train_samples": len(tr_idx),
         "n_val_samples": len(va_idx),
         "samples_per_epoch": n_per_epoch,
+        **stages,
         "status": "running",
     }
     _write_run_info(out, info)

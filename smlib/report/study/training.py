@@ -230,6 +230,8 @@ def run_summary(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
         ("epochs", "epochs run"),
         ("best_epoch", "best epoch"),
         ("best_val_loss", "best validation MSE"),
+        ("target", "training target (self-trained: the stage-1 product)"),
+        ("target_share", "share of measured values kept as targets"),
         ("n_train_samples", "training samples (windows)"),
         ("n_val_samples", "validation samples (windows)"),
         ("samples_per_epoch", "samples drawn per epoch"),
