@@ -253,6 +253,8 @@ def train(
         Continue from ``out/last.pt``.
     stop_after : int, optional
         Stop after this many epochs in this call (time-limited jobs); continue with ``resume``.
+        With ``train.target=product`` it counts the epochs of stage 2; stage 1
+        (:mod:`smlib.method.self_training`) runs to its end first, or is reused when finished.
 
     Returns
     -------
