@@ -300,9 +300,9 @@ class TrainConfig:
         was there to avoid. Pooled over the stations, the network then learns the true diurnal
         cycle from its inputs and averages out each station's fitting error; the final product
         is refitted with it (:mod:`smlib.method.self_training`). Stage 2 draws every rain-free
-        day and costs more than stage 1. Not in a profile yet: measured on 22 of the 24 benchmark worlds it takes the
-        network alone from a median 0.62 to 0.89 of the noise ceiling and the product's median
-        from 0.920 to 0.927, with losses in two worlds (benchmarks/README.md, "self-training").
+        day and costs more than stage 1. Not in a profile yet: measured on the 24 benchmark worlds it takes the network
+        alone from a median 0.59 to 0.89 of the noise ceiling and leaves the product's median at
+        0.918 (better in 9 worlds, worse in 2; benchmarks/README.md, "self-training").
     """
 
     lr: float = 6e-4
