@@ -107,8 +107,8 @@ ARTEFACT_VARIANTS: dict[str, dict[str, object]] = {
     "recommended_lag12": {"artefact_lags_h": 12},
 }
 METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
-                 "recommended_stage1", "recommended_stage1_net", "recommended_without_network", *ARTEFACT_VARIANTS, "loo_recommended",
-                 "ceiling")  # fmt: skip
+                 "recommended_stage1", "recommended_stage1_net", "recommended_without_network",
+                 *ARTEFACT_VARIANTS, "loo_recommended", "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
 ABLATIONS: dict[str, list[str]] = {
     "strict_screen": ["preprocess.rain_screen=strict"],

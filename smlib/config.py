@@ -293,16 +293,17 @@ class TrainConfig:
         What the network learns. ``measured`` (the paper, every profile): the HF of the measured
         SM on the local days with R(SM, TS) < ``preprocess.r_threshold``. ``product``
         (self-training, opt-in: ``--set train.target=product``): two stages. The stage-1
-        network is trained on the measured target (a complete run in ``<out>/stage1``); the run's corrected product (``correct.*``) is
-        made with it on the training cube; the final network is trained afresh on the HF of
-        that product at every rain-free hour whose artefact the product removed (flags 0-2),
-        the R(SM, TS) filter off, since the target no longer carries the artefact the filter
-        was there to avoid. Pooled over the stations, the network then learns the true diurnal
-        cycle from its inputs and averages out each station's fitting error; the final product
-        is refitted with it (:mod:`smlib.method.self_training`). Stage 2 draws every rain-free
-        day and costs more than stage 1. Not in a profile yet: measured on the 24 benchmark worlds it takes the network
-        alone from a median 0.59 to 0.89 of the noise ceiling and leaves the product's median at
-        0.918 (better in 9 worlds, worse in 2; benchmarks/README.md, "self-training").
+        network is trained on the measured target (a complete run in ``<out>/stage1``); the
+        run's corrected product (``correct.*``) is made with it on the training cube; the final
+        network is trained afresh on the HF of that product at every rain-free hour whose
+        artefact the product removed (flags 0-2), the R(SM, TS) filter off, since the target no
+        longer carries the artefact the filter was there to avoid. Pooled over the stations, the
+        network then learns the true diurnal cycle from its inputs and averages out each
+        station's fitting error; the final product is refitted with it
+        (:mod:`smlib.method.self_training`). Stage 2 draws every rain-free day and costs more
+        than stage 1. Not in a profile yet: measured on the 24 benchmark worlds it takes the
+        network alone from a median 0.59 to 0.89 of the noise ceiling and leaves the product's
+        median at 0.918 (better in 9 worlds, worse in 2; benchmarks/README.md, "self-training").
     """
 
     lr: float = 6e-4

@@ -159,7 +159,7 @@ def night_index(
                 np.flatnonzero(missing)[0], start_h, length_h,
             )  # fmt: skip
         lit = ~dark_hours(time, np.where(missing, 0.0, lat), lon)
-        inside &= ~(lit & ~missing[:, None])
+        inside &= ~lit | missing[:, None]
     return np.where(inside, night, -1).astype(np.int64)
 
 

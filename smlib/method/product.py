@@ -526,8 +526,7 @@ def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
     night = night_index(
         ds["time"].values, np.asarray(ds["lon"].values, float), start, length, lat=lat
     )
-    rule = NightRule(night, cc.night_weight, cc.night_weight_network_only)
-    return dataclasses.replace(rule, min_hours=night_min_hours(length))
+    return NightRule(night, cc.night_weight, cc.night_weight_network_only, night_min_hours(length))
 
 
 def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:

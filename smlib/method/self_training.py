@@ -74,7 +74,7 @@ def product_target_cube(cube: xr.Dataset, corrected: xr.Dataset) -> tuple[xr.Dat
     """
     flag = corrected["sm_lstm_flag"].transpose(*cube["sm"].dims)
     product = corrected["sm_lstm"].transpose(*cube["sm"].dims)
-    keep = np.asarray(flag.values) <= max(FLAG_CORRECTED)
+    keep = np.isin(np.asarray(flag.values), FLAG_CORRECTED)
     target = np.where(keep, np.asarray(product.values), np.nan).astype(cube["sm"].dtype)
     measured = np.isfinite(np.asarray(cube["sm"].values))
     share = float((np.isfinite(target) & measured).sum() / max(measured.sum(), 1))
