@@ -124,11 +124,10 @@ class PreprocessConfig:
         When correcting (never in training): an hour with SM whose LF window reaches past the
         end of its SM run takes the LF of the nearest hour of the same run that has one, up
         to this many hours away (:func:`smlib.method.preprocess.hold_lf`). 0 (the paper):
-        such hours get no network value; with 12 every hour of a run of at least one complete
-        day gets one. Records cut into short runs (flux towers, ISMN stations with outages)
-        lose their runs' first and last 12 hours otherwise. The streaming corrector does not
-        yet wait for the hours ahead that a carried LF may come from, so near a gap its output
-        can differ from the batch correction's.
+        such hours get no network value; with 12 (``recommended``) every hour of a run of a
+        complete day or more gets one (benchmarks/README.md). Records cut into short runs (flux towers, ISMN stations with outages)
+        lose their runs' first and last 12 hours otherwise. The streaming corrector waits
+        this many hours longer, so that its output equals the batch correction's.
     """
 
     rain_screen: str = "paper"
@@ -192,17 +191,19 @@ class CorrectConfig:
         24 twin worlds, the same networks; median rain-free HF R 0.87 -> 0.89 of the noise
         ceiling, better in 14 worlds, worse in 4 by at most 0.03 -- the book's default world
         among them, -0.01 -- and +0.07 where the element sees TS 1-3 h late). The station
-        table holds the lag weights (``ProductCoefficients.terms``), so every operational path
-        applies either model.
-    network_anchor : {"select", "none"}
+        table holds the lag weights (``ProductCoefficients.terms``) for every path.
+    network_anchor : {"select", "select_nights", "none"}
         ``guided``, at stations where the network is the only signal estimate (no
         reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
-        on the network (its HF taken as the signal, coefficient 1), whichever leaves the more
-        negative correlation of the rain-free mean diurnal cycles of SM and TS
+        on the network (its HF taken as the signal), whichever leaves the more negative
+        correlation of the rain-free mean diurnal cycles of SM and TS
         (:func:`smlib.method.network_anchor.select_network_anchor`): the free fit cannot tell
         a network that is itself a function of TS from the artefact, and can undo what the
-        network corrected. Measured on in-situ-only twin worlds (benchmarks/README.md).
-        ``none``: the free fit everywhere (the product before issue 18).
+        network corrected. ``select_nights`` (``recommended``; needs ``artefact_lags_h`` > 0):
+        the nights-alone fit (the product without the network) is a third candidate under
+        the same rule, so a network that misleads the fit at a station is left out there
+        (``signals_used: []`` in its coefficients). ``none``: the free fit everywhere.
+        Measured in benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal
@@ -377,8 +378,9 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "night_weight": 10.0,
         "night_weight_network_only": 600.0,
         "tower_water_balance": True,
+        "network_anchor": "select_nights",
     },
-    "preprocess": {"max_gap_h": 3},
+    "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
 }
 
 
@@ -514,7 +516,7 @@ def validate(cfg: RunConfig) -> None:
         "correct.rain_screen": (cfg.correct.rain_screen, {"strict", "paper"}),
         "correct.rain_rule": (cfg.correct.rain_rule, {"artefact", "raw"}),
         "correct.mode": (cfg.correct.mode, {"guided", "network"}),
-        "correct.network_anchor": (cfg.correct.network_anchor, {"select", "none"}),
+        "correct.network_anchor": (cfg.correct.network_anchor, {"select", "select_nights", "none"}),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -532,6 +534,8 @@ def validate(cfg: RunConfig) -> None:
             f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"
         )
     c = cfg.correct
+    if c.network_anchor == "select_nights" and c.artefact_lags_h == 0:
+        raise ValueError("correct.network_anchor='select_nights' needs artefact_lags_h > 0")
     if c.night_weight < 0 or c.night_weight_network_only < 0:
         raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
     window = tuple(c.night_window_h)

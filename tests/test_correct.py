@@ -107,6 +107,41 @@ def test_streaming_equals_batch(run_dir, held_out):
     assert np.isfinite(streamed.values).sum() > 0.5 * streamed.size
 
 
+def test_streaming_equals_batch_with_the_lf_carried_across_run_ends(run_dir, held_out):
+    """preprocess.lf_hold_h: hours at the ends of SM runs get a value, streamed as in batch."""
+    import dataclasses
+
+    cube, _ = held_out
+    cube = cube.isel(time=slice(0, 24 * 8)).copy(deep=True)
+    cube["sm"][0, 70:90] = np.nan  # SM runs that end and start inside the record
+    cube["sm"][2, 120:126] = np.nan
+    lm = load_model(run_dir)
+    pc = dataclasses.replace(lm.config.preprocess, lf_hold_h=12)
+    held = dataclasses.replace(lm, config=dataclasses.replace(lm.config, preprocess=pc))
+    plain = correct(cube, run_dir, methods=("lstm",)).sm_lstm.values
+    batch = correct(cube, held, methods=("lstm",)).sm_lstm
+    gained = np.isfinite(batch.values) & np.isnan(plain)
+    # the hours whose centred 24-h window reaches into the gap: 11 before, 12 after it
+    assert gained[0, 59:70].all() and gained[0, 90:102].all()
+    assert not gained[0, :59].any() and not gained[0, 102:].any()
+    both = np.isfinite(plain)
+    np.testing.assert_array_equal(batch.values[both], plain[both])  # nothing else changes
+    sc = StreamingCorrector(held, cube)
+    assert sc.latency_h == 11 + 12
+    pieces, start = [], 0
+    for size in (5, 30, *[1] * 60, 40, 17, 200):
+        chunk = cube.isel(time=slice(start, start + size))
+        start += chunk.sizes["time"]
+        if chunk.sizes["time"]:
+            pieces.append(sc.update(chunk))
+    streamed = xr.concat(pieces, dim="time")
+    n = cube.sizes["time"] - sc.latency_h
+    np.testing.assert_array_equal(streamed.time.values, cube.time.values[:n])
+    np.testing.assert_allclose(
+        streamed.values, batch.values[:, :n], rtol=1e-5, atol=1e-7, equal_nan=True
+    )
+
+
 def test_load_model_refuses_damaged_checkpoint(run_dir, tmp_path):
     import shutil
 

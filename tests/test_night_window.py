@@ -125,6 +125,34 @@ def test_the_network_alone_cannot_undo_what_the_nights_find():
     assert abs(np.nansum(free.weights) - 0.001) > 0.0002
 
 
+@pytest.mark.parametrize("kind", ["raw", "six_hours_late"])
+def test_select_nights_leaves_out_a_network_that_misleads_the_fit(kind):
+    """A network whose series carries the probe's artefact (``raw``: it learned the artefact
+    as signal) or is out of phase (the truth 6 h late) pulls the fit anchored on it or the
+    free one away from the gain; ``select_nights`` keeps the nights-alone fit there (gain
+    0.001 and the truth recovered, ``n_signals`` 0), by the same diurnal SM-TS rule."""
+    raw, ts, truth = _evaporating_station(0)
+    network = raw.copy() if kind == "raw" else np.roll(truth, 6).astype(np.float32)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
+    err = {}
+    for anchor in ("select", "select_nights"):
+        out, fit = distributed_lag_compensation(
+            raw, ts, [network], keep, 4, network_anchor=anchor, night=rule
+        )
+        err[anchor] = np.sqrt(np.mean(_hf(out[0] - truth[0])[48:-48] ** 2))
+    assert abs(np.nansum(fit.weights) - 0.001) < 0.00005 and fit.n_signals[0] == 0
+    assert not fit.anchored[0]
+    assert err["select_nights"] < 3e-4 < 2 * err["select_nights"] < err["select"]
+    # with an estimate beside the network (reanalysis) the option changes nothing
+    both = [network, truth.astype(np.float32)]
+    a, _ = distributed_lag_compensation(raw, ts, both, keep, 4, network_anchor="select", night=rule)
+    b, _ = distributed_lag_compensation(
+        raw, ts, both, keep, 4, network_anchor="select_nights", night=rule
+    )
+    np.testing.assert_array_equal(a, b)
+
+
 def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     from smlib.config import get_profile, validate
 
@@ -132,7 +160,11 @@ def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     assert (rec.night_weight, rec.night_weight_network_only) == (10.0, 600.0)
     assert rec.night_window_h == (20, 10) and rec.artefact_lags_h > 0
     assert get_profile("paper").correct.night_weight == 0.0  # the paper's method is kept
+    assert rec.network_anchor == "select_nights"
+    assert get_profile("paper").correct.network_anchor == "select"
     for bad, match in [
+        (["correct.network_anchor=select_nights", "correct.artefact_lags_h=0"], "lags_h > 0"),
+        (["correct.network_anchor=nearest"], "network_anchor"),
         (["correct.night_window_h=[20]"], "night_window_h"),
         (["correct.night_window_h=[20, 0]"], "night_window_h"),
         (["correct.night_weight=-1"], ">= 0"),

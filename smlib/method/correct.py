@@ -448,9 +448,11 @@ class StreamingCorrector:
     Notes
     -----
     Latency, network only: the correction of hour ``t`` is released when hour ``t + forward``
-    arrives, ``forward = lf_reach(...)[1] + lookahead_h + max_gap_h`` (11 h for the paper's
-    centred LF, 0 for ``trailing``); the buffer keeps ``window_h - 1 + back + forward`` hours
-    before the first unreleased hour.
+    arrives, ``forward = lf_reach(...)[1] + lookahead_h + max_gap_h + lf_hold_h`` (11 h for
+    the paper's centred LF, 0 for ``trailing``; 26 h with ``recommended``'s ``max_gap_h=3``,
+    ``lf_hold_h=12``: an hour at the start of an SM run takes the LF of an hour up to 12 h
+    later); the buffer keeps ``window_h - 1 + back + forward`` hours before the first
+    unreleased hour. The released values equal the batch correction's.
 
     Latency, product (``coefficients``): the value of hour ``t`` needs TS up to ``t + 12`` (the
     24-h centred LF reaches 11 h ahead, the tendency one hour more), up to ``t + 15`` while a
@@ -492,9 +494,10 @@ class StreamingCorrector:
             if pc.screen_at_inference:
                 raise ValueError("streaming does not support preprocess.screen_at_inference=true")
             back, fwd = lf_reach(pc.lf_window_h, pc.lf_centering)
-            # inputs of hour t + lookahead, their LF reach and the end of an interpolated gap
-            self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h
-            self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h
+            # inputs of hour t + lookahead, their LF reach, the end of an interpolated gap and
+            # the farthest hour an SM LF is carried from (preprocess.lf_hold_h)
+            self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h + pc.lf_hold_h
+            self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h + pc.lf_hold_h
         self._station = stations["station"]
         self.table = None
         self.provisional_flags = provisional_flags

@@ -51,7 +51,11 @@ __all__ = [
     "distributed_lag_compensation",
     "anchor_lagged_on_network",
     "lagged_product",
+    "ANCHOR_CHOICES",
 ]
+
+#: ``correct.network_anchor`` values the distributed-lag product takes.
+ANCHOR_CHOICES = ("none", "select", "select_nights")
 
 
 @dataclass
@@ -258,6 +262,7 @@ def anchor_lagged_on_network(
     ridge: float = 1e-3,
     min_hours: int = 240,
     night: NightEquations | None = None,
+    nights_alone: NightEquations | None = None,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -268,6 +273,10 @@ def anchor_lagged_on_network(
     ``raw_hf - network_hf`` (window chosen by cross-validation, as the free fit). Per station
     the fit is kept whose corrected HF has the more negative correlation of its rain-free
     mean diurnal cycle with TS's (:func:`smlib.method.network_anchor.composite_correlation`).
+    With ``nights_alone`` the fit of the night equations alone (no estimate of the true SM,
+    what the product is without the network) is a third candidate under the same rule: a
+    network that misleads the fit (one whose series carries the probe's own artefact) is
+    then left out at that station rather than followed.
 
     Parameters
     ----------
@@ -280,11 +289,15 @@ def anchor_lagged_on_network(
     max_lag_h, ridge, min_hours
         As :func:`distributed_lag_fit`.
 
+    nights_alone : NightEquations, optional
+        The night equations of a fit without estimates (``days=False``,
+        :meth:`NightRule.equations` with 0 estimates).
+
     Returns
     -------
     DistributedLagFit
         ``fit`` with the anchored stations' weights, windows and CV RMSE replaced and
-        ``anchored`` set.
+        ``anchored`` set; stations where the nights alone were kept get ``n_signals`` 0.
     """
     from smlib.method.network_anchor import composite_correlation
 
@@ -313,6 +326,22 @@ def anchor_lagged_on_network(
         fit.n_hours[rows[take]] = part.n_hours[take]
     anchored[rows[take]] = True
     fit.anchored = anchored
+    if nights_alone is not None:
+        alone = distributed_lag_fit(
+            raw_hf[rows], ts_hf[rows], [], fit_hours[rows], max_lag_h, ridge, min_hours,
+            night=nights_alone.subset(rows),
+        )  # fmt: skip
+        r_kept = np.where(take, r_anch, r_free)
+        r_alone = composite_correlation(corrected(alone.weights), ts_hf[rows], fit_hours[rows])
+        nights = (alone.window_h >= 0) & np.isfinite(r_alone) & ~(r_kept <= r_alone)
+        idx = rows[nights]
+        for name in ("weights", "window_h", "cv_rmse"):
+            getattr(fit, name)[idx] = getattr(alone, name)[nights]
+        if fit.n_hours is not None:
+            fit.n_hours[idx] = alone.n_hours[nights]
+        if fit.n_signals is not None:
+            fit.n_signals[idx] = 0
+        anchored[idx] = False
     return fit
 
 
@@ -355,10 +384,12 @@ def distributed_lag_compensation(
     level_interaction : bool
         Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
         an artefact gain that grows as the soil dries.
-    network_anchor : {"none", "select"}
+    network_anchor : {"none", "select", "select_nights"}
         ``select``: where ``signal`` holds one estimate (the network, no reanalysis), keep per
         station the free fit or the fit anchored on it, as the guided product does
-        (:func:`anchor_lagged_on_network`); ignored with ``level_interaction``.
+        (:func:`anchor_lagged_on_network`); ``select_nights``: the fit of the night equations
+        alone is a third candidate (with ``night`` and ``network_first``; else as
+        ``select``); ignored with ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
         what guides it: ``night.weight`` with the reanalysis among the estimates,
@@ -391,8 +422,8 @@ def distributed_lag_compensation(
         reach = lf_window_h // 2
         lf = moving_average(raw, lf_window_h, "centred")
         level = pd.DataFrame(lf.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
-    if network_anchor not in ("none", "select"):
-        raise ValueError(f"network_anchor={network_anchor!r}; use 'none' or 'select'")
+    if network_anchor not in ANCHOR_CHOICES:
+        raise ValueError(f"network_anchor={network_anchor!r}; use one of {ANCHOR_CHOICES}")
 
     def nights(n_estimates: int, rows=slice(None)) -> NightEquations | None:
         if night is None:
@@ -424,10 +455,12 @@ def distributed_lag_compensation(
             fit.level_weights[retry] = part.level_weights
             fit.level_mean[retry] = part.level_mean
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
-    if network_anchor == "select" and len(sig_hf) == 1 and level is None:
+    if network_anchor != "none" and len(sig_hf) == 1 and level is None:
+        with_nights = network_anchor == "select_nights" and network_first and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
             night=nights(1) if network_first else None,
+            nights_alone=nights(0) if with_nights else None,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {
