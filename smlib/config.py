@@ -122,12 +122,11 @@ class PreprocessConfig:
         artefact cannot be told from the signal. 0 (the paper) keeps every day.
     lf_hold_h : int
         When correcting (never in training): an hour with SM whose LF window reaches past the
-        end of its SM run takes the LF of the nearest hour of the same run that has one, up
-        to this many hours away (:func:`smlib.method.preprocess.hold_lf`). 0 (the paper):
-        such hours get no network value; with 12 (``recommended``) every hour of a run of a
-        complete day or more gets one (benchmarks/README.md). Records cut into short runs (flux towers, ISMN stations with outages)
-        lose their runs' first and last 12 hours otherwise. The streaming corrector waits
-        this many hours longer, so that its output equals the batch correction's.
+        end of its SM run takes the LF of the nearest hour of the run that has one, up to this
+        many hours away, along its slope (:func:`smlib.method.preprocess.hold_lf`). 0 (the
+        paper): such hours get no network value; 12 (``recommended``): every hour of a run of
+        a day or more gets one (benchmarks/README.md); gappy records (towers, outages) lose
+        their runs' first and last 12 h otherwise. Streaming waits ``2 * lf_hold_h`` longer.
     """
 
     rain_screen: str = "paper"

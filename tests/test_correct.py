@@ -127,7 +127,7 @@ def test_streaming_equals_batch_with_the_lf_carried_across_run_ends(run_dir, hel
     both = np.isfinite(plain)
     np.testing.assert_array_equal(batch.values[both], plain[both])  # nothing else changes
     sc = StreamingCorrector(held, cube)
-    assert sc.latency_h == 11 + 12
+    assert sc.latency_h == 11 + 2 * 12
     pieces, start = [], 0
     for size in (5, 30, *[1] * 60, 40, 17, 200):
         chunk = cube.isel(time=slice(start, start + size))
@@ -140,6 +140,37 @@ def test_streaming_equals_batch_with_the_lf_carried_across_run_ends(run_dir, hel
     np.testing.assert_allclose(
         streamed.values, batch.values[:, :n], rtol=1e-5, atol=1e-7, equal_nan=True
     )
+
+
+def test_carried_lf_hours_are_marked_and_do_not_move_the_default_product(run_dir, held_out):
+    """The network's values at run ends (carried LF) are served and marked; the product's fit
+    takes the network where its LF is a complete mean, so it does not depend on the hold."""
+    import dataclasses
+
+    from smlib.config import get_profile
+    from smlib.evaluation.signal_ablation import signal_ablation
+
+    cube, _ = held_out
+    cube = cube.isel(time=slice(0, 24 * 30)).copy(deep=True)
+    cube["sm"][0, 200:230] = np.nan
+    lm = load_model(run_dir)
+    out = {}
+    for hold in (0, 12):
+        pc = dataclasses.replace(lm.config.preprocess, lf_hold_h=hold)
+        cfg = dataclasses.replace(
+            lm.config, preprocess=pc, correct=get_profile("recommended").correct
+        )
+        out[hold] = correct(cube, dataclasses.replace(lm, config=cfg), methods=("lstm",))
+    assert "sm_lstm_net_lf_carried" not in out[0]
+    mark = out[12]["sm_lstm_net_lf_carried"].values.astype(bool)
+    gained = np.isfinite(out[12].sm_lstm_net.values) & np.isnan(out[0].sm_lstm_net.values)
+    np.testing.assert_array_equal(mark, gained)
+    assert mark[0, 189:200].all() and mark[0, 230:242].all()  # 11 h before, 12 h after
+    np.testing.assert_array_equal(out[12].sm_lstm.values, out[0].sm_lstm.values)
+    np.testing.assert_array_equal(out[12].sm_lstm_flag.values, out[0].sm_lstm_flag.values)
+    # the signal ablation reproduces the product from the file (it masks the same hours)
+    abl = signal_ablation(cube, out[12], get_profile("recommended").correct)
+    assert abl.attrs["max_abs_difference_all"] <= 1e-6
 
 
 def test_load_model_refuses_damaged_checkpoint(run_dir, tmp_path):

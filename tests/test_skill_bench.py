@@ -63,3 +63,13 @@ def test_summary_says_in_which_worlds_the_network_never_hurts():
     assert s["signal_ablation"]["b"]["network_gain_hf_r"] == -0.03
     assert s["network_never_hurts"] is False
     assert bench_skill.summarise({"a": world(0.0)})["network_never_hurts"] is True
+
+
+def test_summary_states_the_share_of_tower_hours_with_a_network_value():
+    def world(share):
+        return {"recommended": {"hf_r": 0.9},
+                "recommended_net": {"coverage_towers_method_itself": share}}  # fmt: skip
+
+    s = bench_skill.summarise({"a": world(0.95), "b": world(0.886), "c": world(None)})
+    key = "network_tower_hours>=0.90"
+    assert [s["targets"][w][key] for w in "abc"] == [True, False, None]

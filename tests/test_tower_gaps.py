@@ -39,6 +39,24 @@ def test_hold_lf_known_answers():
     np.testing.assert_array_equal(hold_lf(lf2[None, :3], np.ones((1, 3)), 1), [[2, 2, nan]])
 
 
+def test_lf_hold_follows_a_drying_soil_to_the_ends_of_a_run():
+    """A run of three days drying at 0.01 m3 m-3 a day under a diurnal cycle: every complete
+    24-h mean is the straight line, and so is the LF carried to the run's first and last
+    hours; carried flat it would be 0.005 m3 m-3 off at the run's ends (a ramp whose phase is
+    fixed by the day boundaries)."""
+    t = np.arange(72.0)
+    sm = 0.30 - 0.01 * t / 24 + 0.002 * np.sin(2 * np.pi * t / 24)
+    lf = np.convolve(np.pad(sm, 12, constant_values=np.nan), np.ones(24) / 24, "valid")[:72]
+    assert np.isnan(lf[:12]).all() and np.isnan(lf[61:]).all()
+    mean_line = 0.30 - 0.01 * (t - 0.5) / 24  # the window t-12 .. t+11 is centred on t-0.5
+    np.testing.assert_allclose(lf[12:61], mean_line[12:61], atol=1e-12)
+    out = hold_lf(lf, sm, 12)
+    np.testing.assert_allclose(out, mean_line, atol=1e-12)
+    flat = lf.copy()
+    flat[:12], flat[61:] = lf[12], lf[60]
+    assert np.abs(flat - mean_line).max() > 0.0045
+
+
 def _day_cube():
     """One station of the coverage cube whose SM exists on days 2-3 only (a run of 48 h)."""
     ds = coverage_cube().isel(station=[0]).copy(deep=True)
@@ -57,8 +75,15 @@ def test_lf_hold_fills_the_run_only_when_correcting():
     observed = np.isfinite(ds["sm"].values)
     assert (p0.valid_end & observed).sum() == 25  # the LF needs t-12 .. t+11: hours 60..84
     assert (p12.valid_end & observed).sum() == 48  # the whole run
-    np.testing.assert_allclose(p12.sm_lf[0, 48:60], p0.sm_lf[0, 60])  # nearest complete LF
-    np.testing.assert_allclose(p12.sm_lf[0, 85:96], p0.sm_lf[0, 84])
+    # the nearest complete LF, along its slope over the 12 h on the run's side
+    lf0 = p0.sm_lf[0].astype(np.float64)
+    start, end = np.arange(48, 60), np.arange(85, 96)
+    np.testing.assert_allclose(
+        p12.sm_lf[0, start], lf0[60] + (lf0[72] - lf0[60]) / 12 * (start - 60), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        p12.sm_lf[0, end], lf0[84] + (lf0[84] - lf0[72]) / 12 * (end - 84), rtol=1e-5
+    )
     # training never sees a carried LF
     t0 = prepare(ds, base, training=True)
     t12 = prepare(ds, held, training=True)

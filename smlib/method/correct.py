@@ -2,20 +2,21 @@
 
 The LSTM is applied to **every** station -- reference stations and flux towers included,
 whatever their R(SM, TS): corrected SM = SM LF + predicted SM HF, non-negative through the
-Physics Constraint Layer. Hours without a complete input window (or without SM LF) stay NaN.
+Physics Constraint Layer. Hours without a complete input window (or without SM LF) stay NaN;
+``preprocess.lf_hold_h`` carries the SM LF to a run's ends (``sm_lstm_net_lf_carried``).
 
 Streaming and latency
     :class:`StreamingCorrector` accepts new hourly observations as they arrive and returns
     corrected values as soon as they are defined. The value at hour ``t`` needs the LF of every
     input hour of its window and of SM at ``t``; a centred 24-h moving average reaches
-    ``lf_reach()[1]`` hours into the future (11 h for ``centred``, 12 h for ``symmetric``), so
-    the correction of hour ``t`` is released once hour ``t + 11`` has arrived. A model trained
-    with ``--set preprocess.lf_centering=trailing`` (causal LF, ``x[t-23 .. t]``) has zero
-    latency; it is a different model and must be trained as such. The streamed values equal the
-    batch result for the same hours (the batch pipeline is run on a rolling buffer long enough
-    that every value it releases depends only on buffered hours). Given the station table of
-    :func:`correct_file` (``coefficients=``), it streams the default product and its flags
-    instead (:mod:`smlib.method.product`; latency in :class:`StreamingCorrector`).
+    ``lf_reach()[1]`` hours into the future (11 h for ``centred``), so the correction of hour
+    ``t`` is released once hour ``t + 11`` has arrived (more with gap filling and a carried
+    LF). A model trained with ``--set preprocess.lf_centering=trailing`` (causal LF) has zero
+    latency; it is a different model. The streamed values equal the batch result for the same
+    hours (the batch pipeline runs on a rolling buffer long enough that every value it releases
+    depends only on buffered hours). Given the station table of :func:`correct_file`
+    (``coefficients=``), it streams the default product and its flags instead
+    (:mod:`smlib.method.product`; latency in :class:`StreamingCorrector`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ from smlib.method.product import (
     DEFAULT_TERMS,
     FLAG_CORRECTED,
     FLAG_MEANINGS,
+    LF_CARRIED,
     ProductCoefficients,
     apply_product,
     coefficient_variable,
     coefficients_path,
     fit_product_table,
+    lf_carried_variable,
+    network_for_fit,
     read_coefficients,
     write_coefficients,
 )
@@ -103,12 +107,14 @@ def predict_hf(lm: LoadedModel, prep: Prepared, batch_size: int = 8192) -> np.nd
     return out.reshape(prep.sm.shape)
 
 
-def _lstm_sm(lm: LoadedModel, ds: xr.Dataset) -> xr.DataArray:
-    """The network's series (the ``paper`` product): LF + predicted HF, NaN without inputs."""
+def _lstm_sm(lm: LoadedModel, ds: xr.Dataset, carried: list | None = None) -> xr.DataArray:
+    """The network's series: LF + predicted HF; ``carried`` gets the hours with a carried LF."""
     prep = prepare(ds, lm.config.preprocess, training=False)
     hf = predict_hf(lm, prep)
     sm = np.maximum(prep.sm_lf + hf, 0.0)  # the constraint already ensures >= 0 up to rounding
     sm[~np.isfinite(_raw(ds))] = np.nan  # no value where nothing was measured (gap filling)
+    if carried is not None and lm.config.preprocess.lf_hold_h:
+        carried.append(prep.lf_carried & np.isfinite(sm))
     return xr.DataArray(
         sm.astype(np.float32),
         dims=("station", "time"),
@@ -267,8 +273,9 @@ def _correct(
     ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
     rain = rain_affected_hours(ds, cc.rain_screen) if product == "flagged" else None
     series: dict[str, xr.DataArray] = {}
+    carried: list = []
     if lm is not None:
-        series["lstm"] = _lstm_sm(lm, ds)
+        series["lstm"] = _lstm_sm(lm, ds, carried)
     if "fft" in methods:
         series["fft"] = fourier_correct(ds, fft_product)
     if "lin" in methods:
@@ -312,7 +319,7 @@ def _correct(
             elif m == "lstm" and cc.mode == "guided":
                 guided = True
                 names = ["sm_lstm_net"] + [v for v in ("era5_sm", "merra2_sm") if v in ds]
-                signal = [vals] + [
+                signal = [network_for_fit(vals, carried[0] if carried else None)] + [
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
                     for v in names[1:]
                 ]
@@ -365,6 +372,8 @@ def _correct(
                 out["sm_lstm_net"].attrs["long_name"] = (
                     "soil moisture corrected by the stacked LSTM, network output only (paper)"
                 )
+                if carried:
+                    out[LF_CARRIED] = lf_carried_variable(carried[0], out["sm"])
                 terms = table.terms if table is not None else (
                     coefficients.terms if coefficients is not None else DEFAULT_TERMS
                 )  # fmt: skip
@@ -448,11 +457,10 @@ class StreamingCorrector:
     Notes
     -----
     Latency, network only: the correction of hour ``t`` is released when hour ``t + forward``
-    arrives, ``forward = lf_reach(...)[1] + lookahead_h + max_gap_h + lf_hold_h`` (11 h for
-    the paper's centred LF, 0 for ``trailing``; 26 h with ``recommended``'s ``max_gap_h=3``,
-    ``lf_hold_h=12``: an hour at the start of an SM run takes the LF of an hour up to 12 h
-    later); the buffer keeps ``window_h - 1 + back + forward`` hours before the first
-    unreleased hour. The released values equal the batch correction's.
+    arrives, ``forward = lf_reach(...)[1] + lookahead_h + max_gap_h + 2 * lf_hold_h`` (11 h
+    for the paper's centred LF; 38 h with ``recommended``: a run's first hour takes the LF 12 h
+    later and its slope over 12 h more); the buffer keeps ``window_h - 1 + back + forward``
+    hours before the first unreleased hour.
 
     Latency, product (``coefficients``): the value of hour ``t`` needs TS up to ``t + 12`` (the
     24-h centred LF reaches 11 h ahead, the tendency one hour more), up to ``t + 15`` while a
@@ -495,9 +503,9 @@ class StreamingCorrector:
                 raise ValueError("streaming does not support preprocess.screen_at_inference=true")
             back, fwd = lf_reach(pc.lf_window_h, pc.lf_centering)
             # inputs of hour t + lookahead, their LF reach, the end of an interpolated gap and
-            # the farthest hour an SM LF is carried from (preprocess.lf_hold_h)
-            self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h + pc.lf_hold_h
-            self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h + pc.lf_hold_h
+            # the farthest hour a carried SM LF and its slope come from (preprocess.lf_hold_h)
+            self.latency_h = fwd + pc.lookahead_h + pc.max_gap_h + 2 * pc.lf_hold_h
+            self.history_h = pc.window_h - 1 + back + fwd + pc.max_gap_h + 2 * pc.lf_hold_h
         self._station = stations["station"]
         self.table = None
         self.provisional_flags = provisional_flags

@@ -63,6 +63,9 @@ __all__ = [
     "night_rule",
     "tower_drying",
     "apply_product",
+    "LF_CARRIED",
+    "network_for_fit",
+    "lf_carried_variable",
 ]
 
 log = logging.getLogger(__name__)
@@ -551,5 +554,48 @@ def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:
             "long_name": "per-station temperature-artefact coefficients",
             "units": "m3 m-3 K-1" if lagged
             else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
+        },
+    )  # fmt: skip
+
+
+#: Variable of a corrected file that marks the network's hours with a carried LF.
+LF_CARRIED = "sm_lstm_net_lf_carried"
+
+
+def network_for_fit(net: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
+    """The network's series as the product's fit takes it: NaN at hours whose LF was carried.
+
+    ``preprocess.lf_hold_h`` gives the network a value at the first and last hours of an SM
+    run by carrying the LF of the run's nearest complete 24-h mean (along its slope). Those
+    values are served (``sm_lstm_net``) but do not guide the artefact fit, which keeps the
+    hours whose LF is a complete mean -- so the default product does not depend on the hold.
+
+    Parameters
+    ----------
+    net : numpy.ndarray, shape (station, time)
+        ``sm_lstm_net``, m3 m-3.
+    carried : numpy.ndarray of bool, shape (station, time), or None
+        :data:`LF_CARRIED` of the corrected file (:attr:`Prepared.lf_carried`); None: none.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (station, time)
+    """
+    net = np.asarray(net, dtype=np.float32)
+    if carried is None:
+        return net
+    return np.where(np.asarray(carried, dtype=bool), np.float32(np.nan), net)
+
+
+def lf_carried_variable(carried: np.ndarray, like: xr.DataArray) -> xr.DataArray:
+    """:data:`LF_CARRIED` (int8, 1 where the hour's LF was carried) shaped like ``like``."""
+    return xr.DataArray(
+        np.asarray(carried, dtype=np.int8), dims=like.dims, coords=like.coords,
+        attrs={
+            "long_name": "sm_lstm_net's low-frequency part carried from the SM run's nearest "
+            "complete 24-h mean along its slope (preprocess.lf_hold_h); such hours are served "
+            "but do not guide the default product's fit",
+            "flag_values": np.array([0, 1], dtype=np.int8),
+            "flag_meanings": "complete_24h_mean carried_lf",
         },
     )  # fmt: skip
