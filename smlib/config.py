@@ -198,7 +198,7 @@ class CorrectConfig:
         correlation of the rain-free mean diurnal cycles of SM and TS
         (:func:`smlib.method.network_anchor.select_network_anchor`): the free fit cannot tell
         a network that is itself a function of TS from the artefact, and can undo what the
-        network corrected. ``select_nights`` (``recommended``; needs ``artefact_lags_h`` > 0):
+        network corrected. ``select_nights`` (``recommended``; as ``select`` with lags 0):
         the nights-alone fit (the product without the network) is a third candidate under
         the same rule, so a network that misleads the fit at a station is left out there
         (``signals_used: []`` in its coefficients). ``none``: the free fit everywhere.
@@ -533,8 +533,6 @@ def validate(cfg: RunConfig) -> None:
             f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"
         )
     c = cfg.correct
-    if c.network_anchor == "select_nights" and c.artefact_lags_h == 0:
-        raise ValueError("correct.network_anchor='select_nights' needs artefact_lags_h > 0")
     if c.night_weight < 0 or c.night_weight_network_only < 0:
         raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
     window = tuple(c.night_window_h)
