@@ -191,3 +191,20 @@ def test_the_lag_anchor_leaves_a_network_that_corrected_nothing_and_reanalysis_f
     assert not fit2.anchored.any() and (fit2.n_signals == 2).all()
     with pytest.raises(ValueError, match="network_anchor"):
         distributed_lag_compensation(raw, ts, [net], keep, 4, network_anchor="off")
+
+
+def test_select_nights_without_lags_is_select():
+    """The guided fit without lags has no night equations: select_nights anchors as select."""
+    from smlib.evaluation.signal_ablation import refit_kernel
+
+    raw, ts, net, _ = _world()
+    rain = np.zeros(raw.shape, bool)
+    subsets = {"all": ("sm_lstm_net",)}
+    fits = {
+        a: refit_kernel(raw, ts, {"sm_lstm_net": net}, rain, subsets, 48, network_anchor=a)
+        for a in ("select", "select_nights", "none")
+    }
+    np.testing.assert_array_equal(
+        fits["select"]["all"].product, fits["select_nights"]["all"].product
+    )
+    assert not np.array_equal(fits["select"]["all"].product, fits["none"]["all"].product)
