@@ -288,7 +288,6 @@ def anchor_lagged_on_network(
         The free fit (its ``n_signals``: 1 where the network entered it).
     max_lag_h, ridge, min_hours
         As :func:`distributed_lag_fit`.
-
     nights_alone : NightEquations, optional
         The night equations of a fit without estimates (``days=False``,
         :meth:`NightRule.equations` with 0 estimates).
