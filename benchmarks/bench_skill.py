@@ -83,7 +83,7 @@ from smlib.evaluation.signal_ablation import (
 )
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
-from smlib.method.product import LF_CARRIED, fit_product_table, network_for_fit
+from smlib.method.product import fit_product_table, network_for_fit_of
 from smlib.method.runfolder import load_model
 from smlib.method.self_training import STAGE1_DIR
 from smlib.method.train import train
@@ -168,10 +168,7 @@ def _artefact_variant(cube: xr.Dataset, rec: xr.Dataset, cc, changes: dict) -> x
     (:func:`smlib.method.product.fit_product_table`: anchor, rain screen and fallbacks)."""
     raw = np.asarray(cube["sm"].transpose("station", "time").values, dtype=np.float32)
     ts = np.asarray(cube["ts"].transpose("station", "time").values, dtype=np.float32)
-    carried = rec.get(LF_CARRIED)  # the network's hours with a carried LF do not guide the fit
-    net = np.asarray(rec["sm_lstm_net"].transpose("station", "time").values, np.float32)
-    signal = [network_for_fit(net, None if carried is None else
-                              carried.transpose("station", "time").values.astype(bool))]  # fmt: skip
+    signal = [network_for_fit_of(rec)]  # the hours with a carried LF do not guide the fit
     signal += [np.asarray(cube[v].transpose("station", "time").values, np.float32)
                for v in ("era5_sm", "merra2_sm") if v in cube]  # fmt: skip
     rain = rain_affected_hours(cube, cc.rain_screen)

@@ -173,6 +173,40 @@ def test_carried_lf_hours_are_marked_and_do_not_move_the_default_product(run_dir
     assert abl.attrs["max_abs_difference_all"] <= 1e-6
 
 
+def test_streamed_product_marks_the_carried_lf_hours_as_batch(run_dir, held_out, tmp_path):
+    """With the stored coefficients and a model that carries the LF, the streamed network
+    series and its carried-LF mark equal the batch file's."""
+    import dataclasses
+
+    from smlib.config import get_profile
+
+    cube, _ = held_out
+    cube = cube.isel(time=slice(0, 24 * 12)).copy(deep=True)
+    cube["sm"][0, 100:130] = np.nan
+    lm = load_model(run_dir)
+    pc = dataclasses.replace(lm.config.preprocess, lf_hold_h=12)
+    cfg = dataclasses.replace(lm.config, preprocess=pc, correct=get_profile("recommended").correct)
+    held = dataclasses.replace(lm, config=cfg)
+    batch = correct_file(cube, held, out=tmp_path / "c.nc", methods=("lstm",))
+    sc = StreamingCorrector(held, cube, coefficients=tmp_path / "c.coefficients.json")
+    pieces, start = [], 0
+    for size in (7, 50, *[1] * 40, 30, 300):
+        chunk = cube.isel(time=slice(start, start + size))
+        start += chunk.sizes["time"]
+        if chunk.sizes["time"]:
+            pieces.append(sc.update(chunk))
+    streamed = xr.concat(pieces, dim="time")
+    n = streamed.sizes["time"]
+    assert n > 24 * 6
+    mark = batch["sm_lstm_net_lf_carried"].values[:, :n]
+    assert mark[0].sum() == 23  # 11 h before the gap, 12 after
+    np.testing.assert_array_equal(streamed["sm_lstm_net_lf_carried"].values, mark)
+    np.testing.assert_allclose(
+        streamed.sm_lstm_net.values, batch.sm_lstm_net.values[:, :n], rtol=1e-5, atol=1e-7,
+        equal_nan=True,
+    )  # fmt: skip
+
+
 def test_load_model_refuses_damaged_checkpoint(run_dir, tmp_path):
     import shutil
 

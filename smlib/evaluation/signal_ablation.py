@@ -250,7 +250,7 @@ def signal_ablation(
         or (with ``check``) the refit does not reproduce it.
     """
     from smlib.method.correct import rain_affected_hours
-    from smlib.method.product import LF_CARRIED, network_for_fit, night_rule, tower_drying
+    from smlib.method.product import network_for_fit_of, night_rule, tower_drying
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):
@@ -273,8 +273,7 @@ def signal_ablation(
     if not np.array_equal(c["time"].values, corrected["time"].values):
         raise ValueError("the corrected file and the cube have different hours")
     raw, ts = _st(c, "sm"), _st(c, "ts")
-    carried = _st(corrected, LF_CARRIED).astype(bool) if LF_CARRIED in corrected else None
-    signals = {NETWORK: network_for_fit(_st(corrected, NETWORK), carried)}
+    signals = {NETWORK: network_for_fit_of(corrected)}  # carried-LF hours left out
     signals.update({v: _st(c, v) for v in REANALYSIS if v in c})
     rain = rain_affected_hours(c, cc.rain_screen)
     refits = refit_kernel(

@@ -44,13 +44,12 @@ from smlib.method.product import (
     DEFAULT_TERMS,
     FLAG_CORRECTED,
     FLAG_MEANINGS,
-    LF_CARRIED,
     ProductCoefficients,
+    add_network_variables,
     apply_product,
     coefficient_variable,
     coefficients_path,
     fit_product_table,
-    lf_carried_variable,
     network_for_fit,
     read_coefficients,
     write_coefficients,
@@ -368,12 +367,7 @@ def _correct(
                 out[f"{var}_uncertainty"] = _uncertainty_var(sigma, out["sm"], var)
                 out[var].attrs["ancillary_variables"] = f"{var}_flag {var}_uncertainty"
             if m == "lstm":
-                out["sm_lstm_net"] = da
-                out["sm_lstm_net"].attrs["long_name"] = (
-                    "soil moisture corrected by the stacked LSTM, network output only (paper)"
-                )
-                if carried:
-                    out[LF_CARRIED] = lf_carried_variable(carried[0], out["sm"])
+                add_network_variables(out, da, carried[0] if carried else None)
                 terms = table.terms if table is not None else (
                     coefficients.terms if coefficients is not None else DEFAULT_TERMS
                 )  # fmt: skip
@@ -609,11 +603,10 @@ class StreamingCorrector:
             },
         )  # fmt: skip
         out["sm_lstm_flag"] = _flag_var(flag[:, span], out["sm_lstm"], "sm_lstm")
-        if self.lm is not None:
-            out["sm_lstm_net"] = _lstm_sm(self.lm, buf).isel(time=span)
-            out["sm_lstm_net"].attrs["long_name"] = (
-                "soil moisture corrected by the stacked LSTM, network output only (paper)"
-            )
+        if self.lm is not None:  # the network's series and its carried-LF hours, as in batch
+            carried: list = []
+            net = _lstm_sm(self.lm, buf, carried).isel(time=span)
+            add_network_variables(out, net, carried[0][:, span] if carried else None)
         if stop > start:
             self._released_until = t[stop - 1]
         self._keep(buf, stop)

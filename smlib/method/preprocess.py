@@ -151,7 +151,7 @@ def hold_lf(lf: np.ndarray, sm: np.ndarray, max_h: int) -> np.ndarray:
     at its end), where those hours are in the same run with a finite LF; else carried flat. A
     flat LF leaves a ramp where the soil dries or wets, and records that are cut at day
     boundaries (ISMN's complete-day rule) lock that ramp to the time of day: on the skill
-    benchmark's worlds it cost the network's series up to 0.3 of its HF correlation.
+    benchmark's worlds it cost the network's series up to 0.28 of its HF correlation.
 
     Parameters
     ----------
