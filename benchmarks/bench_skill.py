@@ -83,7 +83,8 @@ from smlib.evaluation.signal_ablation import (
 )
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
-from smlib.method.product import fit_product_table, network_for_fit_of
+from smlib.method.network_series import network_for_fit_of
+from smlib.method.product import fit_product_table
 from smlib.method.runfolder import load_model
 from smlib.method.self_training import STAGE1_DIR
 from smlib.method.train import train

@@ -140,6 +140,10 @@ def test_streaming_equals_batch_with_the_lf_carried_across_run_ends(run_dir, hel
     np.testing.assert_allclose(
         streamed.values, batch.values[:, :n], rtol=1e-5, atol=1e-7, equal_nan=True
     )
+    # the bare network series carries the batch file's carried-LF mark as a coordinate
+    mark = correct(cube, held, methods=("lstm",))["sm_lstm_net_lf_carried"].values[:, :n]
+    assert mark[0].sum() == 23 and mark[2].sum() > 0
+    np.testing.assert_array_equal(streamed["sm_lstm_net_lf_carried"].values, mark)
 
 
 def test_carried_lf_hours_are_marked_and_do_not_move_the_default_product(run_dir, held_out):

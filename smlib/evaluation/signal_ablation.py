@@ -250,7 +250,8 @@ def signal_ablation(
         or (with ``check``) the refit does not reproduce it.
     """
     from smlib.method.correct import rain_affected_hours
-    from smlib.method.product import network_for_fit_of, night_rule, tower_drying
+    from smlib.method.network_series import network_for_fit_of
+    from smlib.method.product import night_rule, tower_drying
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):

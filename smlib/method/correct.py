@@ -39,18 +39,17 @@ from smlib.config import (
 from smlib.method.compensation import flagged_product, guided_compensation
 from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
+from smlib.method.network_series import LF_CARRIED, add_network_variables, network_for_fit
 from smlib.method.preprocess import Prepared, prepare
 from smlib.method.product import (
     DEFAULT_TERMS,
     FLAG_CORRECTED,
     FLAG_MEANINGS,
     ProductCoefficients,
-    add_network_variables,
     apply_product,
     coefficient_variable,
     coefficients_path,
     fit_product_table,
-    network_for_fit,
     read_coefficients,
     write_coefficients,
 )
@@ -302,6 +301,8 @@ def _correct(
         if product == "paper":
             flag = np.where(np.isfinite(vals), 0, 4).astype(np.int8)
             out[var] = da
+            if m == "lstm" and carried:
+                add_network_variables(out, da, carried[0], paper=True)
         else:
             use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
             rule = cc.rain_rule if m == "lstm" else "raw"
@@ -540,8 +541,10 @@ class StreamingCorrector:
         -------
         xarray.DataArray ``sm_lstm`` (network only) or xarray.Dataset (with coefficients)
             Every hour that became settled with this update (possibly none), dims (station,
-            time): the network's series; or ``sm_lstm`` (the default product, m3 m-3),
-            ``sm_lstm_flag`` and, with a model, ``sm_lstm_net``.
+            time): the network's series (with ``preprocess.lf_hold_h`` its carried-LF hours as
+            the int8 coordinate ``sm_lstm_net_lf_carried``, as in the batch file); or
+            ``sm_lstm`` (the default product, m3 m-3), ``sm_lstm_flag`` and, with a model,
+            ``sm_lstm_net`` and ``sm_lstm_net_lf_carried``.
         """
         buf = self._append(new)
         if self.table is None:
@@ -556,7 +559,10 @@ class StreamingCorrector:
     def _update_network(self, buf: xr.Dataset) -> xr.DataArray:
         t = buf["time"].values
         ready_until = t[-1] - np.timedelta64(self.latency_h, "h")
-        res = _lstm_sm(self.lm, buf)
+        carried: list = []
+        res = _lstm_sm(self.lm, buf, carried)
+        if carried:  # the carried-LF mark travels as a coordinate of the bare series
+            res = res.assign_coords({LF_CARRIED: (res.dims, carried[0].astype(np.int8))})
         sel = res["time"] <= ready_until
         if self._released_until is not None:
             sel &= res["time"] > self._released_until

@@ -63,11 +63,6 @@ __all__ = [
     "night_rule",
     "tower_drying",
     "apply_product",
-    "LF_CARRIED",
-    "network_for_fit",
-    "network_for_fit_of",
-    "add_network_variables",
-    "NETWORK_LONG_NAME",
 ]
 
 log = logging.getLogger(__name__)
@@ -558,63 +553,3 @@ def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:
             else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
         },
     )  # fmt: skip
-
-
-#: Variable of a corrected file that marks the network's hours with a carried LF.
-LF_CARRIED = "sm_lstm_net_lf_carried"
-
-
-def network_for_fit(net: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
-    """The network's series as the product's fit takes it: NaN at hours whose LF was carried.
-
-    ``preprocess.lf_hold_h`` gives the network values at the ends of an SM run (the LF carried
-    from the run's nearest complete mean); they are served but do not guide the artefact fit,
-    so the default product does not depend on the hold.
-
-    Parameters
-    ----------
-    net : numpy.ndarray, shape (station, time)
-        ``sm_lstm_net``, m3 m-3.
-    carried : numpy.ndarray of bool, shape (station, time), or None
-        Hours with a carried LF (:attr:`Prepared.lf_carried`, :data:`LF_CARRIED`); None: none.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (station, time)
-    """
-    net = np.asarray(net, dtype=np.float32)
-    if carried is None:
-        return net
-    return np.where(np.asarray(carried, dtype=bool), np.float32(np.nan), net)
-
-
-#: ``long_name`` of the network's series in a corrected file.
-NETWORK_LONG_NAME = "soil moisture corrected by the stacked LSTM, network output only (paper)"
-
-
-def add_network_variables(out: xr.Dataset, net: xr.DataArray, carried: np.ndarray | None) -> None:
-    """Add ``sm_lstm_net`` to a corrected dataset ``out`` (in place) and, with ``carried`` (bool,
-    shape of ``net``), :data:`LF_CARRIED` (int8, 1 where the hour's LF was carried)."""
-    out["sm_lstm_net"] = net
-    out["sm_lstm_net"].attrs["long_name"] = NETWORK_LONG_NAME
-    if carried is None:
-        return
-    like = out["sm_lstm_net"]
-    out[LF_CARRIED] = xr.DataArray(
-        np.asarray(carried, dtype=np.int8), dims=like.dims, coords=like.coords,
-        attrs={
-            "long_name": "sm_lstm_net's low-frequency part carried from the SM run's nearest "
-            "complete 24-h mean along its slope (preprocess.lf_hold_h); such hours are served "
-            "but do not guide the default product's fit",
-            "flag_values": np.array([0, 1], dtype=np.int8),
-            "flag_meanings": "complete_24h_mean carried_lf",
-        },
-    )  # fmt: skip
-
-
-def network_for_fit_of(corrected: xr.Dataset) -> np.ndarray:
-    """:func:`network_for_fit` of a corrected file (no :data:`LF_CARRIED`: none carried)."""
-    net = corrected["sm_lstm_net"].transpose("station", "time").values
-    if LF_CARRIED not in corrected:
-        return network_for_fit(net, None)
-    return network_for_fit(net, corrected[LF_CARRIED].transpose("station", "time").values)
