@@ -310,13 +310,18 @@ def run(
     ``left_out`` / ``ablations`` False skip those parts. A restricted run writes no figure.
     ``keep``: a folder that keeps every world (twin, cube, trained models) after the run, so
     further variants of the correction can be scored on the same networks without training
-    again (default: a temporary folder, removed).
+    again (default: a temporary folder, removed); it must not already hold a world of this run
+    (FileExistsError).
     """
     n_st, n_days = (10, 120) if quick else (24, 240)
     names = tuple(worlds) if worlds else QUICK_SCENARIOS if quick else tuple(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise KeyError(f"unknown worlds {unknown}; valid: {', '.join(SCENARIOS)}")
+    taken = [str(Path(keep) / n) for n in names if keep is not None and (Path(keep) / n).exists()]
+    if taken:  # a killed run's workers may still be writing there; worlds would mix
+        raise FileExistsError(f"--keep folder already holds these worlds: {', '.join(taken)}; "
+                              "use a new folder")  # fmt: skip
     workers = workers or min(2, os.cpu_count() or 1)
     budget_s = budget_s or 75 * 60.0
     seed = 11  # not the book's seed: the worlds are new to the method
@@ -524,9 +529,13 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"bench_skill: unknown worlds {unknown}; valid: {', '.join(SCENARIOS)}",
               file=sys.stderr)  # fmt: skip
         return 2
-    result = run(quick=a.quick, workers=a.workers, worlds=worlds,
-                 left_out=not a.no_left_out, ablations=not a.no_ablations,
-                 keep=a.keep)  # fmt: skip
+    try:
+        result = run(quick=a.quick, workers=a.workers, worlds=worlds,
+                     left_out=not a.no_left_out, ablations=not a.no_ablations,
+                     keep=a.keep)  # fmt: skip
+    except FileExistsError as err:
+        print(f"bench_skill: {err}", file=sys.stderr)
+        return 2
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(a.out) as tmp:
         Path(tmp).write_text(json.dumps(result, indent=1, default=str))

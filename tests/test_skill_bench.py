@@ -73,3 +73,13 @@ def test_summary_states_the_share_of_tower_hours_with_a_network_value():
     s = bench_skill.summarise({"a": world(0.95), "b": world(0.886), "c": world(None)})
     key = "network_tower_hours>=0.90"
     assert [s["targets"][w][key] for w in "abc"] == [True, False, None]
+
+
+def test_a_keep_folder_that_holds_a_world_of_the_run_is_refused(tmp_path, capsys):
+    """A killed run's workers may still write into its keep folder: a new run refuses it
+    before training anything, naming the world's folder."""
+    (tmp_path / "default").mkdir()
+    out = tmp_path / "b.json"
+    code = bench_skill._main(["--worlds", "default", "--keep", str(tmp_path), "--out", str(out)])
+    assert code == 2 and not out.exists()
+    assert str(tmp_path / "default") in capsys.readouterr().err
