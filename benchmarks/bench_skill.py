@@ -107,7 +107,7 @@ ARTEFACT_VARIANTS: dict[str, dict[str, object]] = {
     },
     "recommended_lag12": {"artefact_lags_h": 12},
 }
-METHODS_SHOWN = ("raw", "fft", "lin", "paper", "recommended", "recommended_net",
+METHODS_SHOWN = ("raw", "fft", "lin", "chanzy", "paper", "recommended", "recommended_net",
                  "recommended_stage1", "recommended_stage1_net", "recommended_without_network",
                  *ARTEFACT_VARIANTS, "loo_recommended", "ceiling")  # fmt: skip
 #: Options of the method measured one at a time on top of ``recommended`` (full run only).
@@ -214,8 +214,8 @@ def _world_scores(name: str, root: Path, n_st: int, n_days: int, seed: int) -> t
     cube, truth = _load(cube_path), _load(truth_path)
     timing: dict = {}
     # the Fourier baseline copies the reanalysis' diurnal shape: none in an in-situ-only world
-    baselines = ("fft", "lin") if "era5_sm" in cube else ("lin",)
-    base_vars = {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin"}
+    baselines = ("fft", "lin", "chanzy") if "era5_sm" in cube else ("lin", "chanzy")
+    base_vars = {"raw": "sm", "fft": "sm_fft", "lin": "sm_lin", "chanzy": "sm_chanzy"}
     base_vars = {m: v for m, v in base_vars.items() if m in ("raw", *baselines)}
     try:
         timing["train_paper_s"] = round(_train(cube, root / name / "paper", "quick"), 1)

@@ -10,7 +10,7 @@ line does can be done from Python or a notebook with the same result::
     smlib data [DATA_DIR] [--manifest FILE]
     smlib train cube.nc --out runs/NAME [--profile recommended|recommended_full|quick|paper]
                 [--set key=value]... [--resume]
-    smlib correct cube.nc --model runs/NAME --out corrected.nc [--methods lstm,fft,lin]
+    smlib correct cube.nc --model runs/NAME --out corrected.nc [--methods lstm,fft,lin,chanzy]
                   [--product flagged|paper] [--coefficients FILE]
                   [--format netcdf|zarr|ismn] [--workers N | --scheduler ADDRESS]
     smlib distill runs/NAME --out runs/NAME-op [--arch gru_student] [--set key=value]...
@@ -246,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument(
         "--methods", default="lstm,fft",
-        help="comma-separated: lstm, fft (Fourier baseline), lin (per-probe linear compensation)",
+        help="comma-separated: lstm, fft (Fourier baseline), lin (per-probe linear "
+        "compensation), chanzy (per-probe slope from the night window, Chanzy et al. 2012)",
     )  # fmt: skip
     s.add_argument(
         "--product", default=None, choices=["flagged", "paper"],

@@ -75,7 +75,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Method key -> variable of the corrected file (docs/architecture.md, "The corrected output").
-METHOD_VARIABLES: dict[str, str] = method_variables(("raw", "fft", "lin", "paper", "lstm"))
+METHOD_VARIABLES: dict[str, str] = method_variables(
+    ("raw", "fft", "lin", "chanzy", "paper", "lstm")
+)
 
 
 # --------------------------------------------------------------------------------------------

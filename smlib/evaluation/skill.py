@@ -321,6 +321,7 @@ _LABELS = {
     "raw": "raw",
     "fft": "Fourier",
     "lin": "per-probe linear",
+    "chanzy": "per-probe night slope (Chanzy)",
     "paper": "LSTM, paper's method",
     "recommended": "guided fit, recommended (default)",
     "recommended_no_nights": "recommended without the night equations (before)",
@@ -369,7 +370,8 @@ def describe_cross_scenario(result: dict) -> str:
     n = len(scen)
     hf = cross_scenario_table(result, "hf_r")
     rec, paper = _LABELS["recommended"], _LABELS["paper"]
-    rivals = [c for c in (_LABELS["raw"], _LABELS["fft"], _LABELS["lin"], paper) if c in hf]
+    rivals = [_LABELS[k] for k in ("raw", "fft", "lin", "chanzy")] + [paper]
+    rivals = [c for c in rivals if c in hf]
     ahead = hf.index[(hf[rec] > hf[rivals].max(axis=1))].tolist() if rec in hf else []
     behind = [s for s in hf.index if s not in ahead]
     parts = [
@@ -381,7 +383,7 @@ def describe_cross_scenario(result: dict) -> str:
     if behind:
         best_other = {s: hf.loc[s, rivals].idxmax() for s in behind}
         parts.append(
-            "It is ahead of raw, Fourier, the per-probe compensation and the paper's LSTM in "
+            "It is ahead of raw, Fourier, the per-probe compensations and the paper's LSTM in "
             f"{len(ahead)} of {n} worlds; behind in "
             + ", ".join(f"{s} (best: {best_other[s]})" for s in behind)
             + "."
@@ -393,7 +395,7 @@ def describe_cross_scenario(result: dict) -> str:
         parts.append(
             "No LSTM could be trained in "
             + "; ".join(f"{n} ({why})" for n, why in failed.items())
-            + " -- there the per-probe compensation and the Fourier baseline are the options."
+            + " -- there the per-probe compensations and the Fourier baseline are the options."
         )
     targets = result.get("summary", {}).get("targets", {})
     if targets:

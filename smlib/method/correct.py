@@ -36,6 +36,7 @@ from smlib.config import (
     CorrectConfig,
     PreprocessConfig,
 )
+from smlib.method.baselines import PER_PROBE_BASELINES, per_probe_baseline
 from smlib.method.compensation import flagged_product, guided_compensation
 from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
@@ -176,9 +177,9 @@ def correct(
         Station cube.
     model_dir : path, LoadedModel or None
         Trained run (required for ``lstm``).
-    methods : sequence of {"lstm", "fft", "lin"}
-        ``lin`` is the per-probe linear temperature compensation
-        (:mod:`smlib.method.compensation`).
+    methods : sequence of {"lstm", "fft", "lin", "chanzy"}
+        ``lin`` and ``chanzy`` are the per-probe baselines (:mod:`smlib.method.baselines`):
+        one temperature coefficient per probe, fitted over rain-free days or nights.
     fft_product : {"era5", "merra2", "mean"}
         Reanalysis whose diurnal shape the Fourier baseline adopts.
     product : {"flagged", "paper"}, optional
@@ -228,9 +229,11 @@ def _correct(
     coefficients: ProductCoefficients | str | os.PathLike | None,
 ) -> tuple[xr.Dataset, ProductCoefficients | None]:
     """:func:`correct`, and the station table of a guided product it fitted (else None)."""
-    unknown = set(methods) - {"lstm", "fft", "lin"}
+    unknown = set(methods) - {"lstm", "fft", *PER_PROBE_BASELINES}
     if unknown:
-        raise ValueError(f"unknown correction methods {sorted(unknown)}; use lstm, fft, lin")
+        raise ValueError(
+            f"unknown correction methods {sorted(unknown)}; use lstm, fft, lin, chanzy"
+        )
     ds = cube_ds
     out = xr.Dataset(
         coords={k: v for k, v in ds.coords.items() if "time" in v.dims or "station" in v.dims}
@@ -276,25 +279,10 @@ def _correct(
         series["lstm"] = _lstm_sm(lm, ds, carried)
     if "fft" in methods:
         series["fft"] = fourier_correct(ds, fft_product)
-    if "lin" in methods:
-        from smlib.method.compensation import linear_compensation_kernel
-
-        free = ~rain_affected_hours(ds, "strict") if rain is None else ~rain
-        sm_lin, b = linear_compensation_kernel(raw, ts, free, min_hours=cc.min_rule_hours)
-        series["lin"] = xr.DataArray(
-            sm_lin,
-            dims=("station", "time"),
-            coords={"station": ds["station"], "time": ds["time"]},
-            attrs={
-                **_SM_ATTRS,
-                "long_name": "soil moisture, per-probe linear temperature compensation",
-            },
-        )
-        out["lin_coefficient"] = xr.DataArray(
-            b.astype(np.float32),
-            dims=("station",),
-            attrs={"units": "m3 m-3 K-1", "long_name": "fitted temperature coefficient (lin)"},
-        )
+    baselines = [m for m in PER_PROBE_BASELINES if m in methods]
+    free = None if not baselines else ~rain_affected_hours(ds, "strict") if rain is None else ~rain
+    for m in baselines:  # per-probe coefficients, no network and no reanalysis
+        series[m], out[f"{m}_coefficient"] = per_probe_baseline(m, ds, free, cc)
     for m, da in series.items():
         var = f"sm_{m}"
         vals = np.asarray(da.values, dtype=np.float32)
@@ -304,7 +292,8 @@ def _correct(
             if m == "lstm" and carried:
                 add_network_variables(out, da, carried[0], paper=True)
         else:
-            use_rain = rain if m != "lin" else np.zeros_like(rain)  # lin keeps rain steps
+            # the per-probe baselines keep rain steps (their artefact is removed there too)
+            use_rain = np.zeros_like(rain) if m in PER_PROBE_BASELINES else rain
             rule = cc.rain_rule if m == "lstm" else "raw"
             guided = False  # fitted here, with the signal estimates at hand
             if m == "lstm" and cc.mode == "guided" and coefficients is not None:

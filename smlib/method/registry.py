@@ -10,6 +10,8 @@ key                variable         series
 ``raw``            ``sm``           the sensor as measured
 ``fft``            ``sm_fft``       Fourier time filtering (Han, Seo and Dirmeyer 2026)
 ``lin``            ``sm_lin``       per-probe linear temperature compensation
+``chanzy``         ``sm_chanzy``    per-probe temperature slope from the night window
+                                    (after Chanzy et al. 2012)
 ``paper``          ``sm_paper``     the paper's LSTM (its network series, beside the default)
 ``lstm``           ``sm_lstm``      the default product of this build's configuration: under
                                     ``correct.mode=guided`` the measured series minus a
@@ -124,6 +126,13 @@ METHODS: dict[str, Method] = {
         Method("raw", "sm", "ISMN", "Fluxtower", "#1f77b4", "-"),
         Method("fft", "sm_fft", "ISMN$_\\mathrm{FFT}$", "Fluxtower$_\\mathrm{FFT}$", "#ff7f0e"),
         Method("lin", "sm_lin", "ISMN$_\\mathrm{LIN}$", "Fluxtower$_\\mathrm{LIN}$", "#e377c2"),
+        Method(
+            "chanzy",
+            "sm_chanzy",
+            "ISMN$_\\mathrm{night\\ slope}$",
+            "Fluxtower$_\\mathrm{night\\ slope}$",
+            "#8c6d31",
+        ),  # fmt: skip
         Method(
             "paper",
             "sm_paper",
