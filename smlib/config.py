@@ -237,6 +237,13 @@ class CorrectConfig:
         diurnal drying (:mod:`smlib.method.water_balance`); it is not a function of the probe's
         TS, as an in-situ network's series is. ``recommended``: true. Chosen on the towers of
         the skill benchmark (benchmarks/README.md, "Issue 18, item 4").
+    tower_lag_cv_tolerance : float
+        With ``tower_water_balance``: the towers' lag window is the shortest whose
+        cross-validated error is within this fraction of the best
+        (:func:`smlib.method.lagged_artefact.distributed_lag_fit`); 0 (the dataclass default):
+        the best. A tower's true diurnal cycle is small beside its artefact, and lags that CV
+        barely prefers let the artefact take up part of it. ``recommended``: 0.03, chosen on
+        the towers of the skill benchmark (benchmarks/README.md).
     """
 
     product: str = "flagged"
@@ -252,6 +259,7 @@ class CorrectConfig:
     night_window_h: tuple[int, int] = (20, 10)
     night_dark_only: bool = False
     tower_water_balance: bool = False
+    tower_lag_cv_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -377,6 +385,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "night_weight": 10.0,
         "night_weight_network_only": 600.0,
         "tower_water_balance": True,
+        "tower_lag_cv_tolerance": 0.03,
         "network_anchor": "select_nights",
     },
     "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
@@ -535,6 +544,8 @@ def validate(cfg: RunConfig) -> None:
     c = cfg.correct
     if c.night_weight < 0 or c.night_weight_network_only < 0:
         raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
+    if not 0 <= c.tower_lag_cv_tolerance <= 1:
+        raise ValueError(f"correct.tower_lag_cv_tolerance={c.tower_lag_cv_tolerance}: need 0-1")
     window = tuple(c.night_window_h)
     if len(window) != 2 or not (0 <= window[0] < 24 and 1 <= window[1] < 24):
         raise ValueError(

@@ -240,3 +240,43 @@ def test_level_interaction_follows_a_gain_that_grows_as_the_soil_dries():
     assert left[False] > 0.2 and left[True] < 0.06
     assert fit.level_weights is not None and fit.level_weights[0, 0] < 0  # wetter: smaller
     assert fit.level_mean[0] == pytest.approx(0.25, abs=0.02)
+
+
+def test_cv_tolerance_keeps_the_shortest_window_the_data_do_not_reject():
+    """Known answers. Nights alone, no lag in the probe (tests/test_night_slope.py's world,
+    seed 2): plain cross-validation picks 2- and 4-h windows by noise and the gains come out
+    2.5 and 4.5 % low; within 3 % the same-hour window is kept and the gains are within 0.5 %.
+    A 2-h delay of the element is not noise: its window survives the tolerance."""
+    import sys
+    from pathlib import Path
+
+    from smlib.method.lagged_artefact import distributed_lag_fit
+    from smlib.method.night_window import NightEquations, night_index
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_night_slope import SLOPES
+    from test_night_slope import _world as night_world
+
+    time, _, ts, raw = night_world(seed=2)
+    ts_hf = temperature_regressors(ts)[0]
+    keep = np.ones_like(raw, bool)
+    night = NightEquations(night_index(time.values, np.zeros(2)), raw, ts, 1.0, days=False)
+    plain = distributed_lag_fit(_hf(raw), ts_hf, [], keep, 6, night=night)
+    tol = distributed_lag_fit(_hf(raw), ts_hf, [], keep, 6, night=night, cv_tolerance=0.03)
+    assert plain.window_h.tolist() == [2, 4] and tol.window_h.tolist() == [0, 0]
+    assert (np.abs(plain.weights.sum(axis=1) / SLOPES - 1) > 0.02).all()
+    np.testing.assert_allclose(tol.weights.sum(axis=1), SLOPES, rtol=0.005)
+    true, ts, raw, _ = _delayed_element_station()
+    _, fit = distributed_lag_compensation(
+        raw, ts, [true], np.ones_like(raw, bool), max_lag_h=6, cv_tolerance=0.03
+    )
+    assert fit.window_h[0] == 2
+
+
+def test_tower_lag_cv_tolerance_is_recommended_and_validated():
+    from smlib.config import get_profile
+
+    assert get_profile("recommended").correct.tower_lag_cv_tolerance == 0.03
+    assert get_profile("paper").correct.tower_lag_cv_tolerance == 0.0
+    with pytest.raises(ValueError, match="tower_lag_cv_tolerance=2.0: need 0-1"):
+        get_profile("recommended", ["correct.tower_lag_cv_tolerance=2.0"])

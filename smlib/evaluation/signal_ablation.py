@@ -138,6 +138,7 @@ def refit_kernel(
     network_anchor: str = "none",
     night: NightRule | None = None,
     water_balance: np.ndarray | None = None,
+    tower_cv_tolerance: float = 0.0,
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -167,6 +168,8 @@ def refit_kernel(
     water_balance : numpy.ndarray, shape (station, time), optional
         The towers' evaporative drying (:func:`smlib.method.product.tower_drying`), added to
         every refit at the stations that have it, as in the product.
+    tower_cv_tolerance : float
+        ``correct.tower_lag_cv_tolerance``: the parsimony of the towers' lag window.
 
     Returns
     -------
@@ -190,7 +193,7 @@ def refit_kernel(
             prod, flag, coef = lagged_product(
                 raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor,
                 night=night, network_first=bool(subset) and subset[0] == NETWORK,
-                water_balance=water_balance,
+                water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
             )  # fmt: skip
         else:
             coef, _, n_sig = guided_fit(
@@ -281,7 +284,7 @@ def signal_ablation(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor,
         night_rule(c, cc) if cc.artefact_lags_h > 0 else None,
-        tower_drying(c, cc) if cc.artefact_lags_h > 0 else None,
+        tower_drying(c, cc) if cc.artefact_lags_h > 0 else None, cc.tower_lag_cv_tolerance,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

@@ -331,6 +331,9 @@ def _correct(
                     )
                 if cc.artefact_lags_h > 0 and cc.tower_water_balance and "lh" in ds:
                     how += "; at flux towers the measured evaporation as one more estimate"
+                    if cc.tower_lag_cv_tolerance > 0:
+                        how += (f" and the shortest lag window within "
+                                f"{cc.tower_lag_cv_tolerance:.0%} of the best CV error")  # fmt: skip
             else:
                 prod, flag, coef = flagged_product(raw, vals, use_rain, ts, rule, cc.min_rule_hours)
                 how = (

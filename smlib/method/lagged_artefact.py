@@ -149,6 +149,7 @@ def distributed_lag_fit(
     block_days: int = 7,
     level: np.ndarray | None = None,
     night: NightEquations | None = None,
+    cv_tolerance: float = 0.0,
 ) -> DistributedLagFit:
     """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
     station, choosing the window ``K`` by cross-validation.
@@ -184,6 +185,10 @@ def distributed_lag_fit(
         share the lag weights, have no signal terms, and enter the cross-validation by the
         same blocks of days. With ``night.days`` False the fit takes them alone (``signal``
         must be empty); a station without a usable night is then not fitted.
+    cv_tolerance : float
+        Parsimony of the window: the shortest ``K`` whose cross-validated error is within
+        this fraction of the smallest (0: the smallest error itself). Where windows differ by
+        less than that, a longer one mostly lets the artefact take up part of the true cycle.
 
     Returns
     -------
@@ -224,7 +229,7 @@ def distributed_lag_fit(
         if nights is not None:
             f = np.concatenate([f, fold[nights[2]]])
             ys = np.concatenate([ys, nights[0]])
-        best: tuple[float, int] | None = None
+        errs = np.full(max_lag_h + 1, np.inf)
         for k in range(max_lag_h + 1):
             a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
             err = 0.0
@@ -234,11 +239,13 @@ def distributed_lag_fit(
                     break
                 sol = _ridge_solve(a[train], ys[train], blocks, ridge)
                 err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
-            if best is None or err < best[0]:
-                best = (err, k)
-        if best is None or not np.isfinite(best[0]):
+            errs[k] = err
+        if not np.isfinite(errs.min()):
             continue
-        k = best[1]
+        # the shortest window within cv_tolerance of the best: lags the data do not ask for
+        # (a smooth night's TS has nearly collinear lags) only add variance
+        k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
+        best = (float(errs[k]), k)
         a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
         sol = _ridge_solve(a, ys, blocks, ridge)
         weights[s] = 0.0
@@ -263,6 +270,7 @@ def anchor_lagged_on_network(
     min_hours: int = 240,
     night: NightEquations | None = None,
     nights_alone: NightEquations | None = None,
+    cv_tolerance: float = 0.0,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -286,7 +294,7 @@ def anchor_lagged_on_network(
     fit_hours : numpy.ndarray of bool, shape (station, time)
     fit : DistributedLagFit
         The free fit (its ``n_signals``: 1 where the network entered it).
-    max_lag_h, ridge, min_hours
+    max_lag_h, ridge, min_hours, cv_tolerance
         As :func:`distributed_lag_fit`.
     nights_alone : NightEquations, optional
         The night equations of a fit without estimates (``days=False``,
@@ -309,7 +317,7 @@ def anchor_lagged_on_network(
     keep = fit_hours[rows] & np.isfinite(network_hf[rows])
     part = distributed_lag_fit(
         raw_hf[rows] - network_hf[rows], ts_hf[rows], [], keep, max_lag_h, ridge, min_hours,
-        night=None if night is None else night.subset(rows),
+        night=None if night is None else night.subset(rows), cv_tolerance=cv_tolerance,
     )  # fmt: skip
 
     def corrected(weights: np.ndarray) -> np.ndarray:
@@ -328,7 +336,7 @@ def anchor_lagged_on_network(
     if nights_alone is not None:
         alone = distributed_lag_fit(
             raw_hf[rows], ts_hf[rows], [], fit_hours[rows], max_lag_h, ridge, min_hours,
-            night=nights_alone.subset(rows),
+            night=nights_alone.subset(rows), cv_tolerance=cv_tolerance,
         )  # fmt: skip
         r_kept = np.where(take, r_anch, r_free)
         r_alone = composite_correlation(corrected(alone.weights), ts_hf[rows], fit_hours[rows])
@@ -359,6 +367,8 @@ def distributed_lag_compensation(
     night: NightRule | None = None,
     network_first: bool = True,
     water_balance: np.ndarray | None = None,
+    cv_tolerance: float = 0.0,
+    tower_cv_tolerance: float | None = None,
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -401,6 +411,13 @@ def distributed_lag_compensation(
         m3 m-3; all NaN at stations without a latent heat flux). Stations that have it are
         refitted with it as the last signal estimate (an estimate other than the network,
         so the night equations take ``night.weight``); the others keep the fit without it.
+    cv_tolerance : float
+        Parsimony of every fit's lag window (:func:`distributed_lag_fit`).
+    tower_cv_tolerance : float, optional
+        The same for the refit with the water balance (default: ``cv_tolerance``). At a
+        tower the true diurnal cycle is small beside the artefact and the evaporation's shape
+        is close to that of lagged TS, so a window that CV barely prefers lets the artefact
+        absorb part of the true drying (``correct.tower_lag_cv_tolerance``).
 
     Returns
     -------
@@ -433,7 +450,7 @@ def distributed_lag_compensation(
 
     fit = distributed_lag_fit(
         raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level,
-        night=nights(len(sig_hf)),
+        night=nights(len(sig_hf)), cv_tolerance=cv_tolerance,
     )  # fmt: skip
     fit.n_signals = np.where(fit.window_h >= 0, len(sig_hf), -1)
     for subset in (sig_hf[1:], []):
@@ -443,7 +460,7 @@ def distributed_lag_compensation(
         part = distributed_lag_fit(
             raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
             max_lag_h, ridge, min_hours, level=None if level is None else level[retry],
-            night=nights(len(subset), retry),
+            night=nights(len(subset), retry), cv_tolerance=cv_tolerance,
         )  # fmt: skip
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
@@ -459,13 +476,14 @@ def distributed_lag_compensation(
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
             night=nights(1) if network_first else None,
-            nights_alone=nights(0) if with_nights else None,
+            nights_alone=nights(0) if with_nights else None, cv_tolerance=cv_tolerance,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {
             "max_lag_h": max_lag_h, "min_hours": min_hours, "lf_window_h": lf_window_h,
             "smoothing_days": smoothing_days, "ridge": ridge, "network_anchor": network_anchor,
             "night": night, "network_first": network_first,
+            "cv_tolerance": cv_tolerance if tower_cv_tolerance is None else tower_cv_tolerance,
         }  # fmt: skip
         _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, same)
     anomaly = None if level is None else level - fit.level_mean[:, None]
@@ -485,7 +503,7 @@ def _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, args: di
         fit_hours[rows], args["max_lag_h"], args["min_hours"], args["lf_window_h"],
         args["smoothing_days"], args["ridge"], network_anchor=args["network_anchor"],
         night=None if args["night"] is None else args["night"].subset(rows),
-        network_first=args["network_first"],
+        network_first=args["network_first"], cv_tolerance=args["cv_tolerance"],
     )  # fmt: skip
     take = part.window_h >= 0
     for name in ("weights", "window_h", "cv_rmse", "n_hours", "n_signals", "anchored"):
@@ -504,12 +522,13 @@ def lagged_product(
     night: NightRule | None = None,
     network_first: bool = True,
     water_balance: np.ndarray | None = None,
+    tower_cv_tolerance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
     ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
 
-    ``network_anchor``, ``night``, ``network_first``, ``water_balance``: as
-    :func:`distributed_lag_compensation`
+    ``network_anchor``, ``night``, ``network_first``, ``water_balance``,
+    ``tower_cv_tolerance``: as :func:`distributed_lag_compensation`
     (for the anchor ``signal`` must hold the network first; with it alone, the anchor may
     apply).
 
@@ -530,7 +549,7 @@ def lagged_product(
     _, fit = distributed_lag_compensation(
         raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
         network_anchor=network_anchor, night=night, network_first=network_first,
-        water_balance=water_balance,
+        water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
     )  # fmt: skip
     # applied as every path applies a station table (smlib.method.product.fit_product_table)
     product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=artefact_terms(max_lag_h))

@@ -486,6 +486,7 @@ def fit_product_table(
             raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
             night=night_rule(ds, cc), water_balance=tower_drying(ds, cc),
+            tower_cv_tolerance=cc.tower_lag_cv_tolerance,
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
     else:
