@@ -192,7 +192,7 @@ def run_pipeline(
     profile: str = "quick",
     overrides: Sequence[str] = (),
     twin: dict[str, Any] | None = None,
-    methods: Sequence[str] = ("lstm", "fft", "lin"),
+    methods: Sequence[str] = ("lstm", "fft", "lin", "chanzy"),
     baseline_profile: str | None = None,
     fft_product: str = "mean",
     min_days: int = 92,
@@ -340,7 +340,7 @@ def run_pipeline(
 def choices_for_data(
     cube: Any,
     overrides: Sequence[str] = (),
-    methods: Sequence[str] = ("lstm", "fft", "lin"),
+    methods: Sequence[str] = ("lstm", "fft", "lin", "chanzy"),
     fft_product: str = "mean",
 ) -> dict[str, Any]:
     """The feature set and correction methods a station cube can support.
