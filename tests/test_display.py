@@ -76,10 +76,13 @@ def test_method_labels_are_plain_text(monkeypatch) -> None:
         **plots.METHOD_STYLE,
         "new": {"label": "ISMN$_\\mathrm{NEW,v2}$"},
         "bare": {"label": "$x$"},
+        "spaced": {"label": "ISMN$_\\mathrm{night\\ slope,v\\,2}$"},
     }
     monkeypatch.setattr(plots, "METHOD_STYLE", styles)
     assert method_label("new") == "NEW (v2)"  # the subscript of the figure label
     assert method_label("bare") == "x"
+    assert method_label("spaced") == "night slope (v 2)"  # TeX spaces are not text
+    assert method_label("chanzy") == "night slope"
     assert method_label("unknown") == "unknown"
 
 

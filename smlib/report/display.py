@@ -43,7 +43,8 @@ def method_label(key: str) -> str:
     ``raw``, ``fft`` (Fourier), ``reference`` and ``truth`` have fixed labels; any other
     method is named by the subscript of its figure label in
     :data:`smlib.report.plots.METHOD_STYLE` (``ISMN$_\\mathrm{LIN}$`` -> ``LIN``,
-    ``ISMN$_\\mathrm{LSTM,paper}$`` -> ``LSTM (paper)``), by a figure label without TeX as
+    ``ISMN$_\\mathrm{LSTM,paper}$`` -> ``LSTM (paper)``, TeX spaces as spaces:
+    ``ISMN$_\\mathrm{night\\ slope}$`` -> ``night slope``), by a figure label without TeX as
     it is (``lstm``, the default product: ``guided fit (LSTM + reanalysis)``), else by its key.
     """
     if key in _PLAIN_LABELS:
@@ -53,7 +54,8 @@ def method_label(key: str) -> str:
     label = str(METHOD_STYLE.get(key, {}).get("label", ""))
     sub = re.search(r"\$_\\mathrm\{(.+?)\}\$", label)
     if sub:
-        name, *variant = sub.group(1).split(",")  # LSTM,paper -> LSTM (paper)
+        text = re.sub(r"\\[ ,;:!]", " ", sub.group(1))  # TeX spaces: night\ slope -> night slope
+        name, *variant = text.split(",")  # LSTM,paper -> LSTM (paper)
         return f"{name} ({', '.join(variant)})" if variant else name
     return label.replace("$", "").strip() or key
 
