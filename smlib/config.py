@@ -191,18 +191,21 @@ class CorrectConfig:
         ceiling, better in 14 worlds, worse in 4 by at most 0.03 -- the book's default world
         among them, -0.01 -- and +0.07 where the element sees TS 1-3 h late). The station
         table holds the lag weights (``ProductCoefficients.terms``) for every path.
-    network_anchor : {"select", "select_nights", "none"}
+    network_anchor : {"select", "select_nights", "select_nights_slope", "none"}
         ``guided``, at stations where the network is the only signal estimate (no
         reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
         on the network (its HF taken as the signal), whichever leaves the more negative
         correlation of the rain-free mean diurnal cycles of SM and TS
         (:func:`smlib.method.network_anchor.select_network_anchor`): the free fit cannot tell
         a network that is itself a function of TS from the artefact, and can undo what the
-        network corrected. ``select_nights`` (``recommended``; as ``select`` with lags 0):
-        the nights-alone fit (the product without the network) is a third candidate under
-        the same rule, so a network that misleads the fit at a station is left out there
-        (``signals_used: []`` in its coefficients). ``none``: the free fit everywhere.
-        Measured in benchmarks/README.md.
+        network corrected. ``select_nights`` (as ``select`` with lags 0): the nights-alone
+        fit (the product without the network) is a third candidate under the same rule, so a
+        network that misleads the fit at a station is left out there (``signals_used: []``
+        in its coefficients). ``select_nights_slope`` (``recommended``): one slope per probe
+        from the nights alone (lag 0, as the ``chanzy`` baseline) is a fourth, kept only
+        where its correlation is lower by more than 0.05
+        (:data:`smlib.method.lagged_artefact.NIGHT_SLOPE_MARGIN`). ``none``: the free fit
+        everywhere. Measured in benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal
@@ -386,7 +389,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "night_weight_network_only": 600.0,
         "tower_water_balance": True,
         "tower_lag_cv_tolerance": 0.03,
-        "network_anchor": "select_nights",
+        "network_anchor": "select_nights_slope",
     },
     "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
 }
@@ -524,7 +527,10 @@ def validate(cfg: RunConfig) -> None:
         "correct.rain_screen": (cfg.correct.rain_screen, {"strict", "paper"}),
         "correct.rain_rule": (cfg.correct.rain_rule, {"artefact", "raw"}),
         "correct.mode": (cfg.correct.mode, {"guided", "network"}),
-        "correct.network_anchor": (cfg.correct.network_anchor, {"select", "select_nights", "none"}),
+        "correct.network_anchor": (
+            cfg.correct.network_anchor,
+            {"select", "select_nights", "select_nights_slope", "none"},
+        ),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:

@@ -153,6 +153,49 @@ def test_select_nights_leaves_out_a_network_that_misleads_the_fit(kind):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("delay_h", [0, 2])
+def test_the_night_slope_replaces_a_kept_fit_of_the_wrong_shape_only(delay_h):
+    """``select_nights_slope``'s fourth candidate, one slope from the nights alone: a kept fit
+    whose kernel says 4 h late on a probe that sees TS at once is replaced by the slope
+    (0.001, the true gain); a kept fit with the right 2-h delay is not (the slope would
+    leave the SM-TS composite correlation higher, not lower by the margin)."""
+    from smlib.method.lagged_artefact import DistributedLagFit, _prefer_night_slope
+
+    raw, ts, _ = _evaporating_station(delay_h)
+    kept = [0, 0, 0, 0, 0.001] if delay_h == 0 else [0, 0, 0.00098, 0, 0]
+    fit = DistributedLagFit(
+        np.array([kept]), np.array([4]), np.array([1.0]), n_signals=np.array([1]),
+        anchored=np.array([True]), n_hours=np.array([100]),
+    )  # fmt: skip
+    nights = NightEquations(night_index(HOURS, np.array([0.0])), raw, ts, 1.0, days=False)
+    hf, ts_hf = _hf(raw[0])[None], _hf(ts[0].astype(np.float64))[None]
+    _prefer_night_slope(fit, np.array([0]), hf, ts_hf, np.ones(raw.shape, bool), nights,
+                        1e-3, 240)  # fmt: skip
+    if delay_h == 0:
+        assert fit.window_h[0] == 0 and abs(fit.weights[0, 0] - 0.001) < 0.00002
+        assert fit.n_signals[0] == 0 and not fit.anchored[0]
+        assert np.all(fit.weights[0, 1:] == 0)
+    else:
+        np.testing.assert_array_equal(fit.weights[0], kept)
+        assert fit.window_h[0] == 4 and fit.n_signals[0] == 1 and fit.anchored[0]
+
+
+@pytest.mark.parametrize("delay_h", [0, 2])
+def test_select_nights_slope_is_select_nights_where_the_nights_fit_already_holds(delay_h):
+    """Where the kept fit already has the nights' artefact (a misleading network, the nights
+    alone kept), the single slope changes nothing, with or without a delayed element."""
+    raw, ts, truth = _evaporating_station(delay_h)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
+    out = {
+        a: distributed_lag_compensation(raw, ts, [raw.copy()], keep, 4, network_anchor=a,
+                                        night=rule)[0]
+        for a in ("select_nights", "select_nights_slope")
+    }  # fmt: skip
+    np.testing.assert_array_equal(out["select_nights"], out["select_nights_slope"])
+    assert np.sqrt(np.nanmean(_hf(out["select_nights"][0] - truth[0])[48:-48] ** 2)) < 3e-4
+
+
 def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     from smlib.config import get_profile, validate
 
@@ -160,7 +203,7 @@ def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     assert (rec.night_weight, rec.night_weight_network_only) == (10.0, 600.0)
     assert rec.night_window_h == (20, 10) and rec.artefact_lags_h > 0
     assert get_profile("paper").correct.night_weight == 0.0  # the paper's method is kept
-    assert rec.network_anchor == "select_nights"
+    assert rec.network_anchor == "select_nights_slope"
     assert get_profile("paper").correct.network_anchor == "select"
     for bad, match in [
         (["correct.network_anchor=nearest"], "network_anchor"),

@@ -199,7 +199,7 @@ def refit_kernel(
             coef, _, n_sig = guided_fit(
                 raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days
             )
-            if network_anchor in ("select", "select_nights") and tuple(subset) == (NETWORK,):
+            if network_anchor.startswith("select") and tuple(subset) == (NETWORK,):
                 coef, _ = anchor_single_network(
                     raw, ts, sig, ~rain, coef, n_sig, min_hours, smoothing_days=smoothing_days
                 )

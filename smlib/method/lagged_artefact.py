@@ -55,7 +55,11 @@ __all__ = [
 ]
 
 #: ``correct.network_anchor`` values the distributed-lag product takes.
-ANCHOR_CHOICES = ("none", "select", "select_nights")
+ANCHOR_CHOICES = ("none", "select", "select_nights", "select_nights_slope")
+#: ``select_nights_slope``: the single night slope replaces the kept fit only where its SM-TS
+#: composite correlation is lower by more than this (chosen on the skill benchmark: 0.02 to
+#: 0.10 kept the same stations in its in-situ worlds; with 0 a lagged element lost to it).
+NIGHT_SLOPE_MARGIN = 0.05
 
 
 @dataclass
@@ -271,6 +275,7 @@ def anchor_lagged_on_network(
     night: NightEquations | None = None,
     nights_alone: NightEquations | None = None,
     cv_tolerance: float = 0.0,
+    night_slope: bool = False,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -284,7 +289,12 @@ def anchor_lagged_on_network(
     With ``nights_alone`` the fit of the night equations alone (no estimate of the true SM,
     what the product is without the network) is a third candidate under the same rule: a
     network that misleads the fit (one whose series carries the probe's own artefact) is
-    then left out at that station rather than followed.
+    then left out at that station rather than followed. With ``night_slope`` too, the fit of
+    the nights alone with one weight (lag 0: one slope per probe, as the baseline of
+    :mod:`smlib.method.night_slope`) is a fourth, kept where its composite correlation is lower
+    than the kept fit's by more than :data:`NIGHT_SLOPE_MARGIN`: where the nights' TS is
+    smooth their lags are nearly collinear, and a window that cross-validation prefers by
+    little can carry a wrong diurnal shape.
 
     Parameters
     ----------
@@ -349,7 +359,43 @@ def anchor_lagged_on_network(
         if fit.n_signals is not None:
             fit.n_signals[idx] = 0
         anchored[idx] = False
+        if night_slope:
+            _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours)
     return fit
+
+
+def _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours):
+    """The single night slope in place of ``fit`` at the stations ``rows`` where it leaves the
+    SM-TS composite correlation lower by more than :data:`NIGHT_SLOPE_MARGIN` (in place)."""
+    from smlib.method.network_anchor import composite_correlation
+
+    one = distributed_lag_fit(
+        raw_hf[rows], ts_hf[rows], [], fit_hours[rows], 0, ridge, min_hours,
+        night=nights_alone.subset(rows),
+    )  # fmt: skip
+    weights = np.zeros_like(fit.weights[rows])
+    weights[:, 0] = one.weights[:, 0]  # NaN where the nights could not be fitted
+
+    def r(w: np.ndarray) -> np.ndarray:
+        art = distributed_lag_artefact(ts_hf[rows], w)
+        return composite_correlation(raw_hf[rows] - art, ts_hf[rows], fit_hours[rows])
+
+    r_one = r(weights)
+    take = (
+        (one.window_h >= 0)
+        & np.isfinite(r_one)
+        & (r_one < r(fit.weights[rows]) - NIGHT_SLOPE_MARGIN)
+    )
+    idx = rows[take]
+    fit.weights[idx] = weights[take]
+    fit.window_h[idx] = 0
+    fit.cv_rmse[idx] = one.cv_rmse[take]
+    if fit.n_hours is not None:
+        fit.n_hours[idx] = one.n_hours[take]
+    if fit.n_signals is not None:
+        fit.n_signals[idx] = 0
+    if fit.anchored is not None:
+        fit.anchored[idx] = False
 
 
 def distributed_lag_compensation(
@@ -393,12 +439,14 @@ def distributed_lag_compensation(
     level_interaction : bool
         Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
         an artefact gain that grows as the soil dries.
-    network_anchor : {"none", "select", "select_nights"}
+    network_anchor : {"none", "select", "select_nights", "select_nights_slope"}
         ``select``: where ``signal`` holds one estimate (the network, no reanalysis), keep per
         station the free fit or the fit anchored on it, as the guided product does
         (:func:`anchor_lagged_on_network`); ``select_nights``: the fit of the night equations
         alone is a third candidate (with ``night`` and ``network_first``; else as
-        ``select``); ignored with ``level_interaction``.
+        ``select``); ``select_nights_slope``: their single slope is a fourth
+        (:func:`anchor_lagged_on_network`, ``night_slope``); ignored with
+        ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
         what guides it: ``night.weight`` with the reanalysis among the estimates,
@@ -472,11 +520,13 @@ def distributed_lag_compensation(
             fit.level_mean[retry] = part.level_mean
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
     if network_anchor != "none" and len(sig_hf) == 1 and level is None:
-        with_nights = network_anchor == "select_nights" and network_first and night is not None
+        with_nights = network_anchor.startswith("select_nights") and network_first
+        with_nights = with_nights and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
             night=nights(1) if network_first else None,
             nights_alone=nights(0) if with_nights else None, cv_tolerance=cv_tolerance,
+            night_slope=with_nights and network_anchor == "select_nights_slope",
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {

@@ -494,7 +494,7 @@ def fit_product_table(
             raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
         )
         anchored = None
-        if cc.network_anchor in ("select", "select_nights"):  # no nights without lags
+        if cc.network_anchor.startswith("select"):  # no nights without lags
             coef, anchored = anchor_single_network(
                 raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
                 smoothing_days=cc.smoothing_days,
