@@ -196,6 +196,26 @@ def test_select_nights_slope_is_select_nights_where_the_nights_fit_already_holds
     assert np.sqrt(np.nanmean(_hf(out["select_nights"][0] - truth[0])[48:-48] ** 2)) < 3e-4
 
 
+def test_the_night_slope_rule_reaches_stations_with_no_estimate(monkeypatch):
+    """Where no estimate is left (the product without the network: the nights alone) the
+    single slope is a candidate too, by the same rule; with a margin that always prefers it
+    the fit becomes one lag-0 weight under ``select_nights_slope`` and not under
+    ``select_nights``."""
+    import smlib.method.lagged_artefact as la
+
+    monkeypatch.setattr(la, "NIGHT_SLOPE_MARGIN", -10.0)
+    raw, ts, _ = _evaporating_station(2)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
+    fits = {
+        a: distributed_lag_compensation(raw, ts, [], keep, 4, network_anchor=a, night=rule)[1]
+        for a in ("select_nights", "select_nights_slope")
+    }
+    assert fits["select_nights"].window_h[0] == 2  # the delay, from the nights alone
+    assert fits["select_nights_slope"].window_h[0] == 0
+    assert np.all(fits["select_nights_slope"].weights[0, 1:] == 0)
+
+
 def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     from smlib.config import get_profile, validate
 

@@ -189,9 +189,10 @@ def refit_kernel(
             raise KeyError(f"ablation {name!r}: no signal estimate {missing[0]!r}")
         sig = [np.asarray(signals[s], dtype=np.float32) for s in subset]
         if artefact_lags_h > 0:
-            anchor = network_anchor if tuple(subset) == (NETWORK,) else "none"
+            # the anchor acts where the network is the only estimate; select_nights_slope's
+            # single night slope wherever none is left (the product's rules, as they apply)
             prod, flag, coef = lagged_product(
-                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, anchor,
+                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, network_anchor,
                 night=night, network_first=bool(subset) and subset[0] == NETWORK,
                 water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
             )  # fmt: skip

@@ -440,12 +440,13 @@ def distributed_lag_compensation(
         Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
         an artefact gain that grows as the soil dries.
     network_anchor : {"none", "select", "select_nights", "select_nights_slope"}
-        ``select``: where ``signal`` holds one estimate (the network, no reanalysis), keep per
-        station the free fit or the fit anchored on it, as the guided product does
-        (:func:`anchor_lagged_on_network`); ``select_nights``: the fit of the night equations
-        alone is a third candidate (with ``night`` and ``network_first``; else as
-        ``select``); ``select_nights_slope``: their single slope is a fourth
-        (:func:`anchor_lagged_on_network`, ``night_slope``); ignored with
+        ``select``: where ``signal`` holds one estimate and it is the network
+        (``network_first``, no reanalysis), keep per station the free fit or the fit anchored
+        on it, as the guided product does (:func:`anchor_lagged_on_network`);
+        ``select_nights``: the fit of the night equations alone is a third candidate (with
+        ``night``; else as ``select``); ``select_nights_slope``: their single slope is a fourth
+        (:func:`anchor_lagged_on_network`, ``night_slope``), and where no estimate is left (the
+        nights alone) it replaces their fit by the same rule; ignored with
         ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
@@ -519,13 +520,16 @@ def distributed_lag_compensation(
             fit.level_weights[retry] = part.level_weights
             fit.level_mean[retry] = part.level_mean
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
-    if network_anchor != "none" and len(sig_hf) == 1 and level is None:
-        with_nights = network_anchor.startswith("select_nights") and network_first
+    alone = np.flatnonzero(fit.n_signals == 0)  # the nights alone: no estimate left
+    if network_anchor == "select_nights_slope" and night is not None and alone.size:
+        _prefer_night_slope(fit, alone, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
+    if network_anchor != "none" and len(sig_hf) == 1 and network_first and level is None:
+        with_nights = network_anchor.startswith("select_nights")
         with_nights = with_nights and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
-            night=nights(1) if network_first else None,
-            nights_alone=nights(0) if with_nights else None, cv_tolerance=cv_tolerance,
+            night=nights(1), nights_alone=nights(0) if with_nights else None,
+            cv_tolerance=cv_tolerance,
             night_slope=with_nights and network_anchor == "select_nights_slope",
         )  # fmt: skip
     if water_balance is not None and level is None:
