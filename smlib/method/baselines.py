@@ -21,6 +21,18 @@ __all__ = ["PER_PROBE_BASELINES", "per_probe_baseline"]
 PER_PROBE_BASELINES = ("lin", "chanzy")
 
 _SM_ATTRS = {"units": "m3 m-3", "standard_name": "volume_fraction_of_condensed_water_in_soil"}
+#: long_name of each baseline's series and of its coefficient.
+_LONG_NAMES = {
+    "lin": (
+        "soil moisture, per-probe linear temperature compensation",
+        "fitted temperature coefficient (lin)",
+    ),
+    "chanzy": (
+        "soil moisture, per-probe temperature slope from the night window "
+        "(after Chanzy et al. 2012)",
+        "night-window temperature slope (chanzy)",
+    ),
+}
 
 
 def per_probe_baseline(
@@ -48,26 +60,22 @@ def per_probe_baseline(
     if name == "chanzy":
         from smlib.method.night_slope import night_slope_compensation
 
-        return night_slope_compensation(ds, rain_free, cc.night_window_h)
-    if name != "lin":
-        raise ValueError(f"unknown per-probe baseline {name!r}; use one of {PER_PROBE_BASELINES}")
-    from smlib.method.compensation import linear_compensation_kernel
+        values, coef = night_slope_compensation(ds, rain_free, cc.night_window_h)
+    elif name == "lin":
+        from smlib.method.compensation import linear_compensation_kernel
 
-    raw = np.asarray(ds["sm"].transpose("station", "time").values, dtype=np.float32)
-    ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
-    sm_lin, b = linear_compensation_kernel(raw, ts, rain_free, min_hours=cc.min_rule_hours)
+        raw = np.asarray(ds["sm"].transpose("station", "time").values, dtype=np.float32)
+        ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
+        values, coef = linear_compensation_kernel(raw, ts, rain_free, min_hours=cc.min_rule_hours)
+    else:
+        raise ValueError(f"unknown per-probe baseline {name!r}; use one of {PER_PROBE_BASELINES}")
+    series_name, coef_name = _LONG_NAMES[name]
     series = xr.DataArray(
-        sm_lin,
-        dims=("station", "time"),
-        coords={"station": ds["station"], "time": ds["time"]},
-        attrs={
-            **_SM_ATTRS,
-            "long_name": "soil moisture, per-probe linear temperature compensation",
-        },
-    )
-    coef = xr.DataArray(
-        b.astype(np.float32),
-        dims=("station",),
-        attrs={"units": "m3 m-3 K-1", "long_name": "fitted temperature coefficient (lin)"},
-    )
-    return series, coef
+        values, dims=("station", "time"), coords={"station": ds["station"], "time": ds["time"]},
+        attrs={**_SM_ATTRS, "long_name": series_name},
+    )  # fmt: skip
+    coefficient = xr.DataArray(
+        coef.astype(np.float32), dims=("station",), coords={"station": ds["station"]},
+        attrs={"units": "m3 m-3 K-1", "long_name": coef_name},
+    )  # fmt: skip
+    return series, coefficient

@@ -249,7 +249,6 @@ def distributed_lag_fit(
         # the shortest window within cv_tolerance of the best: lags the data do not ask for
         # (a smooth night's TS has nearly collinear lags) only add variance
         k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
-        best = (float(errs[k]), k)
         a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
         sol = _ridge_solve(a, ys, blocks, ridge)
         weights[s] = 0.0
@@ -258,7 +257,7 @@ def distributed_lag_fit(
             level_w[s] = 0.0
             level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
         window[s] = k
-        cv[s] = np.sqrt(best[0] / ys.size)
+        cv[s] = np.sqrt(errs[k] / ys.size)
         n_hours[s] = int(m.sum())
     return DistributedLagFit(weights, window, cv, level_w, level_mean, n_hours=n_hours)
 
@@ -521,11 +520,15 @@ def distributed_lag_compensation(
             fit.level_mean[retry] = part.level_mean
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
     alone = np.flatnonzero(fit.n_signals == 0)  # the nights alone: no estimate left
-    if network_anchor == "select_nights_slope" and night is not None and alone.size:
+    if (
+        network_anchor == "select_nights_slope"
+        and night is not None
+        and level is None
+        and alone.size
+    ):
         _prefer_night_slope(fit, alone, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
     if network_anchor != "none" and len(sig_hf) == 1 and network_first and level is None:
-        with_nights = network_anchor.startswith("select_nights")
-        with_nights = with_nights and night is not None
+        with_nights = network_anchor.startswith("select_nights") and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
             night=nights(1), nights_alone=nights(0) if with_nights else None,

@@ -128,8 +128,9 @@ def night_slope_compensation(
     ds: xr.Dataset,
     rain_free: np.ndarray,
     window_h: tuple[int, int] = (NIGHT_START_H, NIGHT_LENGTH_H),
-) -> tuple[xr.DataArray, xr.DataArray]:
-    """:func:`night_slope_kernel` of a station cube: ``sm_chanzy`` and its slopes.
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`night_slope_kernel` of a station cube (wrapped as variables by
+    :func:`smlib.method.baselines.per_probe_baseline`).
 
     Parameters
     ----------
@@ -143,18 +144,18 @@ def night_slope_compensation(
 
     Returns
     -------
-    sm_chanzy : xarray.DataArray, dims (station, time)
+    sm_chanzy : numpy.ndarray of float32, shape (station, time)
         m3 m-3.
-    coefficient : xarray.DataArray, dims (station,)
-        ``chanzy_coefficient``: the slopes, m3 m-3 K-1 (NaN: fewer than
-        :data:`~smlib.method.night_window.MIN_NIGHTS` usable nights; counted in the log).
+    alpha : numpy.ndarray, shape (station,)
+        The slopes, m3 m-3 K-1 (NaN: fewer than :data:`~smlib.method.night_window.MIN_NIGHTS`
+        usable nights; counted in the log).
     """
-    sm = ds["sm"].transpose("station", "time")
+    sm = np.asarray(ds["sm"].transpose("station", "time").values, dtype=np.float32)
     ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
     start, length = window_h
     night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), start, length)
     out, alpha, _ = night_slope_kernel(
-        sm.values, ts, night, rain_free, min_hours_per_night=night_min_hours(length)
+        sm, ts, night, rain_free, min_hours_per_night=night_min_hours(length)
     )
     if np.isnan(alpha).any():
         log.info(
@@ -162,16 +163,4 @@ def night_slope_compensation(
             "change within them): no slope, left raw", int(np.isnan(alpha).sum()), alpha.size,
             MIN_NIGHTS,
         )  # fmt: skip
-    series = xr.DataArray(out, dims=("station", "time"),
-                          coords={"station": ds["station"], "time": ds["time"]})  # fmt: skip
-    series.attrs = {
-        "units": "m3 m-3",
-        "standard_name": "volume_fraction_of_condensed_water_in_soil",
-        "long_name": "soil moisture, per-probe temperature slope from the night window "
-        "(after Chanzy et al. 2012)",
-    }
-    coef = xr.DataArray(
-        alpha.astype(np.float32), dims=("station",), coords={"station": ds["station"]},
-        attrs={"units": "m3 m-3 K-1", "long_name": "night-window temperature slope (chanzy)"},
-    )  # fmt: skip
-    return series, coef
+    return out, alpha
