@@ -422,10 +422,10 @@ def summarise(scen: dict) -> dict:
         d = {}
         for k in ("hf_r", "hf_r_share_of_ceiling", "phase_error_h", "composite_rmse",
                   "hf_r_all", "rmse_all", "hf_r_rain", "rmse_rain", "coverage_stations",
-                  "coverage_towers", "tower_r_error"):  # fmt: skip
+                  "coverage_towers", "tower_r_error", "sign_turned"):  # fmt: skip
             v = np.array([r.get(k) for r in rows if r.get(k) is not None], dtype=float)
             if v.size:
-                worst = v.min() if k.startswith(("hf_r", "coverage")) else v.max()
+                worst = v.min() if k.startswith(("hf_r", "coverage", "sign")) else v.max()
                 d[k] = {"median": round(float(np.median(v)), 3), "worst": round(float(worst), 3)}
         out[m] = d
     verdict = {}
@@ -455,6 +455,8 @@ def summarise(scen: dict) -> dict:
         v["product>=without_network"] = None if gain is None else bool(gain >= 0)
         net_towers = s.get("recommended_net", {}).get("coverage_towers_method_itself")
         v["network_tower_hours>=0.90"] = None if net_towers is None else bool(net_towers >= 0.9)
+        turned = rec.get("sign_turned")  # positive raw SM-TS coupling: negative after
+        v["positive_raw_turned_negative"] = None if turned is None else bool(turned == 1.0)
         cov = s.get("_calibration", {}).get("sm_lstm", {}).get("coverage")
         v["interval_90_holds_85_95"] = None if cov is None else bool(0.85 <= cov <= 0.95)
         verdict[name] = v

@@ -37,6 +37,12 @@ METRICS = (
         3,
     ),
     ("tower_r_error", "median |R(SM, LH) - R_truth(SM, LH)| at towers", 2),
+    (
+        "sign_turned",
+        "of the stations whose raw SM-TS composite correlation is positive, the share negative "
+        "after the method",
+        2,
+    ),
 )
 
 
@@ -52,6 +58,11 @@ def _reading(result: dict) -> str:
     towers = [t for t in towers if t is not None and np.isfinite(t)]
     n = len(scen)
     nights = _against(scen, "recommended_no_nights", "without the night equations")
+    turned = {w: (s["recommended"].get("sign_turned"), s["recommended"].get("n_positive_raw"))
+              for w, s in scen.items() if isinstance(s.get("recommended"), dict)}  # fmt: skip
+    left = [f"{w} ({round((1 - t) * k)} of {k})" for w, (t, k) in turned.items()
+            if t is not None and k and t < 1.0]  # fmt: skip
+    counted = [w for w, (t, _) in turned.items() if t is not None]
     hurts = ", ".join(f"{w} {g:+.3f}" for w, g in hurt.items())
     return (
         f"Read with the tables (numbers from this run): the network's gain is below zero in "
@@ -62,6 +73,13 @@ def _reading(result: dict) -> str:
         f"{np.median(list(share.values())):.3f}{nights}. At the towers the product's R(SM, LH) is "
         f"within 0.1 of the truth's in {sum(t <= 0.1 for t in towers)} of {len(towers)} worlds "
         f"(median error {np.median(towers):.3f})."
+        + (
+            f" Stations whose raw SM-TS composite correlation is positive are all negative after "
+            f"the product in {len(counted) - len(left)} of {len(counted)} worlds"
+            f"{'; left positive or zero: ' + ', '.join(left) if left else ''}."
+            if counted
+            else ""
+        )
     )
 
 

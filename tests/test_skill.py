@@ -225,3 +225,21 @@ def test_score_against_truth_known_numbers():
     assert s["tower_r_sm_lh_truth"] == pytest.approx(r_true, abs=1e-6)
     assert s["tower_r_sm_lh"] == pytest.approx(r_x, abs=1e-6)
     assert s["tower_r_error"] == pytest.approx(abs(r_x - r_true), abs=1e-6) and r_x != r_true
+
+
+def test_sign_turned_counts_the_positive_raw_stations_made_negative():
+    """The raw composite R(SM, TS) is positive at both dielectric stations (an in-phase
+    artefact of 0.012 m3 m-3 beside a true cycle of A); the correction ``x`` leaves
+    ``A cos x`` or ``A/sqrt(3) cos x`` on the true cycle: composite R -0.5 and -0.71 (negative
+    at both); a method that is the truth at N/S0 and raw at N/S1 turns one of two; raw none."""
+    cube, corrected, truth, w = _scored_world()
+    half = w["true"].copy()
+    half[1] = cube["sm"].values[1]
+    corrected = corrected.assign(sm_half=(("station", "time"), half))
+    scores = score_against_truth(
+        corrected, truth, cube, {"raw": "sm", "x": "sm_x", "half": "sm_half"}
+    )
+    assert [scores[m]["n_positive_raw"] for m in ("raw", "x", "half")] == [2, 2, 2]
+    assert scores["x"]["sign_turned"] == 1.0
+    assert scores["half"]["sign_turned"] == 0.5
+    assert scores["raw"]["sign_turned"] == 0.0

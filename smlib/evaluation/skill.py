@@ -18,6 +18,11 @@ key                        meaning (median over the stations of the scope)
 ``coverage_towers``        the same at flux towers
 ``tower_r_sm_lh``          composite R(SM, LH) at each tower; ``tower_r_sm_lh_truth`` the true
                            SM's; ``tower_r_error`` the median abs. difference
+``sign_turned``            of the stations whose raw SM-TS composite correlation (rain-free days)
+                           is positive -- the artefact outweighs the true, evaporative cycle --
+                           the share whose series' is negative after the method (issue 18's
+                           target for real stations, which have no truth); ``n_positive_raw``
+                           how many stations that is
 =========================  ======================================================================
 
 Scope of ``hf_r`` ... ``rmse_rain``: dielectric (impedance, capacitance, FDR, unknown)
@@ -44,6 +49,8 @@ import xarray as xr
 
 from smlib.evaluation import diagnostics as dg
 from smlib.io.sensors import REFERENCE_TECHNIQUES, TECHNIQUES
+from smlib.method.decomposition import high_frequency
+from smlib.method.network_anchor import composite_correlation
 
 __all__ = [
     "DIELECTRIC",
@@ -126,6 +133,14 @@ def score_against_truth(
     towers = kind == "tower"
     raw_ok = np.isfinite(np.asarray(c["sm"].values))
     skill = dg.skill_vs_truth(c, truth.sel(station=common), methods, keep=free)
+    ts_hf = high_frequency(np.asarray(c["ts"].transpose("station", "time").values, float))
+    free_st = np.asarray(free.transpose("station", "time").values)
+
+    def composite_r(var: str) -> np.ndarray:
+        x = high_frequency(np.asarray(c[var].transpose("station", "time").values, float))
+        return composite_correlation(x, ts_hf, free_st)
+
+    positive = target & (composite_r("sm") > 0)
     out: dict[str, dict] = {}
     tv = np.asarray(t.values, dtype=float)
     for m, var in methods.items():
@@ -149,6 +164,10 @@ def score_against_truth(
             sel = (stype == st) & (kind == "ismn")
             by_type[st] = _median(np.nanmedian(np.asarray(rd.values)[sel], axis=1))
         res["r_sm_ts"] = by_type
+        res["n_positive_raw"] = int(positive.sum())
+        res["sign_turned"] = (
+            float(np.mean(composite_r(var)[positive] < 0)) if positive.any() else None
+        )
         flag_var = f"{var}_flag"
         if flag_var in c:
             has = np.isin(np.asarray(c[flag_var].values), (0, 1, 2))
@@ -174,6 +193,8 @@ def score_against_truth(
         "rain-free days (strict screen)",
         "hf_r_all, rmse_all": "the same stations, all hours with values",
         "hf_r_rain, rmse_rain": "the same stations, rain-affected days only",
+        "sign_turned": "the same stations whose raw SM-TS composite correlation on rain-free "
+        "days is positive",
     }
     return out
 
