@@ -234,6 +234,15 @@ class CorrectConfig:
         night left with too few dark hours drops out rather than bring the morning's
         evaporation into the equations. False (the dataclass default, as run folders
         written before it): the whole window.
+    night_errors_in_variables : bool
+        Where the nights alone fit the artefact (no signal estimate left, and the nights'
+        candidates of ``network_anchor``), correct their lag weights for the thermistor's
+        own noise (:func:`smlib.method.night_window.thermistor_noise_var`): within a night TS
+        varies little, and a 0.1 K noise attenuates the least-squares slope by
+        var(T) / (var(T) + noise). False (the dataclass default, as run folders written
+        before it): no correction. ``recommended``: true; measured on the skill benchmark
+        (benchmarks/README.md), where it also being applied to the guided fits' night
+        equations was worse.
     tower_water_balance : bool
         ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
         towers) the cumulative evaporation enters the fit as one more estimate of the true
@@ -261,6 +270,7 @@ class CorrectConfig:
     night_weight_network_only: float = 0.0
     night_window_h: tuple[int, int] = (20, 10)
     night_dark_only: bool = False
+    night_errors_in_variables: bool = False
     tower_water_balance: bool = False
     tower_lag_cv_tolerance: float = 0.0
 
@@ -390,6 +400,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "tower_water_balance": True,
         "tower_lag_cv_tolerance": 0.03,
         "network_anchor": "select_nights_slope",
+        "night_errors_in_variables": True,
     },
     "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
 }

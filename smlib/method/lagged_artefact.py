@@ -7,13 +7,11 @@ artefact in the span of the recent TS history,
 
 .. math:: a(t) = \\sum_{k=0}^{K} w_k\\, T_{HF}(t - k),
 
-an FIR filter of TS HF: a pure delay :math:`d` is two non-zero weights
-(:math:`w_{\\lfloor d\\rfloor}`, :math:`w_{\\lfloor d\\rfloor+1}`), a first-order
-element decaying ones. Per station the weights are fitted by ridge least squares on the
-rain-free hours beside the signal estimates (as in the guided fit), the window :math:`K`
-chosen per station from ``0 .. max_lag_h`` by two-fold cross-validation over alternating
-blocks of days (:func:`distributed_lag_fit`); :func:`distributed_lag_compensation` is the
-guided compensation with this artefact model.
+an FIR filter of TS HF: a pure delay :math:`d` is two non-zero weights, a first-order element
+decaying ones. Per station the weights are fitted by ridge least squares on the rain-free hours
+beside the signal estimates, the window :math:`K` chosen from ``0 .. max_lag_h`` by two-fold
+cross-validation over alternating blocks of days (:func:`distributed_lag_fit`);
+:func:`distributed_lag_compensation` is the guided compensation with this artefact model.
 
 The guided equations hold only as far as the signal estimates explain the true diurnal cycle:
 what they miss and what correlates with TS (evaporation by day) is taken for artefact. The
@@ -21,7 +19,8 @@ what they miss and what correlates with TS (evaporation by day) is taken for art
 the true SM is a straight line. Stacked under the guided ones with the weight of
 :class:`~smlib.method.night_window.NightRule` (``correct.night_weight``: 10 per night hour where
 the reanalysis guides; ``night_weight_network_only``: 600 where an in-situ network is the only
-estimate; the nights alone where none is left), they share the lag weights.
+estimate; the nights alone where none is left), they share the lag weights. The nights alone
+are corrected for the thermistor's noise (``correct.night_errors_in_variables``).
 """
 
 from __future__ import annotations
@@ -101,15 +100,19 @@ class DistributedLagFit:
 
 
 def _ridge_solve(
-    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float
+    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float, noise: float = 0.0
 ) -> np.ndarray:
     """Least squares of ``y`` on ``a`` with a ridge on each block of column indices.
 
     Each block's penalty is ``ridge`` times the mean diagonal of its part of ``a'a``, so it
-    does not depend on the units or the number of hours.
+    does not depend on the units or the number of hours. ``noise``: what the regressors' noise
+    adds to each diagonal element of the first block (the lags), taken off first, at most half.
     """
     ata = a.T @ a
     aty = a.T @ y
+    if noise > 0 and blocks:
+        lag = blocks[0]
+        ata[lag, lag] -= np.minimum(noise, 0.5 * ata[lag, lag])
     empty = np.flatnonzero(np.diag(ata) == 0)  # e.g. the intercept of the night equations alone
     ata[empty, empty] = 1.0
     if ridge > 0:
@@ -120,6 +123,11 @@ def _ridge_solve(
         return np.linalg.solve(ata, aty)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(ata, aty, rcond=None)[0]
+
+
+def _noise(night, s: int, nights, train: np.ndarray) -> float:
+    """:meth:`NightEquations.noise_gram` of the night rows (the last) of the row mask ``train``."""
+    return 0.0 if nights is None else night.noise_gram(s, nights[2][train[-nights[2].size :]])
 
 
 def _design(
@@ -241,7 +249,9 @@ def distributed_lag_fit(
                 if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
                     err = np.inf
                     break
-                sol = _ridge_solve(a[train], ys[train], blocks, ridge)
+                sol = _ridge_solve(
+                    a[train], ys[train], blocks, ridge, _noise(night, s, nights, train)
+                )
                 err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
             errs[k] = err
         if not np.isfinite(errs.min()):
@@ -250,7 +260,7 @@ def distributed_lag_fit(
         # (a smooth night's TS has nearly collinear lags) only add variance
         k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
         a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
-        sol = _ridge_solve(a, ys, blocks, ridge)
+        sol = _ridge_solve(a, ys, blocks, ridge, _noise(night, s, nights, np.ones(ys.size, bool)))
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
         if level_w is not None:
@@ -386,15 +396,10 @@ def _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge
         & (r_one < r(fit.weights[rows]) - NIGHT_SLOPE_MARGIN)
     )
     idx = rows[take]
-    fit.weights[idx] = weights[take]
-    fit.window_h[idx] = 0
-    fit.cv_rmse[idx] = one.cv_rmse[take]
-    if fit.n_hours is not None:
-        fit.n_hours[idx] = one.n_hours[take]
-    if fit.n_signals is not None:
-        fit.n_signals[idx] = 0
-    if fit.anchored is not None:
-        fit.anchored[idx] = False
+    fit.weights[idx], fit.window_h[idx], fit.cv_rmse[idx] = weights[take], 0, one.cv_rmse[take]
+    for name, value in (("n_hours", one.n_hours[take]), ("n_signals", 0), ("anchored", False)):
+        if getattr(fit, name) is not None:
+            getattr(fit, name)[idx] = value
 
 
 def distributed_lag_compensation(

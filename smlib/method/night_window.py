@@ -45,6 +45,7 @@ __all__ = [
     "night_index",
     "night_min_hours",
     "detrend_within_nights",
+    "thermistor_noise_var",
     "NightEquations",
     "NightRule",
 ]
@@ -217,6 +218,54 @@ def detrend_within_nights(
     return out, rows
 
 
+def thermistor_noise_var(ts: np.ndarray, night: np.ndarray, min_runs: int = 48) -> float:
+    """Variance of a thermistor's white noise (its quantisation included), from its nights.
+
+    The fourth difference :math:`\\Delta^4 T(t) = \\sum_{j=0}^{4} (-1)^j \\binom{4}{j} T(t-j)` of
+    white noise of variance :math:`\\sigma^2` has variance :math:`70\\sigma^2`; a smooth night's
+    cooling has almost none (a 24-h harmonic of amplitude :math:`A` gives
+    :math:`A^2 (2\\sin(\\omega/2))^8/2`, 0.003 % of a 0.1 K noise's for :math:`A` = 2 K). So
+    :math:`\\hat\\sigma^2 = \\overline{(\\Delta^4 T)^2} / 70` over the five-hour runs inside one
+    night window. Where a night's TS varies little (a small diurnal range, a sensor at depth)
+    this noise is a large part of what the night equations see of TS, and the least-squares
+    slope on it is attenuated by :math:`\\mathrm{var}(T)/(\\mathrm{var}(T) + \\sigma^2)` (errors in
+    variables); the nights' fit corrects for it (:meth:`NightEquations.noise_gram`).
+
+    Parameters
+    ----------
+    ts : numpy.ndarray, shape (time,)
+        Measured soil temperature of one station, degC (NaN: missing).
+    night : numpy.ndarray of int, shape (time,)
+        :func:`night_index` of the station.
+    min_runs : int
+        Fewest complete fourth differences; fewer give 0 (no correction).
+
+    Returns
+    -------
+    float
+        K^2.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(24 * 200)
+    >>> ts = 15 + 2 * np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(t.size)
+    >>> n = night_index(t.astype("datetime64[h]"), np.array([0.0]))[0]
+    >>> round(thermistor_noise_var(ts, n) / 0.01, 1)  # 0.1 K of noise
+    1.0
+    """
+    x = np.asarray(ts, dtype=np.float64)
+    n = np.asarray(night)
+    d4 = x[4:] - 4 * x[3:-1] + 6 * x[2:-2] - 4 * x[1:-3] + x[:-4]
+    same = n[4:] >= 0
+    for j in range(1, 5):
+        same &= n[4 - j : n.size - j] == n[4:]
+    ok = same & np.isfinite(d4)
+    if ok.sum() < min_runs:
+        return 0.0
+    return float(np.mean(d4[ok] ** 2) / 70.0)
+
+
 @dataclass
 class NightEquations:
     """The night equations of a set of stations, ready to stack under a fit's hours.
@@ -239,6 +288,9 @@ class NightEquations:
     days : bool
         False: the fit takes the night equations alone (where no signal estimate guides the
         fit, the whole-day equations would take a true diurnal cycle for artefact).
+    errors_in_variables : bool
+        Correct the lag weights for the thermistor's noise in the night equations'
+        regressors (:func:`thermistor_noise_var`; :meth:`noise_gram`).
     """
 
     night: np.ndarray
@@ -247,6 +299,7 @@ class NightEquations:
     weight: float = 1.0
     min_hours: int = NIGHT_LENGTH_H - 2
     days: bool = True
+    errors_in_variables: bool = False
 
     def subset(self, rows: np.ndarray) -> NightEquations:
         """The same equations for the stations ``rows`` (an index or a boolean mask)."""
@@ -273,6 +326,20 @@ class NightEquations:
         w = np.sqrt(self.weight)
         return w * cols[0], w * np.column_stack(cols[1:]), hours
 
+    def noise_gram(self, s: int, hours: np.ndarray) -> float:
+        """What the thermistor's noise adds to each diagonal element of the lag block of the
+        normal matrix of station ``s``'s night equations at ``hours`` (a subset of those of
+        :meth:`rows`), K^2 times the weight: :math:`w\\,\\hat\\sigma^2 \\sum_n (m_n - 2)` over
+        the nights :math:`n` with :math:`m_n` of those hours (each night's straight line takes
+        two degrees of freedom of its noise). The noise of the lagged copies is uncorrelated,
+        so it adds nothing off the diagonal. 0 without ``errors_in_variables``.
+        """
+        if not self.errors_in_variables or hours.size == 0:
+            return 0.0
+        var = thermistor_noise_var(self.ts[s], self.night[s])
+        _, size = np.unique(self.night[s][hours], return_counts=True)
+        return self.weight * var * float(np.sum(np.maximum(size - 2, 0)))
+
 
 @dataclass(frozen=True)
 class NightRule:
@@ -292,6 +359,11 @@ class NightRule:
         artefact, so the nights carry the fit and the network breaks the ties.
     min_hours : int
         Fewest usable hours of a night that enters (:func:`night_min_hours` of the window).
+    errors_in_variables : bool
+        The night equations of a fit without estimates (the nights alone) correct the lag
+        weights for the thermistor's noise (:meth:`NightEquations.noise_gram`). Beside the
+        estimates' day equations it was measured worse (benchmarks/README.md), and is not
+        applied there.
 
     Where no estimate is left (the temperature-only fallback) the nights alone fit the
     artefact. The values of the ``recommended`` profiles were chosen on the skill benchmark
@@ -302,6 +374,7 @@ class NightRule:
     weight: float
     weight_network_only: float
     min_hours: int = night_min_hours()
+    errors_in_variables: bool = False
 
     def equations(
         self, sm: np.ndarray, ts: np.ndarray, n_estimates: int, network_alone: bool
@@ -318,7 +391,8 @@ class NightRule:
             The one estimate is the network.
         """
         if n_estimates == 0:
-            return NightEquations(self.night, sm, ts, 1.0, self.min_hours, days=False)
+            eiv = self.errors_in_variables
+            return NightEquations(self.night, sm, ts, 1.0, self.min_hours, False, eiv)
         weight = self.weight_network_only if network_alone and n_estimates == 1 else self.weight
         return NightEquations(self.night, sm, ts, weight, self.min_hours)
 

@@ -527,7 +527,10 @@ def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
     night = night_index(
         ds["time"].values, np.asarray(ds["lon"].values, float), start, length, lat=lat
     )
-    return NightRule(night, cc.night_weight, cc.night_weight_network_only, night_min_hours(length))
+    return NightRule(
+        night, cc.night_weight, cc.night_weight_network_only, night_min_hours(length),
+        errors_in_variables=cc.night_errors_in_variables,
+    )  # fmt: skip
 
 
 def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:
