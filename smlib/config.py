@@ -235,14 +235,13 @@ class CorrectConfig:
         evaporation into the equations. False (the dataclass default, as run folders
         written before it): the whole window.
     night_errors_in_variables : bool
-        Where the nights alone fit the artefact (no signal estimate left, and the nights'
-        candidates of ``network_anchor``), correct their lag weights for the thermistor's
-        own noise (:func:`smlib.method.night_window.thermistor_noise_var`): within a night TS
-        varies little, and a 0.1 K noise attenuates the least-squares slope by
-        var(T) / (var(T) + noise). False (the dataclass default, as run folders written
-        before it): no correction. ``recommended``: true; measured on the skill benchmark
-        (benchmarks/README.md), where it also being applied to the guided fits' night
-        equations was worse.
+        Correct the nights' single slope (``network_anchor=select_nights_slope``) for the
+        thermistor's own noise (:func:`smlib.method.night_window.thermistor_noise_var`): within
+        a night TS varies little, and a 0.1 K noise attenuates the least-squares slope by
+        var(T) / (var(T) + noise). Fits with lags are not corrected (a smooth night's lagged TS
+        are nearly collinear). False (the dataclass default, as run folders written before
+        it): no correction. ``recommended``: true; measured on the skill benchmark
+        (benchmarks/README.md).
     tower_water_balance : bool
         ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
         towers) the cumulative evaporation enters the fit as one more estimate of the true

@@ -76,21 +76,35 @@ def _probe(gain: float, amplitude_k: float, sd_k: float, seed: int = 1):
     return raw[None].astype(np.float32), ts_read[None].astype(np.float32)
 
 
-@pytest.mark.parametrize("max_lag_h", [0, 4])
-def test_the_nights_alone_find_the_true_gain_where_ts_varies_little(max_lag_h):
+def test_the_nights_single_slope_finds_the_true_gain_where_ts_varies_little():
     """A 1 K diurnal range read with 0.15 K of noise: the nights' TS varies by a few tenths
-    of a kelvin, so the least-squares slope comes out 10-20 % short; corrected for the
-    thermistor's noise it is within 8 % of the true gain (the sum of the lag weights)."""
+    of a kelvin, so the least-squares slope comes out about 20 % short; corrected for the
+    thermistor's noise it is within 5 % of the true gain."""
     gain = 0.003
     raw, ts = _probe(gain, amplitude_k=1.0, sd_k=0.15)
     keep = np.ones(raw.shape, bool)
-    sums = {}
+    slopes = {}
     for eiv in (False, True):
         rule = NightRule(NIGHT, 10.0, 600.0, errors_in_variables=eiv)  # no estimate: nights alone
-        _, fit = distributed_lag_compensation(raw, ts, [], keep, max_lag_h, night=rule)
-        sums[eiv] = float(np.nansum(fit.weights[0]))
-    assert sums[False] < 0.92 * gain, sums  # attenuated
-    assert abs(sums[True] / gain - 1) < 0.08, sums
+        _, fit = distributed_lag_compensation(raw, ts, [], keep, 0, night=rule)
+        slopes[eiv] = float(fit.weights[0, 0])
+    assert slopes[False] < 0.85 * gain, slopes  # attenuated
+    assert abs(slopes[True] / gain - 1) < 0.05, slopes
+
+
+def test_a_fit_with_lags_is_not_corrected():
+    """With lags, the noise-free part of the nights' normal matrix is near singular (a smooth
+    night's lagged TS differ by little), and taking the noise off it would let the weights
+    of those differences run away: only the single slope is corrected."""
+    raw, ts = _probe(0.003, amplitude_k=1.0, sd_k=0.15)
+    keep = np.ones(raw.shape, bool)
+    fits = [
+        distributed_lag_compensation(
+            raw, ts, [], keep, 4, night=NightRule(NIGHT, 10.0, 600.0, errors_in_variables=eiv)
+        )[1]
+        for eiv in (False, True)
+    ]
+    np.testing.assert_array_equal(fits[0].weights, fits[1].weights)
 
 
 def test_a_large_diurnal_range_is_left_as_it_was():

@@ -255,7 +255,7 @@ def signal_ablation(
     """
     from smlib.method.correct import rain_affected_hours
     from smlib.method.network_series import network_for_fit_of
-    from smlib.method.product import night_rule, tower_drying
+    from smlib.method.product import artefact_temperature, night_rule, tower_drying
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):
@@ -277,7 +277,7 @@ def signal_ablation(
     c = cube.sel(station=stations)
     if not np.array_equal(c["time"].values, corrected["time"].values):
         raise ValueError("the corrected file and the cube have different hours")
-    raw, ts = _st(c, "sm"), _st(c, "ts")
+    raw, ts = _st(c, "sm"), artefact_temperature(c, _st(c, "ts"))  # as the product's fit
     signals = {NETWORK: network_for_fit_of(corrected)}  # carried-LF hours left out
     signals.update({v: _st(c, v) for v in REANALYSIS if v in c})
     rain = rain_affected_hours(c, cc.rain_screen)

@@ -20,7 +20,7 @@ the true SM is a straight line. Stacked under the guided ones with the weight of
 :class:`~smlib.method.night_window.NightRule` (``correct.night_weight``: 10 per night hour where
 the reanalysis guides; ``night_weight_network_only``: 600 where an in-situ network is the only
 estimate; the nights alone where none is left), they share the lag weights. The nights alone
-are corrected for the thermistor's noise (``correct.night_errors_in_variables``).
+give a single slope corrected for the thermistor's noise (``correct.night_errors_in_variables``).
 """
 
 from __future__ import annotations
@@ -126,8 +126,11 @@ def _ridge_solve(
 
 
 def _noise(night, s: int, nights, train: np.ndarray) -> float:
-    """:meth:`NightEquations.noise_gram` of the night rows (the last) of the row mask ``train``."""
-    return 0.0 if nights is None else night.noise_gram(s, nights[2][train[-nights[2].size :]])
+    """:meth:`NightEquations.noise_gram` of the night rows (the last) of the row mask ``train``;
+    a single slope only (with lags the noise-free normal matrix is near singular at night)."""
+    if nights is None or nights[1].shape[1] > 1:
+        return 0.0
+    return night.noise_gram(s, nights[2][train[-nights[2].size :]])
 
 
 def _design(
@@ -249,9 +252,8 @@ def distributed_lag_fit(
                 if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
                     err = np.inf
                     break
-                sol = _ridge_solve(
-                    a[train], ys[train], blocks, ridge, _noise(night, s, nights, train)
-                )
+                noise = _noise(night, s, nights, train)
+                sol = _ridge_solve(a[train], ys[train], blocks, ridge, noise)
                 err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
             errs[k] = err
         if not np.isfinite(errs.min()):

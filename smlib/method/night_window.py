@@ -360,10 +360,10 @@ class NightRule:
     min_hours : int
         Fewest usable hours of a night that enters (:func:`night_min_hours` of the window).
     errors_in_variables : bool
-        The night equations of a fit without estimates (the nights alone) correct the lag
-        weights for the thermistor's noise (:meth:`NightEquations.noise_gram`). Beside the
-        estimates' day equations it was measured worse (benchmarks/README.md), and is not
-        applied there.
+        The night equations of a fit without estimates (the nights alone) correct a single
+        slope for the thermistor's noise (:meth:`NightEquations.noise_gram`). Beside the
+        estimates' day equations, and with lags, it was measured worse (benchmarks/README.md),
+        and is not applied there.
 
     Where no estimate is left (the temperature-only fallback) the nights alone fit the
     artefact. The values of the ``recommended`` profiles were chosen on the skill benchmark

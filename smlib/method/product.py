@@ -62,6 +62,8 @@ __all__ = [
     "fit_product_table",
     "night_rule",
     "tower_drying",
+    "NO_TEMPERATURE_ARTEFACT",
+    "artefact_temperature",
     "apply_product",
 ]
 
@@ -479,6 +481,7 @@ def fit_product_table(
     from smlib.method.network_anchor import anchor_single_network
 
     terms = artefact_terms(cc.artefact_lags_h)
+    ts = artefact_temperature(ds, ts)  # a cosmic-ray probe has no artefact: left raw
     if cc.artefact_lags_h > 0:  # the distributed-lag artefact (smlib.method.lagged_artefact)
         from smlib.method.lagged_artefact import distributed_lag_compensation
 
@@ -531,6 +534,32 @@ def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
         night, cc.night_weight, cc.night_weight_network_only, night_min_hours(length),
         errors_in_variables=cc.night_errors_in_variables,
     )  # fmt: skip
+
+
+#: Sensing techniques whose reading has no dielectric temperature artefact: a cosmic-ray probe
+#: counts neutrons over a footprint of hectares, so what its series shares with the soil
+#: temperature beside it is the true cycle (and the footprint's), not an artefact to remove.
+NO_TEMPERATURE_ARTEFACT = frozenset({"cosmic-ray"})
+
+
+def artefact_temperature(ds: xr.Dataset, ts: np.ndarray) -> np.ndarray:
+    """``ts`` (station, time; degC) with NaN at the stations whose technique has no temperature
+    artefact (:data:`NO_TEMPERATURE_ARTEFACT`, the cube's ``sensor_type``): the product's fit
+    leaves them out and keeps their series raw (flag 3), logged with the count."""
+    if "sensor_type" not in ds.coords and "sensor_type" not in ds:
+        return ts
+    kind = np.asarray(ds["sensor_type"].values).astype(str)
+    off = np.isin(kind, sorted(NO_TEMPERATURE_ARTEFACT))
+    if not off.any():
+        return ts
+    log.info(
+        "%d station(s) (%s first) measure SM by %s: no dielectric temperature artefact to "
+        "remove, left raw (flag 3)", off.sum(), np.asarray(ds["station"].values)[off][0],
+        ", ".join(sorted(set(kind[off]))),
+    )  # fmt: skip
+    out = np.array(ts, dtype=np.float32, copy=True)
+    out[off] = np.nan
+    return out
 
 
 def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:
