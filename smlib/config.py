@@ -204,8 +204,10 @@ class CorrectConfig:
         in its coefficients). ``select_nights_slope`` (``recommended``): one slope per probe
         from the nights alone (lag 0, as the ``chanzy`` baseline) is a fourth, kept only
         where its correlation is lower by more than 0.05
-        (:data:`smlib.method.lagged_artefact.NIGHT_SLOPE_MARGIN`). ``none``: the free fit
-        everywhere. Measured in benchmarks/README.md.
+        (:data:`smlib.method.lagged_artefact.NIGHT_SLOPE_MARGIN`); by the same margin it
+        also replaces the fit guided by the reanalysis and the nights alone where no
+        estimate is left. ``none``: the free fit everywhere. Measured in
+        benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal

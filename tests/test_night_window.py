@@ -216,6 +216,30 @@ def test_the_night_slope_rule_reaches_stations_with_no_estimate(monkeypatch):
     assert np.all(fits["select_nights_slope"].weights[0, 1:] == 0)
 
 
+@pytest.mark.parametrize("network_first", [True, False])
+def test_the_night_slope_rule_reaches_fits_guided_by_the_reanalysis(network_first):
+    """With two estimates (the network and a reanalysis, or two reanalyses) the anchor does not
+    act, but the single slope replaces the kept fit by the same rule. Here the estimates carry
+    half the artefact, so the guided fit takes too little for it; the nights' slope finds the
+    true gain (0.001) and leaves the SM-TS composite correlation lower by far more than the
+    margin. ``select_nights`` keeps the biased fit."""
+    raw, ts, truth = _evaporating_station(0)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
+    misled = (truth + 0.0005 * (ts - 22)).astype(np.float32)  # half the artefact in them
+    fits = {
+        a: distributed_lag_compensation(raw, ts, [misled, misled.copy()], keep, 4,
+                                        network_anchor=a, night=rule,
+                                        network_first=network_first)[1]
+        for a in ("select_nights", "select_nights_slope")
+    }  # fmt: skip
+    biased = float(np.nansum(fits["select_nights"].weights[0]))
+    assert biased < 0.0008, biased
+    slope = fits["select_nights_slope"]
+    assert slope.window_h[0] == 0 and abs(slope.weights[0, 0] - 0.001) < 0.00005
+    assert slope.n_signals[0] == 0 and np.all(slope.weights[0, 1:] == 0)
+
+
 def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     from smlib.config import get_profile, validate
 

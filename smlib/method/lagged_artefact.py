@@ -451,9 +451,9 @@ def distributed_lag_compensation(
         on it, as the guided product does (:func:`anchor_lagged_on_network`);
         ``select_nights``: the fit of the night equations alone is a third candidate (with
         ``night``; else as ``select``); ``select_nights_slope``: their single slope is a fourth
-        (:func:`anchor_lagged_on_network`, ``night_slope``), and where no estimate is left (the
-        nights alone) it replaces their fit by the same rule; ignored with
-        ``level_interaction``.
+        (:func:`anchor_lagged_on_network`, ``night_slope``), and wherever else the fit is
+        kept (the nights alone where no estimate is left, the fit guided by the reanalysis)
+        it replaces that fit by the same rule; ignored with ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
         what guides it: ``night.weight`` with the reanalysis among the estimates,
@@ -526,15 +526,14 @@ def distributed_lag_compensation(
             fit.level_weights[retry] = part.level_weights
             fit.level_mean[retry] = part.level_mean
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
-    alone = np.flatnonzero(fit.n_signals == 0)  # the nights alone: no estimate left
-    if (
-        network_anchor == "select_nights_slope"
-        and night is not None
-        and level is None
-        and alone.size
-    ):
-        _prefer_night_slope(fit, alone, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
-    if network_anchor != "none" and len(sig_hf) == 1 and network_first and level is None:
+    # the nights' single slope, by its margin: where no estimate is left, and where one other
+    # than the network guides the fit (the network alone: in the anchor below)
+    network_alone = len(sig_hf) == 1 and network_first
+    rows = np.flatnonzero((fit.n_signals == 0) | ((fit.n_signals > 0) & (not network_alone)))
+    slope = network_anchor == "select_nights_slope" and night is not None and level is None
+    if slope and rows.size:
+        _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
+    if network_anchor != "none" and network_alone and level is None:
         with_nights = network_anchor.startswith("select_nights") and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
