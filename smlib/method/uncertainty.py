@@ -36,7 +36,7 @@ show (a regime the station did not meet), and errors of the rain screen itself. 
 product's fit takes the night equations (``correct.night_weight``,
 :mod:`smlib.method.night_window`), sigma is still that of the guided equations refitted here: the
 nights take the product closer to the truth than that fit (measured on the skill benchmark's 24
-worlds: 0.835-0.990 of rain-free hours inside the 90 % interval, median 0.94; 0.998 in the tests'
+worlds: 0.835-0.990 of rain-free hours inside the 90 % interval, median 0.95; 0.998 in the tests'
 tiny world). A sigma described by the product's own fit (its residual and a jackknife refitting
 it) was tried and is wider in the in-situ-only worlds, where the residual holds the network's
 own error (benchmarks/README.md). Its calibration
