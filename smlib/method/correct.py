@@ -330,7 +330,7 @@ def _correct(
                         f"{cc.night_weight_network_only:g} with the network alone)"
                     )
                     if cc.night_errors_in_variables:
-                        how += ", the nights alone corrected for the thermistor's noise"
+                        how += ", the nights' single slope corrected for the thermistor's noise"
                 if cc.artefact_lags_h > 0 and cc.tower_water_balance and "lh" in ds:
                     how += "; at flux towers the measured evaporation as one more estimate"
                     if cc.tower_lag_cv_tolerance > 0:

@@ -289,8 +289,9 @@ class NightEquations:
         False: the fit takes the night equations alone (where no signal estimate guides the
         fit, the whole-day equations would take a true diurnal cycle for artefact).
     errors_in_variables : bool
-        Correct the lag weights for the thermistor's noise in the night equations'
-        regressors (:func:`thermistor_noise_var`; :meth:`noise_gram`).
+        Correct a single slope (no lags) for the thermistor's noise in the night equations'
+        regressor (:func:`thermistor_noise_var`; :meth:`noise_gram`; applied by
+        :func:`smlib.method.lagged_artefact.distributed_lag_fit` with ``max_lag_h=0``).
     """
 
     night: np.ndarray
