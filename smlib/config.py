@@ -257,6 +257,13 @@ class CorrectConfig:
         the best. A tower's true diurnal cycle is small beside its artefact, and lags that CV
         barely prefers let the artefact take up part of it. ``recommended``: 0.03, chosen on
         the towers of the skill benchmark (benchmarks/README.md).
+    tower_wetness_gain : bool
+        With ``tower_water_balance``: at the towers the product's fitted artefact is scaled by
+        :math:`1 + \\rho (L(t) - \\bar L)`, a gain that follows the soil's wetness (the raw SM's
+        trailing 24-h mean), with :math:`\\rho` from a fit guided by the tower's evaporation
+        alone (:mod:`smlib.method.wetness_gain`). False (the dataclass default, as run folders
+        written before it): one gain for all seasons. ``recommended``: true, chosen on the
+        towers of the skill benchmark (benchmarks/README.md).
     """
 
     product: str = "flagged"
@@ -274,6 +281,7 @@ class CorrectConfig:
     night_errors_in_variables: bool = False
     tower_water_balance: bool = False
     tower_lag_cv_tolerance: float = 0.0
+    tower_wetness_gain: bool = False
 
 
 @dataclass(frozen=True)
@@ -400,6 +408,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "night_weight_network_only": 600.0,
         "tower_water_balance": True,
         "tower_lag_cv_tolerance": 0.03,
+        "tower_wetness_gain": True,
         "network_anchor": "select_nights_slope",
         "night_errors_in_variables": True,
     },

@@ -273,6 +273,13 @@ def test_cv_tolerance_keeps_the_shortest_window_the_data_do_not_reject():
     assert fit.window_h[0] == 2
 
 
+def test_tower_wetness_gain_is_recommended_only():
+    from smlib.config import get_profile
+
+    assert get_profile("recommended").correct.tower_wetness_gain is True
+    assert get_profile("paper").correct.tower_wetness_gain is False
+
+
 def test_tower_lag_cv_tolerance_is_recommended_and_validated():
     from smlib.config import get_profile
 

@@ -68,6 +68,11 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     table = read_coefficients(tmp_path / "c.coefficients.json")
     assert table.terms == ("ts_hf_lag0h", "ts_hf_lag1h", "ts_hf_lag2h", "ts_hf_lag3h")
     np.testing.assert_array_equal(table.coef.astype(np.float32), out["rule_coefficient"].values)
+    # the tower's gain follows the wetness (recommended: correct.tower_wetness_gain), the
+    # other stations have one gain; every path below applies it
+    tower = np.asarray(cube["kind"].values).astype(str) == "tower"
+    assert np.isfinite(table.wetness_slope[tower]).all()
+    assert np.isnan(table.wetness_slope[~tower]).all()
     applied = apply_product(cube, table)
     np.testing.assert_array_equal(applied["sm_lstm"].values, out["sm_lstm"].values)
     np.testing.assert_array_equal(applied["sm_lstm_flag"].values, flag)

@@ -139,6 +139,7 @@ def refit_kernel(
     night: NightRule | None = None,
     water_balance: np.ndarray | None = None,
     tower_cv_tolerance: float = 0.0,
+    wetness: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -170,11 +171,16 @@ def refit_kernel(
         every refit at the stations that have it, as in the product.
     tower_cv_tolerance : float
         ``correct.tower_lag_cv_tolerance``: the parsimony of the towers' lag window.
+    wetness : tuple of numpy.ndarray, each shape (station,), optional
+        The towers' gain that follows the wetness (``correct.tower_wetness_gain``;
+        :func:`smlib.method.wetness_gain.tower_wetness_slope`, fitted on the evaporation alone,
+        so the same for every subset), applied to every refit's artefact, as in the product.
 
     Returns
     -------
     dict of str to Refit
     """
+    from smlib.method.artefact_terms import artefact_terms
     from smlib.method.compensation import apply_guided_kernel, guided_fit
     from smlib.method.lagged_artefact import lagged_product
     from smlib.method.network_anchor import anchor_single_network
@@ -196,6 +202,10 @@ def refit_kernel(
                 night=night, network_first=bool(subset) and subset[0] == NETWORK,
                 water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
             )  # fmt: skip
+            if wetness is not None:  # the product's scaling (smlib.method.wetness_gain)
+                prod, flag = apply_guided_kernel(
+                    raw, ts, coef, rain, terms=artefact_terms(artefact_lags_h), wetness=wetness
+                )
         else:
             coef, _, n_sig = guided_fit(
                 raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days
@@ -281,11 +291,18 @@ def signal_ablation(
     signals = {NETWORK: network_for_fit_of(corrected)}  # carried-LF hours left out
     signals.update({v: _st(c, v) for v in REANALYSIS if v in c})
     rain = rain_affected_hours(c, cc.rain_screen)
+    night = night_rule(c, cc) if cc.artefact_lags_h > 0 else None
+    drying = tower_drying(c, cc) if cc.artefact_lags_h > 0 else None
+    wetness = None
+    if drying is not None and cc.tower_wetness_gain:  # as fit_product_table
+        from smlib.method.wetness_gain import tower_wetness_slope
+
+        wetness = tower_wetness_slope(raw, ts, drying, ~rain, cc.artefact_lags_h,
+                                      cc.min_rule_hours, night)  # fmt: skip
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
-        cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor,
-        night_rule(c, cc) if cc.artefact_lags_h > 0 else None,
-        tower_drying(c, cc) if cc.artefact_lags_h > 0 else None, cc.tower_lag_cv_tolerance,
+        cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor, night, drying,
+        cc.tower_lag_cv_tolerance, wetness,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

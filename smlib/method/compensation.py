@@ -395,6 +395,7 @@ def apply_guided_kernel(
     centering: str = "centred",
     max_gap_h: int = 3,
     terms: tuple[str, ...] = ("ts_hf", "ts_hf_tendency"),
+    wetness: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The guided product from stored coefficients: raw SM minus the fitted artefact.
 
@@ -415,6 +416,9 @@ def apply_guided_kernel(
         The regressors' definition (:func:`temperature_regressors`).
     terms : tuple of str
         The artefact's regressors (:func:`smlib.method.lagged_artefact.artefact_terms`); ``coef`` has one column each.
+    wetness : tuple of numpy.ndarray, each shape (station,), optional
+        ``(slope, level_mean)`` of a gain that follows the soil's wetness (lagged terms only):
+        the artefact times :func:`smlib.method.wetness_level.wetness_factor`.
 
     Returns
     -------
@@ -437,7 +441,13 @@ def apply_guided_kernel(
     coef = np.asarray(coef, dtype=np.float64)
     if lag_window(terms) >= 0:  # TS HF lags; a weight of 0 (beyond a station's window): no lag
         artefact = distributed_lag_artefact(regs[0], coef)
+        if wetness is not None:
+            from smlib.method.wetness_level import wetness_factor
+
+            artefact = artefact * wetness_factor(raw, *wetness)
         corrected = np.maximum(raw.astype(np.float64) - artefact, 0.0).astype(np.float32)
+    elif wetness is not None:
+        raise ValueError("a wetness-dependent gain needs the distributed-lag artefact terms")
     else:
         corrected = apply_coefficients(raw, regs, coef)
     have = np.isfinite(raw)

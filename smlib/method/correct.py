@@ -57,6 +57,7 @@ from smlib.method.product import (
 from smlib.method.runfolder import LoadedModel, WindowBatcher, load_cube, load_model
 from smlib.method.screens import rain_flags
 from smlib.method.uncertainty import UNCERTAINTY_ATTRS, guided_uncertainty, linear_uncertainty
+from smlib.method.wetness_gain import wetness_for_stations
 
 __all__ = [
     "predict_hf",
@@ -336,6 +337,8 @@ def _correct(
                     if cc.tower_lag_cv_tolerance > 0:
                         how += (f" and the shortest lag window within "
                                 f"{cc.tower_lag_cv_tolerance:.0%} of the best CV error")  # fmt: skip
+                    if cc.tower_wetness_gain:
+                        how += ", the artefact's gain following the soil's wetness there"
             else:
                 prod, flag, coef = flagged_product(raw, vals, use_rain, ts, rule, cc.min_rule_hours)
                 how = (
@@ -505,6 +508,7 @@ class StreamingCorrector:
                 else read_coefficients(coefficients)
             )
             self._coef, self._sd, _ = self.table.for_stations(self._station.values)
+            self._wetness = wetness_for_stations(self.table, self._station.values)
             _, fwd_p = lf_reach(self.table.lf_window_h, self.table.lf_centering)
             # the fewest hours of delay (complete TS); see the class notes for the rest
             self.latency_h = max(self.latency_h, fwd_p + 1)
@@ -589,8 +593,9 @@ class StreamingCorrector:
         stop = start + (int(np.argmin(ok)) if not ok.all() else len(ok))
         rain = rain_hours_given_sd(buf, self._sd, tab.rain)
         prod, flag = apply_guided_kernel(
-            raw, ts, self._coef, rain, tab.lf_window_h, tab.lf_centering, tab.max_gap_h, tab.terms
-        )
+            raw, ts, self._coef, rain, tab.lf_window_h, tab.lf_centering, tab.max_gap_h, tab.terms,
+            wetness=self._wetness,  # a trailing 24-h mean of raw: in the buffer's history
+        )  # fmt: skip
         span = slice(start, stop)
         coords = {"station": buf["station"], "time": buf["time"].values[span]}
         out = xr.Dataset(coords=coords)

@@ -153,6 +153,9 @@ class ProductCoefficients:
         The artefact's regressors (:func:`smlib.method.lagged_artefact.artefact_terms`):
         ``("ts_hf", "ts_hf_tendency")`` (default), or ``ts_hf_lag0h`` .. ``ts_hf_lag{K}h``
         (the distributed-lag artefact, ``correct.artefact_lags_h=K``).
+    wetness_slope, wetness_level_mean : numpy.ndarray of float64, shape (station,), optional
+        A gain that follows the soil's wetness (:mod:`smlib.method.wetness_gain`, the towers
+        with ``correct.tower_wetness_gain``); NaN slope: one gain; None: none at any station.
     """
 
     station: np.ndarray
@@ -172,6 +175,8 @@ class ProductCoefficients:
     provenance: dict = dataclasses.field(default_factory=dict)
     anchored: np.ndarray | None = None
     terms: tuple[str, ...] = ("ts_hf", "ts_hf_tendency")
+    wetness_slope: np.ndarray | None = None
+    wetness_level_mean: np.ndarray | None = None
 
     def fits(self) -> list[str]:
         """Per station: ``anchored_on_network``, ``free`` or ``raw`` (not fitted)."""
@@ -242,7 +247,12 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
     """Write ``table`` as JSON (module docstring), atomically; return ``path``."""
     signals = [list(table.signal_estimates[len(table.signal_estimates) - n :]) if n >= 0 else None
                for n in table.n_signals]  # fmt: skip
+    from smlib.method.wetness_gain import WETNESS_RULE, WETNESS_VARIABLES
+
     lagged = tuple(table.terms) != DEFAULT_TERMS
+    wet = {} if table.wetness_slope is None else {
+        "wetness_slope": [_num(v) for v in table.wetness_slope],
+        "wetness_level_mean": [_num(v) for v in table.wetness_level_mean]}  # fmt: skip
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -266,6 +276,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
                 "gap), K h-1",
             },
             **({"artefact_terms": list(table.terms)} if lagged else {}),
+            **({"wetness": WETNESS_RULE} if wet else {}),
             "signal_estimates": list(table.signal_estimates),
             "min_hours": table.min_hours,
             "smoothing_days": table.smoothing_days,
@@ -277,7 +288,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
             },
             "unseen_station": {"fallback": "raw", "flag": UNSEEN_STATION_FLAG},
         },
-        "variables": _VARIABLES,
+        "variables": {**_VARIABLES, **(WETNESS_VARIABLES if wet else {})},
         "stations": {
             "station": [str(s) for s in table.station],
             **(
@@ -298,6 +309,7 @@ def write_coefficients(table: ProductCoefficients, path: str | os.PathLike) -> P
             "fallback": table.fallback(),
             "fit": table.fits(),
             "rain_tendency_sd": [_num(v) for v in table.rain_tendency_sd],
+            **wet,
         },
     }
     path = Path(path)
@@ -339,7 +351,8 @@ def _table_from(doc: dict) -> ProductCoefficients:
     terms = tuple(p.get("artefact_terms", DEFAULT_TERMS))
     lagged = terms != DEFAULT_TERMS
     coef_cols = ("weights",) if lagged else ("b1", "b2")
-    columns = (*coef_cols, "fitted_hours", "signals_used", "rain_tendency_sd")
+    wet = ("wetness_slope", "wetness_level_mean") if "wetness_slope" in st else ()
+    columns = (*coef_cols, "fitted_hours", "signals_used", "rain_tendency_sd", *wet)
     if any(len(st[k]) != n for k in columns):
         raise ValueError("station columns of different lengths")
 
@@ -361,6 +374,8 @@ def _table_from(doc: dict) -> ProductCoefficients:
             [f == "anchored_on_network" for f in st.get("fit", [])] or [False] * n, dtype=bool
         ),  # fmt: skip
         rain_tendency_sd=arr("rain_tendency_sd"),
+        wetness_slope=arr("wetness_slope") if "wetness_slope" in st else None,
+        wetness_level_mean=arr("wetness_level_mean") if "wetness_slope" in st else None,
         signal_estimates=tuple(p["signal_estimates"]),
         lf_window_h=int(p["lf_window_h"]),
         lf_centering=str(p["lf_centering"]),
@@ -410,6 +425,7 @@ def apply_product(
     12 h after a TS gap (:func:`smlib.method.settled.regressors_final`).
     """
     from smlib.method.compensation import apply_guided_kernel
+    from smlib.method.wetness_gain import wetness_for_stations
 
     if not isinstance(table, ProductCoefficients):
         table = read_coefficients(table)
@@ -419,8 +435,9 @@ def apply_product(
     if rain is None:
         rain = rain_hours_given_sd(ds, sd, table.rain)
     product, flag = apply_guided_kernel(
-        raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h, table.terms
-    )
+        raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h, table.terms,
+        wetness=wetness_for_stations(table, ds["station"].values),
+    )  # fmt: skip
     dims, coords = ("station", "time"), {"station": ds["station"], "time": ds["time"]}
     return xr.Dataset(
         {
@@ -482,16 +499,23 @@ def fit_product_table(
 
     terms = artefact_terms(cc.artefact_lags_h)
     ts = artefact_temperature(ds, ts)  # a cosmic-ray probe has no artefact: left raw
+    wetness = None
     if cc.artefact_lags_h > 0:  # the distributed-lag artefact (smlib.method.lagged_artefact)
         from smlib.method.lagged_artefact import distributed_lag_compensation
 
+        drying, night = tower_drying(ds, cc), night_rule(ds, cc)
         _, fit = distributed_lag_compensation(
             raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
-            night=night_rule(ds, cc), water_balance=tower_drying(ds, cc),
-            tower_cv_tolerance=cc.tower_lag_cv_tolerance,
+            night=night, water_balance=drying, tower_cv_tolerance=cc.tower_lag_cv_tolerance,
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
+        if cc.tower_wetness_gain and drying is not None:  # smlib.method.wetness_gain
+            from smlib.method.wetness_gain import tower_wetness_slope
+
+            wetness = tower_wetness_slope(raw, ts, drying, ~rain, cc.artefact_lags_h,
+                                          cc.min_rule_hours, night)  # fmt: skip
+            wetness[0][~np.isfinite(coef).all(axis=1)] = np.nan  # no artefact, nothing to scale
     else:
         coef, n_hours, n_signals = guided_fit(
             raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
@@ -502,7 +526,7 @@ def fit_product_table(
                 raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
                 smoothing_days=cc.smoothing_days,
             )  # fmt: skip
-    prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms)
+    prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms, wetness=wetness)
     table = ProductCoefficients(
         station=np.asarray(ds["station"].values).astype(str).astype(object),
         coef=coef,
@@ -515,6 +539,8 @@ def fit_product_table(
         rain=PreprocessConfig(rain_screen=cc.rain_screen),
         anchored=anchored,
         terms=terms,
+        wetness_slope=None if wetness is None else wetness[0],
+        wetness_level_mean=None if wetness is None else wetness[1],
     )
     return prod, flag, coef, table
 
