@@ -27,7 +27,10 @@ TINY_OVERRIDES = [
 ]
 TINY_MIN_DAYS = 30
 #: Extra tiny parameters per notebook (only those the notebook declares are passed).
-TINY_EXTRA = {"00_overview": {"map_extent": [-170.0, 20.0, 20.0, 75.0]}, "07_explorer": {"dpi": 30}}
+TINY_EXTRA = {
+    "00_overview": {"map_extent": [-170.0, 20.0, 20.0, 75.0]},
+    "07_explorer": {"dpi": 30, "zoom_weeks": 1},
+}
 #: A cell running longer than this fails the test instead of hanging the suite.
 CELL_TIMEOUT_S = 240
 #: The skeleton of ../shared/CONVENTIONS.md item 1, in order (regex on markdown headings).
