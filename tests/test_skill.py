@@ -54,6 +54,19 @@ def test_perfect_correction_scores_one_and_raw_scores_negative():
     assert scores["_scope"]["stations_scored"] == 3 and scores["_scope"]["towers"] == 1
 
 
+def test_a_method_s_tower_score_does_not_depend_on_the_other_methods_scored():
+    cube, truth = _cube(seed=3)
+    noise = np.random.default_rng(1).normal(0, 1e-3, truth["sm"].shape)
+    x = truth["sm"] + 0.0005 * (cube["ts"] - 20) + noise  # under-corrected, noisy
+    gappy = x.where(np.arange(x.sizes["time"]) % 5 != 0)  # a method with scattered gaps
+    corrected = cube.assign(sm_x=x, sm_gappy=gappy)
+    alone = score_against_truth(corrected, truth, cube, {"x": "sm_x"})
+    beside = score_against_truth(corrected, truth, cube, {"x": "sm_x", "g": "sm_gappy"})
+    for key in ("tower_r_sm_lh", "tower_r_sm_lh_truth", "tower_r_error"):
+        assert beside["x"][key] == alone["x"][key], key
+    assert alone["x"]["tower_r_error"] > 0.01
+
+
 def test_missing_method_variables_are_skipped():
     cube, truth = _cube()
     scores = score_against_truth(cube, truth, cube, {"raw": "sm", "nope": "sm_nope"})
