@@ -36,9 +36,14 @@ Numpy kernels on ``(station, time)`` arrays.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from smlib.method.wetness_level import wetness_level
+
+if TYPE_CHECKING:
+    from smlib.method.night_window import NightRule
 
 __all__ = ["WETNESS_RULE", "WETNESS_VARIABLES", "tower_wetness_slope", "wetness_for_stations"]
 
@@ -70,7 +75,7 @@ def tower_wetness_slope(
     fit_hours: np.ndarray,
     max_lag_h: int,
     min_hours: int = 240,
-    night=None,
+    night: NightRule | None = None,
     ridge: float = 1e-3,
     lf_window_h: int = 24,
 ) -> tuple[np.ndarray, np.ndarray]:
