@@ -266,6 +266,7 @@ def signal_ablation(
     from smlib.method.correct import rain_affected_hours
     from smlib.method.network_series import network_for_fit_of
     from smlib.method.product import artefact_temperature, night_rule, tower_drying
+    from smlib.method.wetness_gain import product_wetness
 
     cc = correct_config or CorrectConfig()
     for var in ("sm_lstm", NETWORK):
@@ -293,12 +294,7 @@ def signal_ablation(
     rain = rain_affected_hours(c, cc.rain_screen)
     night = night_rule(c, cc) if cc.artefact_lags_h > 0 else None
     drying = tower_drying(c, cc) if cc.artefact_lags_h > 0 else None
-    wetness = None
-    if drying is not None and cc.tower_wetness_gain:  # as fit_product_table
-        from smlib.method.wetness_gain import tower_wetness_slope
-
-        wetness = tower_wetness_slope(raw, ts, drying, ~rain, cc.artefact_lags_h,
-                                      cc.min_rule_hours, night)  # fmt: skip
+    wetness = product_wetness(raw, ts, ~rain, cc, drying, night)  # as fit_product_table
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor, night, drying,

@@ -529,7 +529,7 @@ def distributed_lag_compensation(
     # the nights' single slope, by its margin: where no estimate is left, and where one other
     # than the network guides the fit (the network alone: in the anchor below)
     network_alone = len(sig_hf) == 1 and network_first
-    rows = np.flatnonzero((fit.n_signals == 0) | ((fit.n_signals > 0) & (not network_alone)))
+    rows = np.flatnonzero(fit.n_signals == 0 if network_alone else fit.n_signals >= 0)
     slope = network_anchor == "select_nights_slope" and night is not None and level is None
     if slope and rows.size:
         _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)

@@ -510,12 +510,11 @@ def fit_product_table(
             night=night, water_balance=drying, tower_cv_tolerance=cc.tower_lag_cv_tolerance,
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
-        if cc.tower_wetness_gain and drying is not None:  # smlib.method.wetness_gain
-            from smlib.method.wetness_gain import tower_wetness_slope
+        from smlib.method.wetness_gain import product_wetness
 
-            wetness = tower_wetness_slope(raw, ts, drying, ~rain, cc.artefact_lags_h,
-                                          cc.min_rule_hours, night)  # fmt: skip
-            wetness[0][~np.isfinite(coef).all(axis=1)] = np.nan  # no artefact, nothing to scale
+        wetness = product_wetness(raw, ts, ~rain, cc, drying, night)
+        if wetness is not None:  # a station without an artefact has nothing to scale
+            wetness[0][~np.isfinite(coef).all(axis=1)] = np.nan
     else:
         coef, n_hours, n_signals = guided_fit(
             raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days

@@ -43,9 +43,16 @@ import numpy as np
 from smlib.method.wetness_level import wetness_level
 
 if TYPE_CHECKING:
+    from smlib.config import CorrectConfig
     from smlib.method.night_window import NightRule
 
-__all__ = ["WETNESS_RULE", "WETNESS_VARIABLES", "tower_wetness_slope", "wetness_for_stations"]
+__all__ = [
+    "WETNESS_RULE",
+    "WETNESS_VARIABLES",
+    "tower_wetness_slope",
+    "product_wetness",
+    "wetness_for_stations",
+]
 
 #: The wetness term as a station table's file states it
 #: (:func:`smlib.method.product.write_coefficients`).
@@ -128,6 +135,25 @@ def tower_wetness_slope(
     ok = np.isfinite(rho)
     slope[rows[ok]], mean[rows[ok]] = rho[ok], fit.level_mean[ok]
     return slope, mean
+
+
+def product_wetness(
+    raw: np.ndarray,
+    ts: np.ndarray,
+    fit_hours: np.ndarray,
+    cc: CorrectConfig,
+    water_balance: np.ndarray | None,
+    night: NightRule | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`tower_wetness_slope` with the product's settings (``cc``: ``tower_wetness_gain``,
+    ``artefact_lags_h``, ``min_rule_hours``), or None where the product has no wetness term
+    (the option off, or no water balance: :func:`smlib.method.product.tower_drying`). One
+    place for the product's fit and every refit of it (the signal ablation)."""
+    if not cc.tower_wetness_gain or water_balance is None or cc.artefact_lags_h <= 0:
+        return None
+    return tower_wetness_slope(
+        raw, ts, water_balance, fit_hours, cc.artefact_lags_h, cc.min_rule_hours, night
+    )
 
 
 def wetness_for_stations(table, station: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
