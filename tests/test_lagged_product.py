@@ -77,9 +77,20 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     np.testing.assert_array_equal(applied["sm_lstm"].values, out["sm_lstm"].values)
     np.testing.assert_array_equal(applied["sm_lstm_flag"].values, flag)
     assert list(applied["rule_coefficient"]["regressor"].values) == list(table.terms)
+    # the corrected file carries the wetness term (CF units), the table's values, as do the
+    # applied table and correct() from the stored table
+    slope = np.asarray(table.wetness_slope, np.float32)
+    for ds in (out, applied):
+        np.testing.assert_array_equal(ds["rule_wetness_slope"].values, slope)
+        np.testing.assert_array_equal(
+            ds["rule_wetness_level_mean"].values, np.asarray(table.wetness_level_mean, np.float32)
+        )
+        assert ds["rule_wetness_slope"].attrs["units"] == "m-3 m3"
+        assert ds["rule_wetness_level_mean"].attrs["units"] == "m3 m-3"
     # applied through correct() from the stored table: the same
     again = correct(cube, run, ("lstm",), coefficients=tmp_path / "c.coefficients.json")
     np.testing.assert_array_equal(again["sm_lstm"].values, out["sm_lstm"].values)
+    np.testing.assert_array_equal(again["rule_wetness_slope"].values, slope)
     # streamed in chunks of every size, across a TS gap: the whole record's product, flags too
     gappy = cube.isel(time=slice(0, 24 * 20)).copy(deep=True)
     gappy["ts"][1, 100:130] = np.nan

@@ -101,6 +101,26 @@ def test_interval_holds_about_90_percent_of_the_truth_and_flags_are_respected():
     assert 0.85 <= inside.mean() <= 0.97
 
 
+def test_a_gain_on_the_artefact_scales_its_uncertainty_not_the_residual():
+    raw_hf, truth_hf, temps = _world(n_st=3, noise=0.002, seed=4)
+    rng = np.random.default_rng(2)
+    signal = [truth_hf + rng.normal(0, 0.001, truth_hf.shape), truth_hf + 0.0005]
+    keep = np.ones(raw_hf.shape, bool)
+    flag = np.zeros(raw_hf.shape, np.int8)
+    args = (raw_hf, temps, signal, keep, flag)
+    plain = product_uncertainty(*args, min_hours=240).astype(np.float64)
+    assert np.array_equal(product_uncertainty(*args, gain=np.ones(raw_hf.shape)), plain)
+    ms = residual_ms_by_hour(
+        raw_hf, temps + signal, fit_coefficients(raw_hf, temps + signal, keep, 240), keep
+    )[:, T % 24]
+    gain = np.ones(raw_hf.shape)
+    gain[1] = 2.0  # one station's artefact doubled at every hour: its artefact variance x4
+    scaled = product_uncertainty(*args, min_hours=240, gain=gain).astype(np.float64)
+    np.testing.assert_allclose(scaled[[0, 2]], plain[[0, 2]])
+    np.testing.assert_allclose(scaled[1] ** 2 - ms[1], 4 * (plain[1] ** 2 - ms[1]), rtol=1e-3)
+    assert (plain[1] ** 2 - ms[1]).min() > 0  # the artefact's part is there to scale
+
+
 def test_a_station_without_enough_hours_is_left_raw_or_missing_never_narrow():
     raw_hf, truth_hf, temps = _world(n_st=2)
     keep = np.ones(raw_hf.shape, bool)

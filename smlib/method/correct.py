@@ -48,11 +48,16 @@ from smlib.method.product import (
     FLAG_MEANINGS,
     ProductCoefficients,
     apply_product,
-    coefficient_variable,
     coefficients_path,
     fit_product_table,
     read_coefficients,
     write_coefficients,
+)
+from smlib.method.product_variables import (
+    coefficient_variable,
+    flag_variable,
+    uncertainty_variable,
+    wetness_variables,
 )
 from smlib.method.runfolder import LoadedModel, WindowBatcher, load_cube, load_model
 from smlib.method.screens import rain_flags
@@ -137,29 +142,6 @@ def rain_affected_hours(ds: xr.Dataset, screen: str = "strict") -> np.ndarray:
     """Boolean (station, time): hours of days that rain screen ``screen`` flags (any source)."""
     flags = rain_flags(ds, PreprocessConfig(rain_screen=screen))
     return flags["insitu"] | flags["era5"] | flags["merra2"]
-
-
-def _flag_var(flag: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
-    return xr.DataArray(
-        flag,
-        dims=("station", "time"),
-        coords={"station": like["station"], "time": like["time"]},
-        attrs={
-            "long_name": f"what each hour of {var} holds",
-            "flag_values": np.array(list(FLAG_MEANINGS), dtype=np.int8),
-            "flag_meanings": " ".join(FLAG_MEANINGS.values()),
-        },
-    )
-
-
-def _uncertainty_var(sigma: np.ndarray, like: xr.DataArray, var: str) -> xr.DataArray:
-    return xr.DataArray(
-        sigma.astype(np.float32),
-        dims=("station", "time"),
-        coords={"station": like["station"], "time": like["time"]},
-        attrs={"long_name": f"standard uncertainty of the diurnal correction in {var}",
-               **UNCERTAINTY_ATTRS},
-    )  # fmt: skip
 
 
 def correct(
@@ -358,11 +340,14 @@ def _correct(
                     raw, ts, signal, ~rain, flag, cc.min_rule_hours,
                     smoothing_days=cc.smoothing_days, max_lag_h=cc.artefact_lags_h,
                     anchored=None if table is None else table.anchored,
+                    wetness=wetness_for_stations(table, out["station"].values),
                 )  # fmt: skip
             elif m == "lin":
                 sigma = linear_uncertainty(raw, ts, ~rain, flag, cc.min_rule_hours)
             if sigma is not None:
-                out[f"{var}_uncertainty"] = _uncertainty_var(sigma, out["sm"], var)
+                out[f"{var}_uncertainty"] = uncertainty_variable(
+                    sigma, out["sm"], var, UNCERTAINTY_ATTRS
+                )
                 out[var].attrs["ancillary_variables"] = f"{var}_flag {var}_uncertainty"
             if m == "lstm":
                 add_network_variables(out, da, carried[0] if carried else None)
@@ -370,7 +355,11 @@ def _correct(
                     coefficients.terms if coefficients is not None else DEFAULT_TERMS
                 )  # fmt: skip
                 out["rule_coefficient"] = coefficient_variable(coef, terms, out["station"])
-        out[f"{var}_flag"] = _flag_var(flag, out["sm"], var)
+                stored = table if table is not None else coefficients
+                if stored is not None:  # the towers' wetness gain, where the table has one
+                    wet = wetness_for_stations(stored, out["station"].values)
+                    out.update(wetness_variables(wet, out["station"]))
+        out[f"{var}_flag"] = flag_variable(flag, out["sm"], var)
     out.attrs = {
         "Conventions": "CF-1.8",
         "title": "diurnally corrected in-situ soil moisture",
@@ -607,7 +596,7 @@ class StreamingCorrector:
                 "(stored coefficients)",
             },
         )  # fmt: skip
-        out["sm_lstm_flag"] = _flag_var(flag[:, span], out["sm_lstm"], "sm_lstm")
+        out["sm_lstm_flag"] = flag_variable(flag[:, span], out["sm_lstm"], "sm_lstm")
         if self.lm is not None:  # the network's series and its carried-LF hours, as in batch
             carried: list = []
             net = _lstm_sm(self.lm, buf, carried).isel(time=span)

@@ -45,6 +45,14 @@ from smlib.atomic import atomic_path
 from smlib.config import CorrectConfig, PreprocessConfig
 from smlib.method.night_window import NightRule, night_index, night_min_hours
 from smlib.method.product_rain import rain_hours_final, rain_hours_given_sd, rain_tendency_sd
+from smlib.method.product_variables import (
+    DEFAULT_TERMS,
+    FLAG_CORRECTED,
+    FLAG_MEANINGS,
+    coefficient_variable,
+    flag_variable,
+    wetness_variables,
+)
 
 __all__ = [
     "FLAG_MEANINGS",
@@ -69,23 +77,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Per-hour flag of every corrected variable (CF ``flag_values`` / ``flag_meanings``).
-FLAG_MEANINGS: dict[int, str] = {
-    0: "corrected",
-    1: "rain_affected_temperature_artefact_removed",
-    2: "no_method_input_temperature_artefact_removed",
-    3: "left_raw",
-    4: "no_value",
-}
-FLAG_CORRECTED = (0, 1, 2)
-"""Flags of hours that hold a correction (network or rule)."""
 
 #: ``format`` key of a coefficient file.
 FORMAT = "smlib-product-coefficients"
 #: Version of the coefficient file layout written here (read: this one only).
 VERSION = 1
-#: The artefact's regressors of the default product (``correct.artefact_lags_h=0``).
-DEFAULT_TERMS = ("ts_hf", "ts_hf_tendency")
 #: Flag of every hour with a value of a station without coefficients (``left_raw``).
 UNSEEN_STATION_FLAG = 3
 
@@ -413,9 +409,11 @@ def apply_product(
     -------
     xarray.Dataset
         ``sm_lstm`` (float32, m3 m-3), ``sm_lstm_flag`` (int8, 0 / 1 / 3 / 4 of
-        :data:`smlib.method.correct.FLAG_MEANINGS`) and ``rule_coefficient`` (station,
-        regressor), as ``smlib correct`` writes them; stations not in the table stay raw
-        (flag :data:`UNSEEN_STATION_FLAG`).
+        :data:`smlib.method.correct.FLAG_MEANINGS`), ``rule_coefficient`` (station,
+        regressor) and, where the table has a wetness term, ``rule_wetness_slope`` and
+        ``rule_wetness_level_mean`` (station), as ``smlib correct`` writes them
+        (:mod:`smlib.method.product_variables`); stations not in the table stay raw (flag
+        :data:`UNSEEN_STATION_FLAG`).
 
     Notes
     -----
@@ -434,36 +432,30 @@ def apply_product(
     ts = np.asarray(ds["ts"].transpose("station", "time").values, dtype=np.float32)
     if rain is None:
         rain = rain_hours_given_sd(ds, sd, table.rain)
+    wetness = wetness_for_stations(table, ds["station"].values)
     product, flag = apply_guided_kernel(
         raw, ts, coef, rain, table.lf_window_h, table.lf_centering, table.max_gap_h, table.terms,
-        wetness=wetness_for_stations(table, ds["station"].values),
+        wetness=wetness,
     )  # fmt: skip
-    dims, coords = ("station", "time"), {"station": ds["station"], "time": ds["time"]}
+    like = ds["sm"].transpose("station", "time")
+    sm = xr.DataArray(
+        product,
+        dims=("station", "time"),
+        coords={"station": ds["station"], "time": ds["time"]},
+        attrs={
+            "units": "m3 m-3",
+            "standard_name": "volume_fraction_of_condensed_water_in_soil",
+            "long_name": "soil moisture with the per-station temperature artefact removed "
+            "(stored coefficients)",
+        },
+    )
     return xr.Dataset(
         {
-            "sm_lstm": xr.DataArray(
-                product,
-                dims=dims,
-                coords=coords,
-                attrs={
-                    "units": "m3 m-3",
-                    "standard_name": "volume_fraction_of_condensed_water_in_soil",
-                    "long_name": "soil moisture with the per-station temperature artefact "
-                    "removed (stored coefficients)",
-                },
-            ),
-            "sm_lstm_flag": xr.DataArray(
-                flag,
-                dims=dims,
-                coords=coords,
-                attrs={
-                    "long_name": "what each hour of sm_lstm holds",
-                    "flag_values": np.array(list(FLAG_MEANINGS), dtype=np.int8),
-                    "flag_meanings": " ".join(FLAG_MEANINGS.values()),
-                },
-            ),
+            "sm_lstm": sm,
+            "sm_lstm_flag": flag_variable(flag, like, "sm_lstm"),
             "rule_coefficient": coefficient_variable(coef, table.terms, ds["station"]),
-        }  # fmt: skip
+            **wetness_variables(wetness, ds["station"]),
+        }
     )
 
 
@@ -595,19 +587,3 @@ def tower_drying(ds: xr.Dataset, cc: CorrectConfig) -> np.ndarray | None:
     from smlib.method.water_balance import evaporative_drying
 
     return evaporative_drying(np.asarray(ds["lh"].transpose("station", "time").values))
-
-
-def coefficient_variable(coef: np.ndarray, terms, station) -> xr.DataArray:
-    """``rule_coefficient`` (station, regressor) of a corrected file: the artefact's
-    coefficients per station, named by ``terms``, with units."""
-    lagged = tuple(terms) != DEFAULT_TERMS
-    return xr.DataArray(
-        np.asarray(coef).astype(np.float32),
-        dims=("station", "regressor"),
-        coords={"station": station, "regressor": list(terms)},
-        attrs={
-            "long_name": "per-station temperature-artefact coefficients",
-            "units": "m3 m-3 K-1" if lagged
-            else "m3 m-3 K-1 (ts_hf), m3 m-3 h K-1 (ts_hf_tendency)",
-        },
-    )  # fmt: skip

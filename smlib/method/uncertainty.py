@@ -260,6 +260,7 @@ def product_uncertainty(
     min_hours: int = 240,
     n_blocks: int = 10,
     anchored: np.ndarray | None = None,
+    gain: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standard uncertainty (1 sigma) of the diurnal correction at every hour (module docstring).
 
@@ -285,6 +286,10 @@ def product_uncertainty(
         jackknife are those of the anchored fit (the residual holds the network's own error,
         so it errs on the wide side), and the guidance spread is the disagreement of the
         anchored and the free fit, half their difference squared.
+    gain : numpy.ndarray, shape (station, time), optional
+        The factor on the product's fitted artefact at each hour (the towers' wetness gain,
+        :func:`smlib.method.wetness_level.wetness_factor`; 1 elsewhere). The artefact's
+        uncertainties (jackknife, guidance spread) scale with it; the residual does not.
 
     Returns
     -------
@@ -321,7 +326,8 @@ def product_uncertainty(
         jk[rows] = jackknife_artefact_var(y, temp, n_temp, keep, min_hours, n_blocks)
         diff = _artefact(temp, c_anch) - _artefact(temp, coef[rows, :n_temp])
         spread[rows] = 0.5 * diff**2
-    var = ms[:, hour] + np.nan_to_num(jk) + np.nan_to_num(spread)
+    g2 = 1.0 if gain is None else np.asarray(gain, dtype=np.float64) ** 2
+    var = ms[:, hour] + g2 * (np.nan_to_num(jk) + np.nan_to_num(spread))
     # hours left raw keep their artefact: the rms of the raw HF at that hour of the day
     raw_ms = residual_ms_by_hour(raw_hf, [], np.zeros((n_st, 0)), fit_hours)
     var = np.where(flag == 3, raw_ms[:, hour], var)
@@ -340,6 +346,7 @@ def guided_uncertainty(
     smoothing_days: int = 0,
     max_lag_h: int = 0,
     anchored: np.ndarray | None = None,
+    wetness: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """:func:`product_uncertainty` of :func:`smlib.method.correct.guided_compensation`'s product.
 
@@ -349,7 +356,9 @@ def guided_uncertainty(
     :mod:`smlib.method.lagged_artefact`) the temperature terms are the TS HF lags
     ``0 .. max_lag_h``, refitted here by least squares over the whole window: an approximation of
     the product's ridge fit with a per-station window, which the jackknife then describes.
-    ``anchored``: as :func:`product_uncertainty`.
+    ``anchored``: as :func:`product_uncertainty`. ``wetness``: ``(slope, level_mean)`` per
+    station of the towers' wetness gain (:mod:`smlib.method.wetness_gain`), whose factor
+    scales the artefact's uncertainties (``gain`` of :func:`product_uncertainty`).
     """
     raw_hf, temperature, signal_hf, _ = fit_inputs(
         raw, ts, signal, fit_hours, min_hours, lf_window_h, smoothing_days
@@ -358,8 +367,13 @@ def guided_uncertainty(
         from smlib.method.lagged_artefact import lagged_copies
 
         temperature = lagged_copies(temperature[0], max_lag_h)
+    gain = None
+    if wetness is not None:
+        from smlib.method.wetness_level import wetness_factor
+
+        gain = wetness_factor(raw, *wetness)
     return product_uncertainty(
-        raw_hf, temperature, signal_hf, fit_hours, flag, min_hours, anchored=anchored
+        raw_hf, temperature, signal_hf, fit_hours, flag, min_hours, anchored=anchored, gain=gain
     )
 
 
