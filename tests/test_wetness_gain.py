@@ -9,7 +9,11 @@ from smlib.method.compensation import apply_guided_kernel
 from smlib.method.decomposition import high_frequency
 from smlib.method.product import ProductCoefficients, read_coefficients, write_coefficients
 from smlib.method.water_balance import evaporative_drying
-from smlib.method.wetness_gain import tower_wetness_slope, wetness_for_stations
+from smlib.method.wetness_gain import (
+    apply_with_wetness,
+    tower_wetness_slope,
+    wetness_for_stations,
+)
 from smlib.method.wetness_level import wetness_factor, wetness_level
 
 N_DAYS = 240
@@ -109,3 +113,55 @@ def test_a_wetness_term_needs_the_lagged_artefact():
         apply_guided_kernel(
             raw, ts, np.array([[G0, 0.0]]), wetness=(np.array([1.0]), np.array([0.2]))
         )
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_the_slope_is_shrunk_where_the_record_does_not_determine_it(monkeypatch, seed):
+    monkeypatch.setitem(globals(), "RHO", 0.0)  # _tower's probe: one gain for all seasons
+    noise = np.random.default_rng(seed).normal(0, 2e-3, (1, 24 * N_DAYS))
+    raw, ts, drying, _, ok = _tower(seed)
+    plain, _ = tower_wetness_slope(raw + noise, ts, drying, ok, 3, 240, n_blocks=0)
+    shrunk, _ = tower_wetness_slope(raw + noise, ts, drying, ok, 3, 240)
+    # one gain in truth: a small estimate is shrunk towards it, never away
+    assert abs(shrunk[0]) < 0.7 * abs(plain[0]) and abs(shrunk[0]) < 0.1
+
+
+def test_a_determined_slope_is_kept():
+    raw, ts, drying, _, ok = _tower(1)
+    plain, _ = tower_wetness_slope(raw, ts, drying, ok, 3, 240, n_blocks=0)
+    shrunk, _ = tower_wetness_slope(raw, ts, drying, ok, 3, 240)
+    assert shrunk[0] == pytest.approx(plain[0], rel=0.02)
+    assert shrunk[0] == pytest.approx(RHO, rel=0.2)
+
+
+def test_centred_on_the_fit_the_scaled_artefact_is_the_true_one_at_every_level():
+    """Dry spells have the larger diurnal TS swings, so a least-squares constant gain is the
+    gain of the dry hours more than of the wet ones: scaling it by a factor that is 1 at the
+    plain mean level counts the dry hours twice; centred on the fit it recovers the truth."""
+    t = np.arange(24 * N_DAYS)
+    hour = t % 24
+    season = 0.25 + 0.08 * np.cos(2 * np.pi * t / t.size)
+    swing = 1 + 6 * (0.33 - season)  # 1 (wet) to about 2 (dry)
+    ts = 18 + swing * (
+        7 * np.sin(2 * np.pi * (hour - 9) / 24) + 1.5 * np.sin(np.pi * (hour - 9) / 6)
+    )
+    truth = (season + 0.002 * np.sin(2 * np.pi * (hour - 3) / 24))[None]
+    gain = G0 * (1 + RHO * (season - season.mean()))
+    raw = truth + (gain * (ts - 18))[None]
+    ts = ts[None]
+    ts_hf, art = high_frequency(ts), high_frequency(raw) - high_frequency(truth)
+    ok = np.isfinite(ts_hf) & np.isfinite(art)
+    g_fit = np.sum(art[ok] * ts_hf[ok]) / np.sum(ts_hf[ok] ** 2)
+    assert g_fit > 1.05 * G0  # the dry hours weigh more
+    coef, rain = np.array([[g_fit, 0.0]]), np.zeros(raw.shape, bool)
+    terms = ("ts_hf_lag0h", "ts_hf_lag1h")
+    wetness = (np.array([RHO]), np.array([np.nanmean(wetness_level(raw))]))
+    plain, _ = apply_guided_kernel(raw, ts, coef, rain, terms=terms, wetness=wetness)
+    centred, _, applied = apply_with_wetness(raw, ts, coef, rain, terms, wetness)
+    assert applied[1][0] < wetness[1][0] - 0.01  # centred on a drier level
+
+    def rmse(x):
+        return float(np.sqrt(np.nanmean((high_frequency(x) - high_frequency(truth)) ** 2)))
+
+    assert rmse(centred) < 0.05 * rmse(plain)
+    assert rmse(centred) < 2e-4  # m3 m-3, against a diurnal artefact of about 0.02

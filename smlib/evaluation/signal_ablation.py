@@ -184,6 +184,7 @@ def refit_kernel(
     from smlib.method.compensation import apply_guided_kernel, guided_fit
     from smlib.method.lagged_artefact import lagged_product
     from smlib.method.network_anchor import anchor_single_network
+    from smlib.method.wetness_gain import apply_with_wetness
 
     raw = np.asarray(raw, dtype=np.float32)
     ts = np.asarray(ts, dtype=np.float32)
@@ -203,8 +204,8 @@ def refit_kernel(
                 water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
             )  # fmt: skip
             if wetness is not None:  # the product's scaling (smlib.method.wetness_gain)
-                prod, flag = apply_guided_kernel(
-                    raw, ts, coef, rain, terms=artefact_terms(artefact_lags_h), wetness=wetness
+                prod, flag, _ = apply_with_wetness(
+                    raw, ts, coef, rain, artefact_terms(artefact_lags_h), wetness
                 )
         else:
             coef, _, n_sig = guided_fit(

@@ -517,7 +517,12 @@ def fit_product_table(
                 raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
                 smoothing_days=cc.smoothing_days,
             )  # fmt: skip
-    prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms, wetness=wetness)
+    if wetness is None:
+        prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms)
+    else:  # re-centred on this fit's artefact (smlib.method.wetness_gain.centre_on_fit)
+        from smlib.method.wetness_gain import apply_with_wetness
+
+        prod, flag, wetness = apply_with_wetness(raw, ts, coef, rain, terms, wetness)
     table = ProductCoefficients(
         station=np.asarray(ds["station"].values).astype(str).astype(object),
         coef=coef,
