@@ -140,6 +140,7 @@ def refit_kernel(
     water_balance: np.ndarray | None = None,
     tower_cv_tolerance: float = 0.0,
     wetness: tuple[np.ndarray, np.ndarray] | None = None,
+    fit_hours: np.ndarray | None = None,
 ) -> dict[str, Refit]:
     """The guided product refitted with each subset of the signal estimates (numpy).
 
@@ -175,6 +176,9 @@ def refit_kernel(
         The towers' gain that follows the wetness (``correct.tower_wetness_gain``;
         :func:`smlib.method.wetness_gain.tower_wetness_slope`, fitted on the evaporation alone,
         so the same for every subset), applied to every refit's artefact, as in the product.
+    fit_hours : numpy.ndarray of bool, shape (station, time), optional
+        The hours fitted on (:func:`smlib.method.product_rain.product_fit_hours`); default
+        ``~rain``. ``rain`` flags the product.
 
     Returns
     -------
@@ -182,13 +186,14 @@ def refit_kernel(
     """
     from smlib.method.artefact_terms import artefact_terms
     from smlib.method.compensation import apply_guided_kernel, guided_fit
-    from smlib.method.lagged_artefact import lagged_product
+    from smlib.method.lagged_artefact import distributed_lag_compensation
     from smlib.method.network_anchor import anchor_single_network
     from smlib.method.wetness_gain import apply_with_wetness
 
     raw = np.asarray(raw, dtype=np.float32)
     ts = np.asarray(ts, dtype=np.float32)
     rain = np.asarray(rain, dtype=bool)
+    free = ~rain if fit_hours is None else np.asarray(fit_hours, dtype=bool)
     out: dict[str, Refit] = {}
     for name, subset in subsets.items():
         missing = [s for s in subset if s not in signals]
@@ -198,22 +203,23 @@ def refit_kernel(
         if artefact_lags_h > 0:
             # the anchor acts where the network is the only estimate; select_nights_slope's
             # single night slope wherever none is left (the product's rules, as they apply)
-            prod, flag, coef = lagged_product(
-                raw, ts, sig, rain, artefact_lags_h, min_hours, smoothing_days, network_anchor,
-                night=night, network_first=bool(subset) and subset[0] == NETWORK,
+            _, fit = distributed_lag_compensation(
+                raw, ts, sig, free, artefact_lags_h, min_hours, smoothing_days=smoothing_days,
+                network_anchor=network_anchor, night=night,
+                network_first=bool(subset) and subset[0] == NETWORK,
                 water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
             )  # fmt: skip
-            if wetness is not None:  # the product's scaling (smlib.method.wetness_gain)
-                prod, flag, _ = apply_with_wetness(
-                    raw, ts, coef, rain, artefact_terms(artefact_lags_h), wetness
-                )
+            coef = fit.weights  # applied as the product applies it, wetness gain and all
+            prod, flag, _ = apply_with_wetness(
+                raw, ts, coef, rain, artefact_terms(artefact_lags_h), wetness, free
+            )
         else:
             coef, _, n_sig = guided_fit(
-                raw, ts, sig, ~rain, min_hours, smoothing_days=smoothing_days
+                raw, ts, sig, free, min_hours, smoothing_days=smoothing_days
             )
             if network_anchor.startswith("select") and tuple(subset) == (NETWORK,):
                 coef, _ = anchor_single_network(
-                    raw, ts, sig, ~rain, coef, n_sig, min_hours, smoothing_days=smoothing_days
+                    raw, ts, sig, free, coef, n_sig, min_hours, smoothing_days=smoothing_days
                 )
             prod, flag = apply_guided_kernel(raw, ts, coef, rain)
         out[name] = Refit(tuple(subset), prod, flag, coef)
@@ -266,7 +272,12 @@ def signal_ablation(
     """
     from smlib.method.correct import rain_affected_hours
     from smlib.method.network_series import network_for_fit_of
-    from smlib.method.product import artefact_temperature, night_rule, tower_drying
+    from smlib.method.product import (
+        artefact_temperature,
+        night_rule,
+        product_fit_hours,
+        tower_drying,
+    )
     from smlib.method.wetness_gain import product_wetness
 
     cc = correct_config or CorrectConfig()
@@ -293,13 +304,14 @@ def signal_ablation(
     signals = {NETWORK: network_for_fit_of(corrected)}  # carried-LF hours left out
     signals.update({v: _st(c, v) for v in REANALYSIS if v in c})
     rain = rain_affected_hours(c, cc.rain_screen)
+    free = product_fit_hours(c, raw, ts, rain, cc.rain_screen, cc.min_rule_hours)
     night = night_rule(c, cc) if cc.artefact_lags_h > 0 else None
     drying = tower_drying(c, cc) if cc.artefact_lags_h > 0 else None
-    wetness = product_wetness(raw, ts, ~rain, cc, drying, night)  # as fit_product_table
+    wetness = product_wetness(raw, ts, free, cc, drying, night)  # as fit_product_table
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor, night, drying,
-        cc.tower_lag_cv_tolerance, wetness,
+        cc.tower_lag_cv_tolerance, wetness, free,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

@@ -48,8 +48,10 @@ from smlib.method.product import (
     FLAG_MEANINGS,
     ProductCoefficients,
     apply_product,
+    artefact_temperature,
     coefficients_path,
     fit_product_table,
+    product_fit_hours,
     read_coefficients,
     write_coefficients,
 )
@@ -335,9 +337,12 @@ def _correct(
             # here (smlib.method.uncertainty); the network's or the Fourier method's own series,
             # and a product applied from stored coefficients, get none
             sigma = None
-            if guided:
+            if guided:  # on the hours the product was fitted on
+                free = product_fit_hours(
+                    ds, raw, artefact_temperature(ds, ts), rain, cc.rain_screen, cc.min_rule_hours
+                )
                 sigma = guided_uncertainty(
-                    raw, ts, signal, ~rain, flag, cc.min_rule_hours,
+                    raw, ts, signal, free, flag, cc.min_rule_hours,
                     smoothing_days=cc.smoothing_days, max_lag_h=cc.artefact_lags_h,
                     anchored=None if table is None else table.anchored,
                     wetness=wetness_for_stations(table, out["station"].values),

@@ -44,7 +44,12 @@ from smlib import __version__
 from smlib.atomic import atomic_path
 from smlib.config import CorrectConfig, PreprocessConfig
 from smlib.method.night_window import NightRule, night_index, night_min_hours
-from smlib.method.product_rain import rain_hours_final, rain_hours_given_sd, rain_tendency_sd
+from smlib.method.product_rain import (
+    product_fit_hours,
+    rain_hours_final,
+    rain_hours_given_sd,
+    rain_tendency_sd,
+)
 from smlib.method.product_variables import (
     DEFAULT_TERMS,
     FLAG_CORRECTED,
@@ -67,6 +72,7 @@ __all__ = [
     "rain_tendency_sd",
     "rain_hours_given_sd",
     "rain_hours_final",
+    "product_fit_hours",
     "fit_product_table",
     "night_rule",
     "tower_drying",
@@ -474,7 +480,9 @@ def fit_product_table(
     ds : xarray.Dataset
         The cube (station identifiers, ``sm`` and ``lon`` for the rain spread).
     raw, ts, signal, rain
-        As ``guided_compensation`` (fitted on ``~rain``).
+        As ``guided_compensation``: fitted on ``~rain``, or at a station that leaves too few
+        hours, on its own screen's rain-free hours
+        (:func:`smlib.method.product_rain.product_fit_hours`); flagged by ``rain``.
     cc : CorrectConfig
         ``min_rule_hours``, ``smoothing_days``, ``rain_screen``.
 
@@ -491,30 +499,31 @@ def fit_product_table(
 
     terms = artefact_terms(cc.artefact_lags_h)
     ts = artefact_temperature(ds, ts)  # a cosmic-ray probe has no artefact: left raw
+    free = product_fit_hours(ds, raw, ts, rain, cc.rain_screen, cc.min_rule_hours)
     wetness = None
     if cc.artefact_lags_h > 0:  # the distributed-lag artefact (smlib.method.lagged_artefact)
         from smlib.method.lagged_artefact import distributed_lag_compensation
 
         drying, night = tower_drying(ds, cc), night_rule(ds, cc)
         _, fit = distributed_lag_compensation(
-            raw, ts, signal, ~rain, cc.artefact_lags_h, cc.min_rule_hours,
+            raw, ts, signal, free, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
             night=night, water_balance=drying, tower_cv_tolerance=cc.tower_lag_cv_tolerance,
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
         from smlib.method.wetness_gain import product_wetness
 
-        wetness = product_wetness(raw, ts, ~rain, cc, drying, night)
+        wetness = product_wetness(raw, ts, free, cc, drying, night)
         if wetness is not None:  # a station without an artefact has nothing to scale
             wetness[0][~np.isfinite(coef).all(axis=1)] = np.nan
     else:
         coef, n_hours, n_signals = guided_fit(
-            raw, ts, signal, ~rain, cc.min_rule_hours, smoothing_days=cc.smoothing_days
+            raw, ts, signal, free, cc.min_rule_hours, smoothing_days=cc.smoothing_days
         )
         anchored = None
         if cc.network_anchor.startswith("select"):  # no nights without lags
             coef, anchored = anchor_single_network(
-                raw, ts, signal, ~rain, coef, n_signals, cc.min_rule_hours,
+                raw, ts, signal, free, coef, n_signals, cc.min_rule_hours,
                 smoothing_days=cc.smoothing_days,
             )  # fmt: skip
     if wetness is None:
@@ -522,7 +531,7 @@ def fit_product_table(
     else:  # re-centred on this fit's artefact (smlib.method.wetness_gain.centre_on_fit)
         from smlib.method.wetness_gain import apply_with_wetness
 
-        prod, flag, wetness = apply_with_wetness(raw, ts, coef, rain, terms, wetness)
+        prod, flag, wetness = apply_with_wetness(raw, ts, coef, rain, terms, wetness, free)
     table = ProductCoefficients(
         station=np.asarray(ds["station"].values).astype(str).astype(object),
         coef=coef,

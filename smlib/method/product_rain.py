@@ -9,6 +9,7 @@ can no longer change (:func:`rain_hours_final`). Re-exported by :mod:`smlib.meth
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -16,7 +17,9 @@ import xarray as xr
 
 from smlib.config import PreprocessConfig
 
-__all__ = ["rain_tendency_sd", "rain_hours_given_sd", "rain_hours_final"]
+__all__ = ["rain_tendency_sd", "rain_hours_given_sd", "rain_hours_final", "product_fit_hours"]
+
+log = logging.getLogger(__name__)
 
 
 def _sm_days(ds: xr.Dataset):
@@ -128,6 +131,68 @@ def rain_hours_final(ds: xr.Dataset, cfg: PreprocessConfig) -> np.ndarray:
             later[:, :-k] = complete[:, k:]
             complete = complete & later
     return days_to_hours(complete, index, n_t)
+
+
+def product_fit_hours(
+    ds: xr.Dataset,
+    raw: np.ndarray,
+    ts: np.ndarray,
+    rain: np.ndarray,
+    screen: str,
+    min_hours: int,
+) -> np.ndarray:
+    """The hours the product's artefact is fitted on: the rain-free hours of every source, or,
+    at a station they leave too few, those of the station's own screen.
+
+    The ``strict`` screen flags a day that any source calls rainy -- the station's gauge or
+    SM tendency, and the reanalysis' precipitation over its cell -- and the days around it. In
+    a wet climate the union of three sources can leave a station fewer than ``min_hours``
+    rain-free hours, and a station with too few is left raw with its whole artefact (the twin's
+    temperate_maritime: 192 hours at one station, 552 by its own screen). There the fit takes
+    the hours that the station's own evidence (gauge, else SM tendency) calls rain-free, where
+    that gives more; the flags of the product stay those of ``rain``. Logged per station.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The cube (``sm``, ``lon``, the precipitation series of the screen).
+    raw, ts : numpy.ndarray, shape (station, time)
+        Measured SM (m3 m-3) and the artefact's TS (degC): an hour counts where both are finite.
+    rain : numpy.ndarray of bool, shape (station, time)
+        Rain-affected hours of every source (:func:`smlib.method.correct.rain_affected_hours`).
+    screen : str
+        The rain screen of ``rain`` (``correct.rain_screen``).
+    min_hours : int
+        Fewest fitted hours of a station (``correct.min_rule_hours``).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (station, time)
+        ``~rain``, with the rows of such stations replaced.
+    """
+    from smlib.method.screens import rain_flags
+
+    free = ~np.asarray(rain, dtype=bool)
+    usable = np.isfinite(raw) & np.isfinite(ts)
+    count = (free & usable).sum(axis=1)
+    regional = [v for v in ("era5_precip", "merra2_precip") if v in ds]
+    short = np.flatnonzero((count < min_hours) & usable.any(axis=1))
+    if screen == "none" or not regional or short.size == 0:
+        return free
+    sub = ds.isel(station=short).drop_vars(regional)
+    flags = rain_flags(sub, PreprocessConfig(rain_screen=screen))
+    own = ~(flags["insitu"] | flags["era5"] | flags["merra2"])
+    for row, s in enumerate(short):
+        n_own = int((own[row] & usable[s]).sum())
+        if n_own > count[s]:
+            log.info(
+                "station %s: the %s rain screen of every source leaves %d rain-free hours "
+                "(fewer than %d); its artefact is fitted on the %d hours its own gauge or SM "
+                "tendency calls rain-free (flags unchanged)",
+                ds["station"].values[s], screen, count[s], min_hours, n_own,
+            )  # fmt: skip
+            free[s] = own[row]
+    return free
 
 
 # --------------------------------------------------------------------------- application

@@ -248,10 +248,12 @@ def apply_with_wetness(
     rain: np.ndarray,
     terms: tuple[str, ...],
     wetness: tuple[np.ndarray, np.ndarray] | None,
+    fit_hours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """A fitted product's artefact removed, its gain following the wetness where it has a term.
 
-    :func:`smlib.method.compensation.apply_guided_kernel` with ``coef`` fitted on ``~rain``;
+    :func:`smlib.method.compensation.apply_guided_kernel` with ``coef`` fitted on ``fit_hours``
+    (default ``~rain``; :func:`smlib.method.product_rain.product_fit_hours`);
     with ``wetness`` (:func:`tower_wetness_slope`), the term is first re-centred on this fit's
     artefact (:func:`centre_on_fit`). One place for the product's fit and every refit of it.
 
@@ -267,7 +269,8 @@ def apply_with_wetness(
     prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms)
     if wetness is None:
         return prod, flag, None
-    wetness = centre_on_fit(wetness, raw, raw - prod, ~np.asarray(rain, bool))
+    fit = ~np.asarray(rain, bool) if fit_hours is None else fit_hours
+    wetness = centre_on_fit(wetness, raw, raw - prod, fit)
     prod, flag = apply_guided_kernel(raw, ts, coef, rain, terms=terms, wetness=wetness)
     return prod, flag, wetness
 
