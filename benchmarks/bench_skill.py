@@ -83,6 +83,7 @@ from smlib.evaluation.signal_ablation import (
 )
 from smlib.evaluation.skill import add_ceiling_shares, score_against_truth, with_noise_ceiling
 from smlib.method.correct import correct, rain_affected_hours
+from smlib.method.network_purge import purged_signals
 from smlib.method.network_series import network_for_fit_of
 from smlib.method.product import fit_product_table
 from smlib.method.runfolder import load_model
@@ -173,9 +174,9 @@ def _artefact_variant(cube: xr.Dataset, rec: xr.Dataset, cc, changes: dict) -> x
     signal += [np.asarray(cube[v].transpose("station", "time").values, np.float32)
                for v in ("era5_sm", "merra2_sm") if v in cube]  # fmt: skip
     rain = rain_affected_hours(cube, cc.rain_screen)
-    prod, _, _, _ = fit_product_table(
-        cube, raw, ts, signal, rain, dataclasses.replace(cc, **changes)
-    )
+    cc = dataclasses.replace(cc, **changes)
+    signal, _ = purged_signals(cube, raw, ts, signal, rain, cc)  # as smlib correct does
+    prod, _, _, _ = fit_product_table(cube, raw, ts, signal, rain, cc)
     return rec["sm_lstm"].copy(data=prod.astype(np.float32))
 
 

@@ -264,6 +264,13 @@ class CorrectConfig:
         alone (:mod:`smlib.method.wetness_gain`). False (the dataclass default, as run folders
         written before it): one gain for all seasons. ``recommended``: true, chosen on the
         towers of the skill benchmark (benchmarks/README.md).
+    network_night_purge : bool
+        With ``artefact_lags_h`` > 0: the network's series guides the fit less the share of the
+        product's fitted artefact that its nights carry (it was trained on the measured SM,
+        artefact and all; :mod:`smlib.method.network_purge`): the product is fitted, the
+        share found, and the product fitted again. False (the dataclass default, as run
+        folders written before it): the series as the network gives it. ``recommended``:
+        true, chosen on the skill benchmark (benchmarks/README.md).
     """
 
     product: str = "flagged"
@@ -282,6 +289,7 @@ class CorrectConfig:
     tower_water_balance: bool = False
     tower_lag_cv_tolerance: float = 0.0
     tower_wetness_gain: bool = False
+    network_night_purge: bool = False
 
 
 @dataclass(frozen=True)
@@ -409,6 +417,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "tower_water_balance": True,
         "tower_lag_cv_tolerance": 0.03,
         "tower_wetness_gain": True,
+        "network_night_purge": True,
         "network_anchor": "select_nights_slope",
         "night_errors_in_variables": True,
     },

@@ -58,6 +58,8 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
         "ts_hf_lag0h", "ts_hf_lag1h", "ts_hf_lag2h", "ts_hf_lag3h"
     ]  # fmt: skip
     assert "distributed-lag" in out["sm_lstm"].attrs["product"]
+    # recommended: the network's series guided the fit less the artefact share its nights carry
+    assert "its nights carry" in out["sm_lstm"].attrs["product"]
     flag = out["sm_lstm_flag"].values
     sigma = out["sm_lstm_uncertainty"].values
     assert np.isfinite(sigma[flag == 0]).all() and np.isnan(sigma[flag == 4]).all()

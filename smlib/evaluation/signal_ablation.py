@@ -271,6 +271,7 @@ def signal_ablation(
         or (with ``check``) the refit does not reproduce it.
     """
     from smlib.method.correct import rain_affected_hours
+    from smlib.method.network_purge import purged_signals
     from smlib.method.network_series import network_for_fit_of
     from smlib.method.product import (
         artefact_temperature,
@@ -308,6 +309,10 @@ def signal_ablation(
     night = night_rule(c, cc) if cc.artefact_lags_h > 0 else None
     drying = tower_drying(c, cc) if cc.artefact_lags_h > 0 else None
     wetness = product_wetness(raw, ts, free, cc, drying, night)  # as fit_product_table
+    if cc.network_night_purge:  # the network's series as it guided the product
+        names = list(signals)
+        purged, _ = purged_signals(c, raw, _st(c, "ts"), list(signals.values()), rain, cc)
+        signals = dict(zip(names, purged, strict=True))
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
         cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor, night, drying,

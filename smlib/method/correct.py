@@ -40,6 +40,7 @@ from smlib.method.baselines import PER_PROBE_BASELINES, per_probe_baseline
 from smlib.method.compensation import flagged_product, guided_compensation
 from smlib.method.decomposition import lf_reach
 from smlib.method.fourier import fourier_correct
+from smlib.method.network_purge import purged_signals
 from smlib.method.network_series import LF_CARRIED, add_network_variables, network_for_fit
 from smlib.method.preprocess import Prepared, prepare
 from smlib.method.product import (
@@ -297,6 +298,7 @@ def _correct(
                     np.asarray(ds[v].transpose("station", "time").values, dtype=np.float32)
                     for v in names[1:]
                 ]
+                signal, _ = purged_signals(ds, raw, ts, signal, rain, cc)  # or as given
                 prod, flag, coef, table = fit_product_table(ds, raw, ts, signal, rain, cc)
                 table = dataclasses.replace(
                     table, signal_estimates=tuple(names),
@@ -323,6 +325,8 @@ def _correct(
                                 f"{cc.tower_lag_cv_tolerance:.0%} of the best CV error")  # fmt: skip
                     if cc.tower_wetness_gain:
                         how += ", the artefact's gain following the soil's wetness there"
+                if cc.network_night_purge and cc.artefact_lags_h > 0:
+                    how += "; the network's series less the share of the artefact its nights carry"
             else:
                 prod, flag, coef = flagged_product(raw, vals, use_rain, ts, rule, cc.min_rule_hours)
                 how = (
