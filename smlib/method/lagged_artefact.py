@@ -587,8 +587,8 @@ def lagged_product(
     water_balance: np.ndarray | None = None,
     tower_cv_tolerance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The flagged product with the distributed-lag artefact: what ``smlib correct`` writes as
-    ``sm_lstm`` when ``correct.artefact_lags_h`` > 0.
+    """The flagged product with the distributed-lag artefact, fitted once on ``signal`` (no
+    towers' wetness gain, no network purge: :func:`smlib.method.product.fit_product_table`).
 
     ``network_anchor``, ``night``, ``network_first``, ``water_balance``,
     ``tower_cv_tolerance``: as :func:`distributed_lag_compensation`

@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["night_share", "purge_network", "purged_signals"]
+from smlib.method.night_window import detrend_within_nights, night_index, night_min_hours
 
-#: Fewest hours of a night for its straight line (the window's hours less two, as the product's
-#: night equations ask of the default 10-h window).
-MIN_NIGHT_HOURS = 8
+__all__ = ["night_share", "purge_network", "purged_signals"]
 
 
 def night_share(
@@ -46,7 +44,7 @@ def night_share(
     x_hf: np.ndarray,
     night: np.ndarray,
     keep: np.ndarray,
-    min_hours: int = MIN_NIGHT_HOURS,
+    min_hours: int = night_min_hours(),
 ) -> np.ndarray:
     """Slope of ``y_hf`` on ``x_hf`` over the night hours, each night's straight line removed.
 
@@ -60,7 +58,8 @@ def night_share(
     keep : numpy.ndarray of bool, shape (station, time)
         Hours allowed (rain-free).
     min_hours : int
-        Fewest hours with both series for a night to count.
+        Fewest hours with both series for a night to count (default: the window's hours less
+        two, as the product's night equations ask).
 
     Returns
     -------
@@ -78,33 +77,13 @@ def night_share(
     """
     y = np.asarray(y_hf, dtype=np.float64)
     x = np.asarray(x_hf, dtype=np.float64)
-    n_st, n_t = y.shape
-    t = np.broadcast_to(np.arange(n_t, dtype=np.float64), (n_st, n_t))
-    ok = np.asarray(keep, bool) & np.isfinite(y) & np.isfinite(x) & (np.asarray(night) >= 0)
-    out = np.full(n_st, np.nan)
-    for s in range(n_st):
-        ids = np.asarray(night[s])[ok[s]]
-        if ids.size == 0:
-            continue
-        _, grp = np.unique(ids, return_inverse=True)
-        count = np.bincount(grp)
-
-        def centred(v: np.ndarray, grp=grp, count=count) -> np.ndarray:
-            return v - (np.bincount(grp, weights=v) / count)[grp]
-
-        ts_, ys, xs = (centred(v[s][ok[s]]) for v in (t, y, x))
-
-        def sums(a: np.ndarray, b: np.ndarray, grp=grp) -> np.ndarray:
-            return np.bincount(grp, weights=a * b)
-
-        stt = sums(ts_, ts_)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sxy = sums(xs, ys) - np.where(stt > 0, sums(xs, ts_) * sums(ys, ts_) / stt, 0.0)
-            sxx = sums(xs, xs) - np.where(stt > 0, sums(xs, ts_) ** 2 / stt, 0.0)
-        use = count >= min_hours
-        den = sxx[use].sum()
+    usable = np.asarray(keep, bool) & np.isfinite(y) & np.isfinite(x)
+    out = np.full(y.shape[0], np.nan)
+    for s in range(y.shape[0]):
+        (r_y, r_x), _ = detrend_within_nights([y[s], x[s]], night[s], usable[s], min_hours)
+        den = float(r_x @ r_x)
         if den > 0:
-            out[s] = sxy[use].sum() / den
+            out[s] = float(r_y @ r_x) / den
     return out
 
 
@@ -114,6 +93,7 @@ def purge_network(
     night: np.ndarray,
     fit_hours: np.ndarray,
     lf_window_h: int = 24,
+    min_hours: int = night_min_hours(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The network's series less the share of the fitted artefact its nights carry.
 
@@ -130,6 +110,8 @@ def purge_network(
         The product's fitted (rain-free) hours.
     lf_window_h : int
         The HF decomposition's window (the network's HF is taken with it).
+    min_hours : int
+        Fewest usable hours of a night that enters (:func:`night_share`).
 
     Returns
     -------
@@ -143,7 +125,7 @@ def purge_network(
 
     net = np.asarray(network, dtype=np.float32)
     art = np.asarray(artefact_hf, dtype=np.float64)
-    share = night_share(high_frequency(net, lf_window_h), art, night, fit_hours)
+    share = night_share(high_frequency(net, lf_window_h), art, night, fit_hours, min_hours)
     kappa = np.where(np.isfinite(share) & (share > 0), np.minimum(share, 1.0), 0.0)
     purged = net - (kappa[:, None] * np.nan_to_num(art)).astype(np.float32)
     return np.where(np.isfinite(net), purged, np.nan).astype(np.float32), kappa
@@ -185,16 +167,26 @@ def purged_signals(
         The share removed per station (None: nothing done).
     """
     from smlib.method.decomposition import high_frequency
-    from smlib.method.night_window import night_index
-    from smlib.method.product import artefact_temperature, fit_product_table, product_fit_hours
+    from smlib.method.product import (
+        artefact_temperature,
+        fit_product_table,
+        night_rule,
+        product_fit_hours,
+    )
 
     if not cc.network_night_purge or cc.artefact_lags_h <= 0 or not signal:
         return list(signal), None
     prod, _, _, _ = fit_product_table(ds, raw, ts, signal, rain, cc)
     artefact = high_frequency(np.asarray(raw, np.float32) - prod)
-    night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), *cc.night_window_h)
+    rule = night_rule(ds, cc)  # the product's nights (window, dark hours); None: no weights
+    if rule is None:
+        start, length = cc.night_window_h
+        night = night_index(ds["time"].values, np.asarray(ds["lon"].values, float), start, length)
+        min_hours = night_min_hours(length)
+    else:
+        night, min_hours = rule.night, rule.min_hours
     free = product_fit_hours(
         ds, raw, artefact_temperature(ds, ts), rain, cc.rain_screen, cc.min_rule_hours
     )
-    purged, kappa = purge_network(signal[0], artefact, night, free)
+    purged, kappa = purge_network(signal[0], artefact, night, free, min_hours=min_hours)
     return [purged, *signal[1:]], kappa
