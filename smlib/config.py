@@ -191,7 +191,8 @@ class CorrectConfig:
         ceiling, better in 14 worlds, worse in 4 by at most 0.03 -- the book's default world
         among them, -0.01 -- and +0.07 where the element sees TS 1-3 h late). The station
         table holds the lag weights (``ProductCoefficients.terms``) for every path.
-    network_anchor : {"select", "select_nights", "select_nights_slope", "none"}
+    network_anchor : {"select", "select_nights", "select_nights_slope", \
+"select_nights_kernel", "none"}
         ``guided``, at stations where the network is the only signal estimate (no
         reanalysis): ``select`` (default) keeps per station the free fit or the fit anchored
         on the network (its HF taken as the signal), whichever leaves the more negative
@@ -201,13 +202,17 @@ class CorrectConfig:
         network corrected. ``select_nights`` (as ``select`` with lags 0): the nights-alone
         fit (the product without the network) is a third candidate under the same rule, so a
         network that misleads the fit at a station is left out there (``signals_used: []``
-        in its coefficients). ``select_nights_slope`` (``recommended``): one slope per probe
+        in its coefficients). ``select_nights_slope``: one slope per probe
         from the nights alone (lag 0, as the ``chanzy`` baseline) is a fourth, kept only
         where its correlation is lower by more than 0.05
-        (:data:`smlib.method.lagged_artefact.NIGHT_SLOPE_MARGIN`); by the same margin it
+        (:data:`smlib.method.night_candidates.NIGHT_SLOPE_MARGIN`); by the same margin it
         also replaces the fit guided by the reanalysis and the nights alone where no
-        estimate is left. ``none``: the free fit everywhere. Measured in
-        benchmarks/README.md.
+        estimate is left. ``select_nights_kernel`` (``recommended``): as
+        ``select_nights_slope``, and the element kernel of the nights alone (a transport
+        delay and a first-order response of the sensing element, one gain per probe:
+        :mod:`smlib.method.night_candidates`) replaces the kept fit, where the network is the
+        only estimate or none is left, unless the kept fit's correlation is lower by more than
+        the same margin. ``none``: the free fit everywhere. Measured in benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal
@@ -418,7 +423,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "tower_lag_cv_tolerance": 0.03,
         "tower_wetness_gain": True,
         "network_night_purge": True,
-        "network_anchor": "select_nights_slope",
+        "network_anchor": "select_nights_kernel",
         "night_errors_in_variables": True,
     },
     "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
@@ -559,7 +564,7 @@ def validate(cfg: RunConfig) -> None:
         "correct.mode": (cfg.correct.mode, {"guided", "network"}),
         "correct.network_anchor": (
             cfg.correct.network_anchor,
-            {"select", "select_nights", "select_nights_slope", "none"},
+            {"select", "select_nights", "select_nights_slope", "select_nights_kernel", "none"},
         ),
     }
     for key, (value, allowed) in choices.items():

@@ -159,7 +159,8 @@ def test_the_night_slope_replaces_a_kept_fit_of_the_wrong_shape_only(delay_h):
     whose kernel says 4 h late on a probe that sees TS at once is replaced by the slope
     (0.001, the true gain); a kept fit with the right 2-h delay is not (the slope would
     leave the SM-TS composite correlation higher, not lower by the margin)."""
-    from smlib.method.lagged_artefact import DistributedLagFit, _prefer_night_slope
+    from smlib.method.lagged_artefact import DistributedLagFit
+    from smlib.method.night_candidates import prefer_night_slope
 
     raw, ts, _ = _evaporating_station(delay_h)
     kept = [0, 0, 0, 0, 0.001] if delay_h == 0 else [0, 0, 0.00098, 0, 0]
@@ -169,7 +170,7 @@ def test_the_night_slope_replaces_a_kept_fit_of_the_wrong_shape_only(delay_h):
     )  # fmt: skip
     nights = NightEquations(night_index(HOURS, np.array([0.0])), raw, ts, 1.0, days=False)
     hf, ts_hf = _hf(raw[0])[None], _hf(ts[0].astype(np.float64))[None]
-    _prefer_night_slope(fit, np.array([0]), hf, ts_hf, np.ones(raw.shape, bool), nights,
+    prefer_night_slope(fit, np.array([0]), hf, ts_hf, np.ones(raw.shape, bool), nights,
                         1e-3, 240)  # fmt: skip
     if delay_h == 0:
         assert fit.window_h[0] == 0 and abs(fit.weights[0, 0] - 0.001) < 0.00002
@@ -201,9 +202,9 @@ def test_the_night_slope_rule_reaches_stations_with_no_estimate(monkeypatch):
     single slope is a candidate too, by the same rule; with a margin that always prefers it
     the fit becomes one lag-0 weight under ``select_nights_slope`` and not under
     ``select_nights``."""
-    import smlib.method.lagged_artefact as la
+    import smlib.method.night_candidates as nc
 
-    monkeypatch.setattr(la, "NIGHT_SLOPE_MARGIN", -10.0)
+    monkeypatch.setattr(nc, "NIGHT_SLOPE_MARGIN", -10.0)
     raw, ts, _ = _evaporating_station(2)
     keep = np.ones(raw.shape, bool)
     rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0)
@@ -247,7 +248,7 @@ def test_recommended_profile_turns_the_nights_on_and_bad_settings_are_refused():
     assert (rec.night_weight, rec.night_weight_network_only) == (10.0, 600.0)
     assert rec.night_window_h == (20, 10) and rec.artefact_lags_h > 0
     assert get_profile("paper").correct.night_weight == 0.0  # the paper's method is kept
-    assert rec.network_anchor == "select_nights_slope"
+    assert rec.network_anchor == "select_nights_kernel"
     assert get_profile("paper").correct.network_anchor == "select"
     for bad, match in [
         (["correct.network_anchor=nearest"], "network_anchor"),

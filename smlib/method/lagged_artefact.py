@@ -25,8 +25,6 @@ give a single slope corrected for the thermistor's noise (``correct.night_errors
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
@@ -38,6 +36,12 @@ from smlib.method.artefact_terms import (
 )
 from smlib.method.compensation import fit_inputs
 from smlib.method.decomposition import moving_average
+from smlib.method.lagged_fit import DistributedLagFit, distributed_lag_fit
+from smlib.method.night_candidates import (
+    NIGHT_SLOPE_MARGIN,
+    prefer_element_kernel,
+    prefer_night_slope,
+)
 from smlib.method.night_window import NightEquations, NightRule
 
 __all__ = [
@@ -51,227 +55,13 @@ __all__ = [
     "anchor_lagged_on_network",
     "lagged_product",
     "ANCHOR_CHOICES",
+    "NIGHT_SLOPE_MARGIN",
 ]
 
 #: ``correct.network_anchor`` values the distributed-lag product takes.
-ANCHOR_CHOICES = ("none", "select", "select_nights", "select_nights_slope")
-#: ``select_nights_slope``: the single night slope replaces the kept fit only where its SM-TS
-#: composite correlation is lower by more than this (chosen on the skill benchmark: 0.02 to
-#: 0.10 kept the same stations in its in-situ worlds; with 0 a lagged element lost to it).
-NIGHT_SLOPE_MARGIN = 0.05
-
-
-@dataclass
-class DistributedLagFit:
-    """Per-station distributed-lag artefact weights.
-
-    Attributes
-    ----------
-    weights : numpy.ndarray, shape (station, max_lag_h + 1)
-        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1; 0 beyond the station's window, NaN
-        for a station that could not be fitted.
-    window_h : numpy.ndarray of int, shape (station,)
-        Chosen window :math:`K` (hours; -1 where not fitted).
-    cv_rmse : numpy.ndarray, shape (station,)
-        Cross-validated RMSE of the fit at the chosen window, m3 m-3.
-    level_weights : numpy.ndarray, shape (station, max_lag_h + 1), or None
-        With a wetness level: :math:`v_k` of :math:`(L - \\bar L)\\, T_{HF}(t-k)`,
-        K-1 (m3 m-3 per K per m3 m-3 of level).
-    level_mean : numpy.ndarray, shape (station,), or None
-        :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
-    n_hours : numpy.ndarray of int, shape (station,), or None
-        Hours that entered the fit kept for the station (0 where not fitted).
-    n_signals : numpy.ndarray of int, shape (station,), or None
-        Signal estimates in the fit kept for the station (the last ``n_signals`` of those
-        given; fewer where the full fit lacked hours); -1 where not fitted.
-    anchored : numpy.ndarray of bool, shape (station,), or None
-        Stations whose weights come from the fit anchored on the network
-        (:func:`anchor_lagged_on_network`).
-    """
-
-    weights: np.ndarray
-    window_h: np.ndarray
-    cv_rmse: np.ndarray
-    level_weights: np.ndarray | None = None
-    level_mean: np.ndarray | None = None
-    n_signals: np.ndarray | None = None
-    anchored: np.ndarray | None = None
-    n_hours: np.ndarray | None = None
-
-
-def _ridge_solve(
-    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float, noise: float = 0.0
-) -> np.ndarray:
-    """Least squares of ``y`` on ``a`` with a ridge on each block of column indices.
-
-    Each block's penalty is ``ridge`` times the mean diagonal of its part of ``a'a``, so it
-    does not depend on the units or the number of hours. ``noise``: what the regressors' noise
-    adds to each diagonal element of the first block (the lags), taken off first, at most half.
-    """
-    ata = a.T @ a
-    aty = a.T @ y
-    if noise > 0 and blocks:
-        lag = blocks[0]
-        ata[lag, lag] -= np.minimum(noise, 0.5 * ata[lag, lag])
-    empty = np.flatnonzero(np.diag(ata) == 0)  # e.g. the intercept of the night equations alone
-    ata[empty, empty] = 1.0
-    if ridge > 0:
-        for idx in blocks:
-            if idx.size:
-                ata[idx, idx] += ridge * float(np.mean(np.diag(ata)[idx]))
-    try:
-        return np.linalg.solve(ata, aty)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(ata, aty, rcond=None)[0]
-
-
-def _noise(night, s: int, nights, train: np.ndarray) -> float:
-    """:meth:`NightEquations.noise_gram` of the night rows (the last) of the row mask ``train``;
-    a single slope only (with lags the noise-free normal matrix is near singular at night)."""
-    if nights is None or nights[1].shape[1] > 1:
-        return 0.0
-    return night.noise_gram(s, nights[2][train[-nights[2].size :]])
-
-
-def _design(
-    k: int, lag_cols, inter_cols, sig_cols, nights=None
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks;
-    with ``nights`` (:meth:`NightEquations.rows`) their equations below, 0 elsewhere."""
-    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols[:, : k + 1]]
-    blocks = [np.arange(1, k + 2)]
-    if inter_cols is not None:
-        parts.append(inter_cols[:, : k + 1])
-        blocks.append(np.arange(k + 2, 2 * k + 3))
-    if sig_cols is not None:
-        parts.append(sig_cols)
-    a = np.hstack(parts)
-    if nights is not None:
-        below = np.zeros((nights[1].shape[0], a.shape[1]))
-        below[:, 1 : k + 2] = nights[1][:, : k + 1]
-        a = np.vstack([a, below])
-    return a, blocks
-
-
-def distributed_lag_fit(
-    y: np.ndarray,
-    ts_hf: np.ndarray,
-    signal: list[np.ndarray],
-    keep: np.ndarray,
-    max_lag_h: int = 6,
-    ridge: float = 1e-3,
-    min_hours: int = 240,
-    block_days: int = 7,
-    level: np.ndarray | None = None,
-    night: NightEquations | None = None,
-    cv_tolerance: float = 0.0,
-) -> DistributedLagFit:
-    """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
-    station, choosing the window ``K`` by cross-validation.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (station, time)
-        Raw SM HF, m3 m-3.
-    ts_hf : numpy.ndarray, shape (station, time)
-        Soil temperature HF, K.
-    signal : list of numpy.ndarray, each shape (station, time)
-        HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
-    keep : numpy.ndarray of bool, shape (station, time)
-        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h``, any
-        signal or the level is missing are left out for every window, so all windows see the
-        same hours.
-    max_lag_h : int
-        Largest window tried, hours.
-    ridge : float
-        Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
-        block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
-    min_hours : int
-        Fewest usable hours; stations below get NaN weights and window -1.
-    block_days : int
-        Length of the alternating blocks of the two-fold cross-validation, days.
-    level : numpy.ndarray, shape (station, time), optional
-        A wetness level (e.g. the SM LF, m3 m-3): the weights become
-        :math:`w_k + v_k (L - \\bar L)`, an artefact gain that changes with wetness (a dry
-        soil's larger Maxwell-Wagner response).
-    night : NightEquations, optional
-        Adds the night equations (:mod:`smlib.method.night_window`) of the hours ``keep``:
-        the measured SM and the lagged TS each less its straight line within a night. They
-        share the lag weights, have no signal terms, and enter the cross-validation by the
-        same blocks of days. With ``night.days`` False the fit takes them alone (``signal``
-        must be empty); a station without a usable night is then not fitted.
-    cv_tolerance : float
-        Parsimony of the window: the shortest ``K`` whose cross-validated error is within
-        this fraction of the smallest (0: the smallest error itself). Where windows differ by
-        less than that, a longer one mostly lets the artefact take up part of the true cycle.
-
-    Returns
-    -------
-    DistributedLagFit
-    """
-    lags = lagged_copies(ts_hf, max_lag_h)
-    n_st, n_t = np.shape(y)
-    weights = np.full((n_st, max_lag_h + 1), np.nan)
-    level_w = None if level is None else np.full((n_st, max_lag_h + 1), np.nan)
-    level_mean = None if level is None else np.full(n_st, np.nan)
-    window = np.full(n_st, -1, dtype=int)
-    cv = np.full(n_st, np.nan)
-    n_hours = np.zeros(n_st, dtype=np.int64)
-    ok = keep & np.isfinite(y)
-    for r in (*lags, *signal, *([] if level is None else [level])):
-        ok &= np.isfinite(r)
-    fold = (np.arange(n_t) // (24 * block_days)) % 2 == 0
-    n_per_lag = 1 if level is None else 2
-    for s in range(n_st):
-        m = ok[s]
-        if m.sum() < max(min_hours, n_per_lag * (max_lag_h + 1) + len(signal) + 2):
-            continue
-        ys = np.asarray(y[s, m], dtype=np.float64)
-        lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
-        inter_cols = None
-        if level is not None:
-            lv = np.asarray(level[s, m], dtype=np.float64)
-            level_mean[s] = lv.mean()
-            inter_cols = lag_cols * (lv - lv.mean())[:, None]
-        sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
-        f = fold[m]
-        nights = None if night is None else night.rows(s, keep[s], max_lag_h)
-        if night is not None and not night.days:  # the nights alone (no estimate to guide)
-            if nights is None:
-                continue
-            ys, lag_cols, f, sig_cols = ys[:0], lag_cols[:0], f[:0], None
-            inter_cols = None if inter_cols is None else inter_cols[:0]
-        if nights is not None:
-            f = np.concatenate([f, fold[nights[2]]])
-            ys = np.concatenate([ys, nights[0]])
-        errs = np.full(max_lag_h + 1, np.inf)
-        for k in range(max_lag_h + 1):
-            a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
-            err = 0.0
-            for train in (f, ~f):
-                if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
-                    err = np.inf
-                    break
-                noise = _noise(night, s, nights, train)
-                sol = _ridge_solve(a[train], ys[train], blocks, ridge, noise)
-                err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
-            errs[k] = err
-        if not np.isfinite(errs.min()):
-            continue
-        # the shortest window within cv_tolerance of the best: lags the data do not ask for
-        # (a smooth night's TS has nearly collinear lags) only add variance
-        k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
-        a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
-        sol = _ridge_solve(a, ys, blocks, ridge, _noise(night, s, nights, np.ones(ys.size, bool)))
-        weights[s] = 0.0
-        weights[s, : k + 1] = sol[1 : k + 2]
-        if level_w is not None:
-            level_w[s] = 0.0
-            level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
-        window[s] = k
-        cv[s] = np.sqrt(errs[k] / ys.size)
-        n_hours[s] = int(m.sum())
-    return DistributedLagFit(weights, window, cv, level_w, level_mean, n_hours=n_hours)
+ANCHOR_CHOICES = (
+    "none", "select", "select_nights", "select_nights_slope", "select_nights_kernel"
+)  # fmt: skip
 
 
 def anchor_lagged_on_network(
@@ -287,6 +77,7 @@ def anchor_lagged_on_network(
     nights_alone: NightEquations | None = None,
     cv_tolerance: float = 0.0,
     night_slope: bool = False,
+    night_kernel: bool = False,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -305,7 +96,10 @@ def anchor_lagged_on_network(
     :mod:`smlib.method.night_slope`) is a fourth, kept where its composite correlation is lower
     than the kept fit's by more than :data:`NIGHT_SLOPE_MARGIN`: where the nights' TS is
     smooth their lags are nearly collinear, and a window that cross-validation prefers by
-    little can carry a wrong diurnal shape.
+    little can carry a wrong diurnal shape. With ``night_kernel`` too, the element kernel of
+    the nights alone (a delay and a first-order response, one gain:
+    :func:`smlib.method.night_candidates.prefer_element_kernel`) then replaces the kept fit
+    unless that leaves the composite correlation lower by more than the same margin.
 
     Parameters
     ----------
@@ -370,38 +164,11 @@ def anchor_lagged_on_network(
         if fit.n_signals is not None:
             fit.n_signals[idx] = 0
         anchored[idx] = False
-        if night_slope:
-            _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours)
+        if night_slope or night_kernel:
+            prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours)
+        if night_kernel:
+            prefer_element_kernel(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone)
     return fit
-
-
-def _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours):
-    """The single night slope in place of ``fit`` at the stations ``rows`` where it leaves the
-    SM-TS composite correlation lower by more than :data:`NIGHT_SLOPE_MARGIN` (in place)."""
-    from smlib.method.network_anchor import composite_correlation
-
-    one = distributed_lag_fit(
-        raw_hf[rows], ts_hf[rows], [], fit_hours[rows], 0, ridge, min_hours,
-        night=nights_alone.subset(rows),
-    )  # fmt: skip
-    weights = np.zeros_like(fit.weights[rows])
-    weights[:, 0] = one.weights[:, 0]  # NaN where the nights could not be fitted
-
-    def r(w: np.ndarray) -> np.ndarray:
-        art = distributed_lag_artefact(ts_hf[rows], w)
-        return composite_correlation(raw_hf[rows] - art, ts_hf[rows], fit_hours[rows])
-
-    r_one = r(weights)
-    take = (
-        (one.window_h >= 0)
-        & np.isfinite(r_one)
-        & (r_one < r(fit.weights[rows]) - NIGHT_SLOPE_MARGIN)
-    )
-    idx = rows[take]
-    fit.weights[idx], fit.window_h[idx], fit.cv_rmse[idx] = weights[take], 0, one.cv_rmse[take]
-    for name, value in (("n_hours", one.n_hours[take]), ("n_signals", 0), ("anchored", False)):
-        if getattr(fit, name) is not None:
-            getattr(fit, name)[idx] = value
 
 
 def distributed_lag_compensation(
@@ -445,7 +212,8 @@ def distributed_lag_compensation(
     level_interaction : bool
         Let the weights change with the raw SM LF (:func:`distributed_lag_fit`'s ``level``):
         an artefact gain that grows as the soil dries.
-    network_anchor : {"none", "select", "select_nights", "select_nights_slope"}
+    network_anchor : {"none", "select", "select_nights", "select_nights_slope", \
+"select_nights_kernel"}
         ``select``: where ``signal`` holds one estimate and it is the network
         (``network_first``, no reanalysis), keep per station the free fit or the fit anchored
         on it, as the guided product does (:func:`anchor_lagged_on_network`);
@@ -453,7 +221,11 @@ def distributed_lag_compensation(
         ``night``; else as ``select``); ``select_nights_slope``: their single slope is a fourth
         (:func:`anchor_lagged_on_network`, ``night_slope``), and wherever else the fit is
         kept (the nights alone where no estimate is left, the fit guided by the reanalysis)
-        it replaces that fit by the same rule; ignored with ``level_interaction``.
+        it replaces that fit by the same rule; ``select_nights_kernel``: as
+        ``select_nights_slope``, and the element kernel of the nights alone
+        (:mod:`smlib.method.night_candidates`) is a fifth candidate, preferred unless the kept
+        fit's composite correlation is lower by more than the margin, in the anchor and where
+        no estimate is left; ignored with ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
         what guides it: ``night.weight`` with the reanalysis among the estimates,
@@ -530,9 +302,13 @@ def distributed_lag_compensation(
     # than the network guides the fit (the network alone: in the anchor below)
     network_alone = len(sig_hf) == 1 and network_first
     rows = np.flatnonzero(fit.n_signals == 0 if network_alone else fit.n_signals >= 0)
-    slope = network_anchor == "select_nights_slope" and night is not None and level is None
-    if slope and rows.size:
-        _prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
+    kernel = network_anchor == "select_nights_kernel" and night is not None and level is None
+    slope = (network_anchor == "select_nights_slope" or kernel) and night is not None
+    if slope and level is None and rows.size:
+        prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
+    if kernel:  # the element kernel where no estimate is left
+        alone = np.flatnonzero(fit.n_signals == 0)
+        prefer_element_kernel(fit, alone, raw_hf, ts_hf, fit_hours, nights(0))
     if network_anchor != "none" and network_alone and level is None:
         with_nights = network_anchor.startswith("select_nights") and night is not None
         fit = anchor_lagged_on_network(
@@ -540,6 +316,7 @@ def distributed_lag_compensation(
             night=nights(1), nights_alone=nights(0) if with_nights else None,
             cv_tolerance=cv_tolerance,
             night_slope=with_nights and network_anchor == "select_nights_slope",
+            night_kernel=with_nights and kernel,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {

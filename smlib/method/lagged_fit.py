@@ -1,0 +1,233 @@
+"""The distributed-lag artefact fit of one set of equations, per station (issue 18).
+
+The numpy kernel of :mod:`smlib.method.lagged_artefact`: per station, the ridge least squares
+of the raw SM HF on the lagged TS HF (and the signal estimates, and the night equations of
+:mod:`smlib.method.night_window` stacked below), the lag window chosen by two-fold
+cross-validation over alternating blocks of days. :mod:`smlib.method.lagged_artefact` builds
+the product's fits from it, and :mod:`smlib.method.night_candidates` the fits of the nights
+alone that compete with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from smlib.method.artefact_terms import lagged_copies
+from smlib.method.night_window import NightEquations
+
+__all__ = ["DistributedLagFit", "distributed_lag_fit"]
+
+
+@dataclass
+class DistributedLagFit:
+    """Per-station distributed-lag artefact weights.
+
+    Attributes
+    ----------
+    weights : numpy.ndarray, shape (station, max_lag_h + 1)
+        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1; 0 beyond the station's window, NaN
+        for a station that could not be fitted.
+    window_h : numpy.ndarray of int, shape (station,)
+        Chosen window :math:`K` (hours; -1 where not fitted).
+    cv_rmse : numpy.ndarray, shape (station,)
+        Cross-validated RMSE of the fit at the chosen window, m3 m-3.
+    level_weights : numpy.ndarray, shape (station, max_lag_h + 1), or None
+        With a wetness level: :math:`v_k` of :math:`(L - \\bar L)\\, T_{HF}(t-k)`,
+        K-1 (m3 m-3 per K per m3 m-3 of level).
+    level_mean : numpy.ndarray, shape (station,), or None
+        :math:`\\bar L`, the mean level over the fitted hours, m3 m-3.
+    n_hours : numpy.ndarray of int, shape (station,), or None
+        Hours that entered the fit kept for the station (0 where not fitted).
+    n_signals : numpy.ndarray of int, shape (station,), or None
+        Signal estimates in the fit kept for the station (the last ``n_signals`` of those
+        given; fewer where the full fit lacked hours); -1 where not fitted.
+    anchored : numpy.ndarray of bool, shape (station,), or None
+        Stations whose weights come from the fit anchored on the network
+        (:func:`smlib.method.lagged_artefact.anchor_lagged_on_network`).
+    """
+
+    weights: np.ndarray
+    window_h: np.ndarray
+    cv_rmse: np.ndarray
+    level_weights: np.ndarray | None = None
+    level_mean: np.ndarray | None = None
+    n_signals: np.ndarray | None = None
+    anchored: np.ndarray | None = None
+    n_hours: np.ndarray | None = None
+
+
+def _ridge_solve(
+    a: np.ndarray, y: np.ndarray, blocks: list[np.ndarray], ridge: float, noise: float = 0.0
+) -> np.ndarray:
+    """Least squares of ``y`` on ``a`` with a ridge on each block of column indices.
+
+    Each block's penalty is ``ridge`` times the mean diagonal of its part of ``a'a``, so it
+    does not depend on the units or the number of hours. ``noise``: what the regressors' noise
+    adds to each diagonal element of the first block (the lags), taken off first, at most half.
+    """
+    ata = a.T @ a
+    aty = a.T @ y
+    if noise > 0 and blocks:
+        lag = blocks[0]
+        ata[lag, lag] -= np.minimum(noise, 0.5 * ata[lag, lag])
+    empty = np.flatnonzero(np.diag(ata) == 0)  # e.g. the intercept of the night equations alone
+    ata[empty, empty] = 1.0
+    if ridge > 0:
+        for idx in blocks:
+            if idx.size:
+                ata[idx, idx] += ridge * float(np.mean(np.diag(ata)[idx]))
+    try:
+        return np.linalg.solve(ata, aty)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(ata, aty, rcond=None)[0]
+
+
+def _noise(night, s: int, nights, train: np.ndarray) -> float:
+    """:meth:`NightEquations.noise_gram` of the night rows (the last) of the row mask ``train``;
+    a single slope only (with lags the noise-free normal matrix is near singular at night)."""
+    if nights is None or nights[1].shape[1] > 1:
+        return 0.0
+    return night.noise_gram(s, nights[2][train[-nights[2].size :]])
+
+
+def _design(
+    k: int, lag_cols, inter_cols, sig_cols, nights=None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns [1, T_HF(t-0..k), (L - mean) T_HF(t-0..k), signals] and the penalised blocks;
+    with ``nights`` (:meth:`NightEquations.rows`) their equations below, 0 elsewhere."""
+    parts = [np.ones((lag_cols.shape[0], 1)), lag_cols[:, : k + 1]]
+    blocks = [np.arange(1, k + 2)]
+    if inter_cols is not None:
+        parts.append(inter_cols[:, : k + 1])
+        blocks.append(np.arange(k + 2, 2 * k + 3))
+    if sig_cols is not None:
+        parts.append(sig_cols)
+    a = np.hstack(parts)
+    if nights is not None:
+        below = np.zeros((nights[1].shape[0], a.shape[1]))
+        below[:, 1 : k + 2] = nights[1][:, : k + 1]
+        a = np.vstack([a, below])
+    return a, blocks
+
+
+def distributed_lag_fit(
+    y: np.ndarray,
+    ts_hf: np.ndarray,
+    signal: list[np.ndarray],
+    keep: np.ndarray,
+    max_lag_h: int = 6,
+    ridge: float = 1e-3,
+    min_hours: int = 240,
+    block_days: int = 7,
+    level: np.ndarray | None = None,
+    night: NightEquations | None = None,
+    cv_tolerance: float = 0.0,
+) -> DistributedLagFit:
+    """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
+    station, choosing the window ``K`` by cross-validation.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (station, time)
+        Raw SM HF, m3 m-3.
+    ts_hf : numpy.ndarray, shape (station, time)
+        Soil temperature HF, K.
+    signal : list of numpy.ndarray, each shape (station, time)
+        HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
+    keep : numpy.ndarray of bool, shape (station, time)
+        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h``, any
+        signal or the level is missing are left out for every window, so all windows see the
+        same hours.
+    max_lag_h : int
+        Largest window tried, hours.
+    ridge : float
+        Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
+        block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
+    min_hours : int
+        Fewest usable hours; stations below get NaN weights and window -1.
+    block_days : int
+        Length of the alternating blocks of the two-fold cross-validation, days.
+    level : numpy.ndarray, shape (station, time), optional
+        A wetness level (e.g. the SM LF, m3 m-3): the weights become
+        :math:`w_k + v_k (L - \\bar L)`, an artefact gain that changes with wetness (a dry
+        soil's larger Maxwell-Wagner response).
+    night : NightEquations, optional
+        Adds the night equations (:mod:`smlib.method.night_window`) of the hours ``keep``:
+        the measured SM and the lagged TS each less its straight line within a night. They
+        share the lag weights, have no signal terms, and enter the cross-validation by the
+        same blocks of days. With ``night.days`` False the fit takes them alone (``signal``
+        must be empty); a station without a usable night is then not fitted.
+    cv_tolerance : float
+        Parsimony of the window: the shortest ``K`` whose cross-validated error is within
+        this fraction of the smallest (0: the smallest error itself). Where windows differ by
+        less than that, a longer one mostly lets the artefact take up part of the true cycle.
+
+    Returns
+    -------
+    DistributedLagFit
+    """
+    lags = lagged_copies(ts_hf, max_lag_h)
+    n_st, n_t = np.shape(y)
+    weights = np.full((n_st, max_lag_h + 1), np.nan)
+    level_w = None if level is None else np.full((n_st, max_lag_h + 1), np.nan)
+    level_mean = None if level is None else np.full(n_st, np.nan)
+    window = np.full(n_st, -1, dtype=int)
+    cv = np.full(n_st, np.nan)
+    n_hours = np.zeros(n_st, dtype=np.int64)
+    ok = keep & np.isfinite(y)
+    for r in (*lags, *signal, *([] if level is None else [level])):
+        ok &= np.isfinite(r)
+    fold = (np.arange(n_t) // (24 * block_days)) % 2 == 0
+    n_per_lag = 1 if level is None else 2
+    for s in range(n_st):
+        m = ok[s]
+        if m.sum() < max(min_hours, n_per_lag * (max_lag_h + 1) + len(signal) + 2):
+            continue
+        ys = np.asarray(y[s, m], dtype=np.float64)
+        lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
+        inter_cols = None
+        if level is not None:
+            lv = np.asarray(level[s, m], dtype=np.float64)
+            level_mean[s] = lv.mean()
+            inter_cols = lag_cols * (lv - lv.mean())[:, None]
+        sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
+        f = fold[m]
+        nights = None if night is None else night.rows(s, keep[s], max_lag_h)
+        if night is not None and not night.days:  # the nights alone (no estimate to guide)
+            if nights is None:
+                continue
+            ys, lag_cols, f, sig_cols = ys[:0], lag_cols[:0], f[:0], None
+            inter_cols = None if inter_cols is None else inter_cols[:0]
+        if nights is not None:
+            f = np.concatenate([f, fold[nights[2]]])
+            ys = np.concatenate([ys, nights[0]])
+        errs = np.full(max_lag_h + 1, np.inf)
+        for k in range(max_lag_h + 1):
+            a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
+            err = 0.0
+            for train in (f, ~f):
+                if train.sum() < a.shape[1] + 1 or (~train).sum() == 0:
+                    err = np.inf
+                    break
+                noise = _noise(night, s, nights, train)
+                sol = _ridge_solve(a[train], ys[train], blocks, ridge, noise)
+                err += float(((a[~train] @ sol - ys[~train]) ** 2).sum())
+            errs[k] = err
+        if not np.isfinite(errs.min()):
+            continue
+        # the shortest window within cv_tolerance of the best: lags the data do not ask for
+        # (a smooth night's TS has nearly collinear lags) only add variance
+        k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
+        a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
+        sol = _ridge_solve(a, ys, blocks, ridge, _noise(night, s, nights, np.ones(ys.size, bool)))
+        weights[s] = 0.0
+        weights[s, : k + 1] = sol[1 : k + 2]
+        if level_w is not None:
+            level_w[s] = 0.0
+            level_w[s, : k + 1] = sol[k + 2 : 2 * k + 3]
+        window[s] = k
+        cv[s] = np.sqrt(errs[k] / ys.size)
+        n_hours[s] = int(m.sum())
+    return DistributedLagFit(weights, window, cv, level_w, level_mean, n_hours=n_hours)
