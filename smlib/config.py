@@ -211,8 +211,9 @@ class CorrectConfig:
         ``select_nights_slope``, and the element kernel of the nights alone (a transport
         delay and a first-order response of the sensing element, one gain per probe:
         :mod:`smlib.method.night_candidates`) replaces the kept fit, where the network is the
-        only estimate or none is left, unless the kept fit's correlation is lower by more than
-        the same margin. ``none``: the free fit everywhere. Measured in benchmarks/README.md.
+        only estimate or none is left, where it finds a delay, unless the kept fit's
+        correlation is lower by more than 0.10
+        (:data:`smlib.method.night_candidates.KERNEL_MARGIN`). ``none``: the free fit everywhere. Measured in benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal

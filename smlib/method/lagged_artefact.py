@@ -99,7 +99,8 @@ def anchor_lagged_on_network(
     little can carry a wrong diurnal shape. With ``night_kernel`` too, the element kernel of
     the nights alone (a delay and a first-order response, one gain:
     :func:`smlib.method.night_candidates.prefer_element_kernel`) then replaces the kept fit
-    unless that leaves the composite correlation lower by more than the same margin.
+    unless that leaves the composite correlation lower by more than its own margin
+    (:data:`smlib.method.night_candidates.KERNEL_MARGIN`, 0.10).
 
     Parameters
     ----------
@@ -224,7 +225,7 @@ def distributed_lag_compensation(
         it replaces that fit by the same rule; ``select_nights_kernel``: as
         ``select_nights_slope``, and the element kernel of the nights alone
         (:mod:`smlib.method.night_candidates`) is a fifth candidate, preferred unless the kept
-        fit's composite correlation is lower by more than the margin, in the anchor and where
+        fit's composite correlation is lower by more than its margin, in the anchor and where
         no estimate is left; ignored with ``level_interaction``.
     night : NightRule, optional
         Adds the night equations (:mod:`smlib.method.night_window`) to every fit, weighted by
