@@ -30,7 +30,9 @@ against ``truth.nc`` with :func:`smlib.evaluation.skill.score_against_truth`:
 Per world, ``_signal_ablation`` holds the recommended product refitted with every subset of its
 signal estimates (all, without the network, without ERA5-Land / MERRA-2, the network alone,
 none), scored like the methods, and the network's gain (product minus product without the
-network, median rain-free HF R) with its verdict; the summary says in which worlds the network
+network, median rain-free HF R) with its verdict, and ``paired``: the same gain station by
+station (:func:`smlib.evaluation.signal_ablation.paired_network_gain`: the median and mean of
+the per-station differences, the stations lifted and lowered); the summary says in which worlds the network
 never hurts (``product>=without_network``). Only refits: no training.
 
 Every method's rain-free HF R is also stated as a share of the ceiling's
@@ -78,6 +80,7 @@ from smlib.atomic import atomic_path
 from smlib.evaluation.calibration import interval_coverage
 from smlib.evaluation.signal_ablation import (
     ablation_summary,
+    paired_network_gain,
     score_signal_ablation,
     signal_ablation,
 )
@@ -197,6 +200,8 @@ def _network_part(cube: xr.Dataset, rec: xr.Dataset, truth: xr.Dataset, cc) -> d
         return {"_signal_ablation_error": str(err)}
     table = score_signal_ablation(ablated, rec, truth, cube)
     out: dict = {"_signal_ablation": ablation_summary(table)}
+    # station by station: the medians of two columns can move against their differences
+    out["_signal_ablation"]["paired"] = paired_network_gain(ablated, rec, truth, cube)
     if "without_network" in table.index:
         row = table.loc["without_network"]
         out["recommended_without_network"] = {

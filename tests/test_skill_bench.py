@@ -45,6 +45,9 @@ def test_the_network_part_scores_the_product_without_the_network():
     sa = part["_signal_ablation"]
     assert sa["network"] == "helps" and sa["network_gain_hf_r"] > 0.01
     assert part["recommended_without_network"]["hf_r"] == sa["table"]["without_network"]["hf_r"]
+    paired = sa["paired"]  # the same gain station by station
+    assert paired["stations"] == sa["table"]["all"]["stations_scored"]
+    assert paired["mean"] > 0.01 and paired["stations_up"] > paired["stations_down"]
     bad = bench_skill._network_part(
         cube, corrected_of(cube), truth, CorrectConfig(smoothing_days=3)
     )

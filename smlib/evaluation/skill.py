@@ -54,6 +54,7 @@ from smlib.method.decomposition import high_frequency
 from smlib.method.network_anchor import composite_correlation
 
 __all__ = [
+    "station_hf_r",
     "DIELECTRIC",
     "score_against_truth",
     "load_skill_benchmark",
@@ -91,6 +92,46 @@ def _rmse_kernel(x: np.ndarray, y: np.ndarray, keep: np.ndarray) -> np.ndarray:
         return np.where(n >= 48, np.sqrt((d**2).sum(-1) / np.maximum(n, 1)), np.nan)
 
 
+def _scoring_frame(corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset) -> tuple:
+    """The stations and hours every score uses: the stations in both files (ids), the
+    corrected file and the true SM on them and their common hours, the cube on those, the
+    rain-free hours (strict screen) and the mask of the dielectric non-reference ISMN
+    stations whose rain-free scores are reported."""
+    common = np.intersect1d(corrected["station"].values, truth["station"].values)
+    c = corrected.sel(station=common)
+    t = truth["sm"].reset_coords(drop=True).sel(station=common)
+    c, t = xr.align(c, t, join="inner", exclude=["station"])
+    cb = cube.sel(station=common).reindex(time=c["time"])
+    free = dg.rain_free_hours(cb, "strict")
+    kind = np.asarray(c["kind"].values).astype(str)
+    ref = np.asarray(c["is_reference"].values).astype(bool)
+    stype = np.asarray(c["sensor_type"].values).astype(str)
+    target = (kind == "ismn") & ~ref & np.isin(stype, DIELECTRIC)
+    return common, c, t, cb, free, target
+
+
+def station_hf_r(
+    corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset, methods: dict[str, str]
+) -> pd.DataFrame:
+    """Each method's rain-free HF R against the truth at each station that
+    :func:`score_against_truth` scores (its ``hf_r`` is the median of a column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``station`` (the dielectric non-reference ISMN stations), one column per method
+        key; NaN where a station has too few hours.
+    """
+    common, c, _, _, free, target = _scoring_frame(corrected, truth, cube)
+    skill = dg.skill_vs_truth(c, truth.sel(station=common), methods, keep=free)
+    ids = common.astype(str)[target]
+    out = {
+        m: skill[skill["method"] == m].set_index("station")["hf_r"].reindex(ids).to_numpy()
+        for m in methods
+    }
+    return pd.DataFrame(out, index=pd.Index(ids, name="station"))
+
+
 def score_against_truth(
     corrected: xr.Dataset,
     truth: xr.Dataset,
@@ -120,17 +161,11 @@ def score_against_truth(
     if missing:
         log.warning("skipping methods whose variables are missing: %s", missing)
         methods = {m: v for m, v in methods.items() if v in corrected}
-    common = np.intersect1d(corrected["station"].values, truth["station"].values)
-    c = corrected.sel(station=common)
-    t = truth["sm"].reset_coords(drop=True).sel(station=common)
-    c, t = xr.align(c, t, join="inner", exclude=["station"])
-    cb = cube.sel(station=common).reindex(time=c["time"])
-    free = dg.rain_free_hours(cb, "strict")
+    common, c, t, cb, free, target = _scoring_frame(corrected, truth, cube)
     wet = ~free
     kind = np.asarray(c["kind"].values).astype(str)
     ref = np.asarray(c["is_reference"].values).astype(bool)
     stype = np.asarray(c["sensor_type"].values).astype(str)
-    target = (kind == "ismn") & ~ref & np.isin(stype, DIELECTRIC)
     towers = kind == "tower"
     raw_ok = np.isfinite(np.asarray(c["sm"].values))
     skill = dg.skill_vs_truth(c, truth.sel(station=common), methods, keep=free)
