@@ -364,6 +364,13 @@ def signal_ablation(
     return out
 
 
+def _scored(ablation: xr.Dataset, corrected: xr.Dataset) -> xr.Dataset:
+    """The corrected file's ``sm`` and ``ts`` (and its station coordinates) with the ablation's
+    products beside them, as the skill scores read them."""
+    keep = [v for v in corrected.data_vars if v in ("sm", "ts")]
+    return corrected[keep].assign({v: ablation[v] for v in ablation.data_vars})
+
+
 def score_signal_ablation(
     ablation: xr.Dataset, corrected: xr.Dataset, truth: xr.Dataset, cube: xr.Dataset
 ) -> pd.DataFrame:
@@ -392,8 +399,7 @@ def score_signal_ablation(
     from smlib.evaluation.skill import score_against_truth
 
     names = str(ablation.attrs.get("ablations", "")).split()
-    keep = [v for v in corrected.data_vars if v in ("sm", "ts")]
-    ds = corrected[keep].assign({v: ablation[v] for v in ablation.data_vars})
+    ds = _scored(ablation, corrected)
     scores = score_against_truth(ds, truth, cube, {n: f"sm_ablation_{n}" for n in names})
     rows = {}
     for n in names:
@@ -505,9 +511,7 @@ def paired_network_gain(
     names = {"all": "sm_ablation_all", "without_network": "sm_ablation_without_network"}
     if any(v not in ablation for v in names.values()):
         return None
-    keep = [v for v in corrected.data_vars if v in ("sm", "ts")]
-    ds = corrected[keep].assign({v: ablation[v] for v in ablation.data_vars})
-    r = station_hf_r(ds, truth, cube, names)
+    r = station_hf_r(_scored(ablation, corrected), truth, cube, names)
     return paired_gain_kernel(r["all"].to_numpy(), r["without_network"].to_numpy(), tolerance)
 
 

@@ -165,7 +165,7 @@ def anchor_lagged_on_network(
         if fit.n_signals is not None:
             fit.n_signals[idx] = 0
         anchored[idx] = False
-        if night_slope or night_kernel:
+        if night_slope:
             prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone, ridge, min_hours)
         if night_kernel:
             prefer_element_kernel(fit, rows, raw_hf, ts_hf, fit_hours, nights_alone)
@@ -303,21 +303,20 @@ def distributed_lag_compensation(
     # than the network guides the fit (the network alone: in the anchor below)
     network_alone = len(sig_hf) == 1 and network_first
     rows = np.flatnonzero(fit.n_signals == 0 if network_alone else fit.n_signals >= 0)
-    kernel = network_anchor == "select_nights_kernel" and night is not None and level is None
-    slope = (network_anchor == "select_nights_slope" or kernel) and night is not None
-    if slope and level is None and rows.size:
+    with_nights = night is not None and level is None
+    kernel = network_anchor == "select_nights_kernel" and with_nights
+    slope = network_anchor in ("select_nights_slope", "select_nights_kernel") and with_nights
+    if slope and rows.size:
         prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
     if kernel:  # the element kernel where no estimate is left
         alone = np.flatnonzero(fit.n_signals == 0)
         prefer_element_kernel(fit, alone, raw_hf, ts_hf, fit_hours, nights(0))
     if network_anchor != "none" and network_alone and level is None:
-        with_nights = network_anchor.startswith("select_nights") and night is not None
+        alone = network_anchor.startswith("select_nights") and night is not None
         fit = anchor_lagged_on_network(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
-            night=nights(1), nights_alone=nights(0) if with_nights else None,
-            cv_tolerance=cv_tolerance,
-            night_slope=with_nights and network_anchor == "select_nights_slope",
-            night_kernel=with_nights and kernel,
+            night=nights(1), nights_alone=nights(0) if alone else None,
+            cv_tolerance=cv_tolerance, night_slope=slope, night_kernel=kernel,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {
