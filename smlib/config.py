@@ -250,6 +250,14 @@ class CorrectConfig:
         are nearly collinear). False (the dataclass default, as run folders written before
         it): no correction. ``recommended``: true; measured on the skill benchmark
         (benchmarks/README.md).
+    night_gain_errors_in_variables : bool
+        Correct the gain of every artefact fit that takes the night equations, lags and day
+        equations included, for the thermistor's noise along the fitted shape only (one
+        scalar: the least-squares weights divided by the estimated reliability of the fitted
+        artefact regressor; :meth:`smlib.method.night_window.NightEquations.shape_noise`).
+        Unlike the noise taken off each lag's diagonal it cannot let nearly collinear lags
+        run away. False (the dataclass default, as run folders written before it): no
+        correction.
     tower_water_balance : bool
         ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
         towers) the cumulative evaporation enters the fit as one more estimate of the true
@@ -292,6 +300,7 @@ class CorrectConfig:
     night_window_h: tuple[int, int] = (20, 10)
     night_dark_only: bool = False
     night_errors_in_variables: bool = False
+    night_gain_errors_in_variables: bool = False
     tower_water_balance: bool = False
     tower_lag_cv_tolerance: float = 0.0
     tower_wetness_gain: bool = False
@@ -426,6 +435,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "network_night_purge": True,
         "network_anchor": "select_nights_kernel",
         "night_errors_in_variables": True,
+        "night_gain_errors_in_variables": True,
     },
     "preprocess": {"max_gap_h": 3, "lf_hold_h": 12},
 }

@@ -133,3 +133,78 @@ def test_only_the_nights_alone_are_corrected():
     assert not rule.equations(ts, ts, 2, False).errors_in_variables
     assert get_profile("recommended").correct.night_errors_in_variables
     assert not get_profile("paper").correct.night_errors_in_variables
+
+
+# --- the gain along the fitted shape (NightEquations.gain_errors_in_variables) -------------
+
+
+def _signal_estimate(gain: float, amplitude_k: float, sd_k: float) -> tuple:
+    """:func:`_probe` with a perfect estimate of the true SM (its raw less the artefact and
+    the probe's noise, recomputed from the same seed)."""
+    raw, ts = _probe(gain, amplitude_k, sd_k)
+    rng = np.random.default_rng(1)
+    probe_noise = rng.normal(0, 3e-4, HOURS.size)
+    truth = raw[0] - gain * (_true_ts(amplitude_k) - 18) - probe_noise
+    return raw, ts, truth[None].astype(np.float32)
+
+
+def _lag_gain(raw, ts, signal, gain_eiv: bool, max_lag: int = 4) -> np.ndarray:
+    rule = NightRule(NIGHT, 10.0, 600.0, gain_errors_in_variables=gain_eiv)
+    keep = np.ones(raw.shape, bool)
+    return distributed_lag_compensation(raw, ts, signal, keep, max_lag, night=rule)[1].weights[0]
+
+
+@pytest.mark.parametrize("with_estimate", [False, True])
+def test_the_gain_of_a_fit_with_lags_is_found_where_ts_varies_little(with_estimate):
+    """A 1 K diurnal range read with 0.15 K of noise. With lags (the nights alone, or the
+    network's estimate and the nights at weight 600) least squares takes too little for
+    artefact; rescaled along its shape the sum of the weights (the probe's gain on a lag-0
+    element) is within 5 % of the truth, and the shape is the same."""
+    gain = 0.003
+    raw, ts, truth = _signal_estimate(gain, amplitude_k=1.0, sd_k=0.15)
+    signal = [truth] if with_estimate else []
+    plain, corrected = (_lag_gain(raw, ts, signal, eiv) for eiv in (False, True))
+    assert plain.sum() < 0.9 * gain, plain
+    assert abs(corrected.sum() / gain - 1) < 0.05, corrected
+    ratio = corrected[plain != 0] / plain[plain != 0]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9)  # one scalar: the shape is kept
+    assert ratio[0] > 1
+
+
+def test_the_gain_along_the_shape_leaves_a_large_range_as_it_was():
+    """With a 6 K range and a reanalysis-like estimate the day equations' TS varies far more
+    than the noise: the rescale moves the gain by under 1 %."""
+    raw, ts, truth = _signal_estimate(0.002, amplitude_k=6.0, sd_k=0.1)
+    plain, corrected = (_lag_gain(raw, ts, [truth], eiv) for eiv in (False, True))
+    assert 1 < corrected.sum() / plain.sum() < 1.01
+
+
+def test_the_gain_along_the_shape_is_passed_to_every_fit_and_recommended():
+    """Every fit's night equations carry it (the single slope of the nights alone keeps its
+    own correction, which the rescale does not repeat); the recommended profile turns it on,
+    the paper's and the dataclass default not."""
+    from smlib.config import CorrectConfig, get_profile
+
+    rule = NightRule(NIGHT, 10.0, 600.0, gain_errors_in_variables=True)
+    ts = np.zeros((1, HOURS.size))
+    assert all(
+        rule.equations(ts, ts, n, alone).gain_errors_in_variables
+        for n, alone in ((0, False), (1, True), (2, False))
+    )
+    assert get_profile("recommended").correct.night_gain_errors_in_variables
+    assert not get_profile("paper").correct.night_gain_errors_in_variables
+    assert not CorrectConfig().night_gain_errors_in_variables
+
+
+def test_the_single_slope_is_not_corrected_twice():
+    """A single slope of the nights alone, already corrected on its diagonal, is not rescaled
+    again: the same weight with and without the rescale."""
+    raw, ts = _probe(0.003, amplitude_k=1.0, sd_k=0.15)
+    keep = np.ones(raw.shape, bool)
+    got = [
+        distributed_lag_compensation(raw, ts, [], keep, 0, night=NightRule(
+            NIGHT, 10.0, 600.0, errors_in_variables=True, gain_errors_in_variables=g
+        ))[1].weights[0, 0]
+        for g in (False, True)
+    ]  # fmt: skip
+    assert got[0] == got[1]

@@ -92,6 +92,35 @@ def _noise(night, s: int, nights, train: np.ndarray) -> float:
     return night.noise_gram(s, nights[2][train[-nights[2].size :]])
 
 
+def _gain_along_shape(
+    a: np.ndarray, y: np.ndarray, sol: np.ndarray, lag: np.ndarray, noise: float
+) -> np.ndarray:
+    """``sol`` with its lag weights (the columns ``lag`` of ``a``) rescaled by the
+    errors-in-variables slope of ``y`` less the other terms on the fitted artefact
+    :math:`x = A_T \\mathbf{w}`, whose :math:`\\lVert x \\rVert^2` holds ``noise`` times
+    :math:`\\lVert\\mathbf{w}\\rVert^2` of the thermistor's noise
+    (:meth:`NightEquations.shape_noise`), taken off at most half. One scalar along the fitted
+    shape: unlike the noise taken off each lag's diagonal, it cannot let the weights of a
+    smooth night's nearly collinear lags run away.
+
+    >>> a = np.column_stack([np.ones(4), [1.0, -1.0, 2.0, -2.0]])
+    >>> y = 0.5 * a[:, 1]
+    >>> sol = np.linalg.lstsq(a, y, rcond=None)[0]
+    >>> round(float(_gain_along_shape(a, y, sol, np.array([1]), 2.5)[1]), 3)  # noise: 1/4 of |x|^2
+    0.667
+    """
+    w = sol[lag]
+    x = a[:, lag] @ w
+    xx = float(x @ x)
+    if noise <= 0 or xx <= 0:
+        return sol
+    other = np.setdiff1d(np.arange(a.shape[1]), lag)
+    r = y - a[:, other] @ sol[other]
+    out = sol.copy()
+    out[lag] = w * float(x @ r) / (xx - min(noise * float(w @ w), 0.5 * xx))
+    return out
+
+
 def _design(
     k: int, lag_cols, inter_cols, sig_cols, nights=None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -221,7 +250,11 @@ def distributed_lag_fit(
         # (a smooth night's TS has nearly collinear lags) only add variance
         k = int(np.flatnonzero(errs <= errs.min() * (1.0 + cv_tolerance))[0])
         a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
-        sol = _ridge_solve(a, ys, blocks, ridge, _noise(night, s, nights, np.ones(ys.size, bool)))
+        noise = _noise(night, s, nights, np.ones(ys.size, bool))
+        sol = _ridge_solve(a, ys, blocks, ridge, noise)
+        if nights is not None and noise == 0:  # the gain along the fitted shape
+            n_day = ys.size - nights[0].size
+            sol = _gain_along_shape(a, ys, sol, blocks[0], night.shape_noise(s, nights[2], n_day))
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
         if level_w is not None:

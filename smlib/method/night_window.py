@@ -292,6 +292,11 @@ class NightEquations:
         Correct a single slope (no lags) for the thermistor's noise in the night equations'
         regressor (:func:`thermistor_noise_var`; :meth:`noise_gram`; applied by
         :func:`smlib.method.lagged_artefact.distributed_lag_fit` with ``max_lag_h=0``).
+    gain_errors_in_variables : bool
+        Correct the gain of every other fit (lags, or day equations beside the nights) for
+        the thermistor's noise along the fitted shape only (:meth:`shape_noise`): the
+        weights' direction stays that of least squares and their scale is divided by the
+        reliability of the fitted artefact regressor.
     """
 
     night: np.ndarray
@@ -301,6 +306,7 @@ class NightEquations:
     min_hours: int = NIGHT_LENGTH_H - 2
     days: bool = True
     errors_in_variables: bool = False
+    gain_errors_in_variables: bool = False
 
     def subset(self, rows: np.ndarray) -> NightEquations:
         """The same equations for the stations ``rows`` (an index or a boolean mask)."""
@@ -341,6 +347,31 @@ class NightEquations:
         _, size = np.unique(self.night[s][hours], return_counts=True)
         return self.weight * var * float(np.sum(np.maximum(size - 2, 0)))
 
+    def shape_noise(self, s: int, hours: np.ndarray, n_day_hours: int) -> float:
+        """What the thermistor's noise adds to :math:`\\lVert A_T \\mathbf{w} \\rVert^2` per unit
+        :math:`\\lVert \\mathbf{w} \\rVert^2`, for station ``s``'s fit of ``n_day_hours`` day
+        equations (on the TS HF, whose 24-h mean takes 1/24 of the noise) and the night
+        equations at ``hours``, K^2: :math:`\\hat\\sigma^2 (\\tfrac{23}{24} n_{day} + w
+        \\sum_n (m_n - 2))`. White noise is uncorrelated between lags, so a weighted sum of the
+        lagged TS carries :math:`\\hat\\sigma^2 \\sum_k w_k^2` of it per equation. 0 without
+        ``gain_errors_in_variables``.
+
+        Examples
+        --------
+        >>> night = np.repeat(np.arange(20), 10)[None, :]
+        >>> ts = 0.1 * np.random.default_rng(1).standard_normal((1, 200))
+        >>> eq = NightEquations(night, ts, ts, 2.0, gain_errors_in_variables=True)
+        >>> noise = thermistor_noise_var(ts[0], night[0])
+        >>> round(eq.shape_noise(0, np.arange(200), 48) / noise, 1)  # 46 + 2 * 20 * 8
+        366.0
+        """
+        if not self.gain_errors_in_variables:
+            return 0.0
+        var = thermistor_noise_var(self.ts[s], self.night[s])
+        _, size = np.unique(self.night[s][hours], return_counts=True)
+        night_dof = self.weight * float(np.sum(np.maximum(size - 2, 0)))
+        return var * (n_day_hours * 23.0 / 24.0 + night_dof)
+
 
 @dataclass(frozen=True)
 class NightRule:
@@ -365,6 +396,9 @@ class NightRule:
         slope for the thermistor's noise (:meth:`NightEquations.noise_gram`). Beside the
         estimates' day equations, and with lags, it was measured worse (benchmarks/README.md),
         and is not applied there.
+    gain_errors_in_variables : bool
+        Every fit with night equations corrects its gain for the thermistor's noise along the
+        fitted shape (:attr:`NightEquations.gain_errors_in_variables`).
 
     Where no estimate is left (the temperature-only fallback) the nights alone fit the
     artefact. The values of the ``recommended`` profiles were chosen on the skill benchmark
@@ -376,6 +410,7 @@ class NightRule:
     weight_network_only: float
     min_hours: int = night_min_hours()
     errors_in_variables: bool = False
+    gain_errors_in_variables: bool = False
 
     def equations(
         self, sm: np.ndarray, ts: np.ndarray, n_estimates: int, network_alone: bool
@@ -393,9 +428,14 @@ class NightRule:
         """
         if n_estimates == 0:
             eiv = self.errors_in_variables
-            return NightEquations(self.night, sm, ts, 1.0, self.min_hours, False, eiv)
+            return NightEquations(
+                self.night, sm, ts, 1.0, self.min_hours, False, eiv, self.gain_errors_in_variables
+            )
         weight = self.weight_network_only if network_alone and n_estimates == 1 else self.weight
-        return NightEquations(self.night, sm, ts, weight, self.min_hours)
+        return NightEquations(
+            self.night, sm, ts, weight, self.min_hours,
+            gain_errors_in_variables=self.gain_errors_in_variables,
+        )  # fmt: skip
 
     def subset(self, rows: np.ndarray) -> NightRule:
         """The rule for the stations ``rows``."""

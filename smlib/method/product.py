@@ -564,6 +564,7 @@ def night_rule(ds: xr.Dataset, cc: CorrectConfig) -> NightRule | None:
     return NightRule(
         night, cc.night_weight, cc.night_weight_network_only, night_min_hours(length),
         errors_in_variables=cc.night_errors_in_variables,
+        gain_errors_in_variables=cc.night_gain_errors_in_variables,
     )  # fmt: skip
 
 
