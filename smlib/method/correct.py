@@ -318,6 +318,8 @@ def _correct(
                     )
                     if cc.night_errors_in_variables:
                         how += ", the nights' single slope corrected for the thermistor's noise"
+                    if cc.night_gain_errors_in_variables:
+                        how += ", every fit's gain corrected for it along the fitted shape"
                 if cc.artefact_lags_h > 0 and cc.tower_water_balance and "lh" in ds:
                     how += "; at flux towers the measured evaporation as one more estimate"
                     if cc.tower_lag_cv_tolerance > 0:
