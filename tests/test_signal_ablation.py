@@ -23,6 +23,7 @@ from smlib.evaluation.signal_ablation import (
     ablation_subsets,
     network_gain,
     network_verdict,
+    paired_gain_kernel,
     refit_kernel,
     score_signal_ablation,
     signal_ablation,
@@ -289,13 +290,19 @@ def test_the_books_table_of_the_network_gain_per_world():
     from smlib.evaluation.signal_ablation import ablation_summary
     from smlib.report import study
 
+    paired = paired_gain_kernel(np.array([0.9, 0.8, 0.7, 0.6]), np.array([0.8, 0.8, 0.75, 0.5]))
     bench = {"scenarios": {"a": {"_signal_ablation": ablation_summary(_table(0.93, 0.85))},
-                           "b": {"_signal_ablation": ablation_summary(_table(0.80, 0.90))},
+                           "b": {"_signal_ablation": {**ablation_summary(_table(0.80, 0.90)),
+                                                      "paired": paired}},
                            "c": {"_error": "training failed"}}}  # fmt: skip
     table = study.network_gain_by_world(bench)
     assert list(table.index) == ["a", "b"]
     assert table.loc["b", "network's gain"] == pytest.approx(-0.10)
     assert table.loc["a", "the network"] == "helps" and table.loc["b", "the network"] == "hurts"
+    # the stations' own differences: +0.1, 0, -0.05, +0.1 -> mean +0.0375, 2 up, 1 down
+    assert table.loc["b", "paired mean gain"] == pytest.approx(0.0375)
+    assert (table.loc["b", "stations lifted"], table.loc["b", "stations lowered"]) == (2, 1)
+    assert np.isnan(table.loc["a", "paired mean gain"])  # a result written before it
     why = study.show_or_explain(study.network_gain_by_world, {"scenarios": {"c": {}}})
     assert "rerun python -m benchmarks --only skill" in str(why)
 

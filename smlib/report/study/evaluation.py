@@ -223,7 +223,11 @@ def describe_signal_ablation(table: pd.DataFrame) -> str:
 
 def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
     """Per world of the skill benchmark: the recommended product, the same product refitted
-    without the network, the network's gain (median rain-free HF R) and its verdict.
+    without the network, the network's gain (median rain-free HF R) and its verdict; and,
+    where the benchmark stored it (``paired``, :func:`smlib.evaluation.signal_ablation.paired_network_gain`),
+    the same gain station by station: its mean and the stations the network lifts and lowers
+    by more than :data:`~smlib.evaluation.signal_ablation.STATION_CHANGE` (NaN before).
+    A difference of two medians can say "hurts" where most stations gain.
 
     Raises ``ValueError`` when the benchmark holds no signal ablation (a result written before
     it was measured: rerun ``python -m benchmarks --only skill``).
@@ -239,6 +243,9 @@ def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
             "without the network": table.get("without_network", {}).get("hf_r"),
             "network's gain": sa.get("network_gain_hf_r"),
             "the network": sa.get("network"),
+            "paired mean gain": (sa.get("paired") or {}).get("mean"),
+            "stations lifted": (sa.get("paired") or {}).get("stations_up"),
+            "stations lowered": (sa.get("paired") or {}).get("stations_down"),
         }
     if not rows:
         raise ValueError(
@@ -246,5 +253,6 @@ def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
             "measured): rerun python -m benchmarks --only skill"
         )
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("world")
-    num = ["product", "without the network", "network's gain"]
-    return frame.astype({c: float for c in num})
+    num = ["product", "without the network", "network's gain", "paired mean gain"]
+    counts = {c: "Int64" for c in ("stations lifted", "stations lowered")}  # NaN: not stored
+    return frame.astype({**{c: float for c in num}, **counts})
