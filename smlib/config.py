@@ -256,8 +256,11 @@ class CorrectConfig:
         scalar: the least-squares weights divided by the estimated reliability of the fitted
         artefact regressor; :meth:`smlib.method.night_window.NightEquations.shape_noise`).
         Unlike the noise taken off each lag's diagonal it cannot let nearly collinear lags
-        run away. False (the dataclass default, as run folders written before it): no
-        correction.
+        run away. The artefact is removed with the measured TS, so the weights are then
+        multiplied by the reliability of the fitted artefact over the hours where it is
+        removed (the best linear predictor; within a percent of 1 where TS varies by kelvins).
+        False (the dataclass default, as run folders written before it): no correction.
+        ``recommended``: true; measured on the skill benchmark (benchmarks/README.md).
     tower_water_balance : bool
         ``guided`` with ``artefact_lags_h`` > 0: at stations with a latent heat flux (flux
         towers) the cumulative evaporation enters the fit as one more estimate of the true

@@ -19,6 +19,15 @@ from smlib.method.night_window import NightEquations
 
 __all__ = ["DistributedLagFit", "distributed_lag_fit"]
 
+#: Largest share of the fitted artefact's squared norm taken for the thermistor's noise when
+#: its gain is corrected along the fitted shape (:func:`_gain_along_shape`): the gain grows by
+#: at most 1 / 0.85. With a noisy thermistor the least-squares weights of nearly collinear lags
+#: also fit its noise, so the shape is not the artefact's alone, and a larger share overshoots
+#: (a 1 K range read with 0.3 or 0.5 K of noise: 1.16 and 1.5 times the true gain at 0.5;
+#: tests/test_thermistor_noise.py). In the skill benchmark's worlds no median moves between 0.5
+#: and 0.15: the gains there come from corrections of a few percent.
+GAIN_NOISE_SHARE_MAX = 0.15
+
 
 @dataclass
 class DistributedLagFit:
@@ -99,15 +108,17 @@ def _gain_along_shape(
     errors-in-variables slope of ``y`` less the other terms on the fitted artefact
     :math:`x = A_T \\mathbf{w}`, whose :math:`\\lVert x \\rVert^2` holds ``noise`` times
     :math:`\\lVert\\mathbf{w}\\rVert^2` of the thermistor's noise
-    (:meth:`NightEquations.shape_noise`), taken off at most half. One scalar along the fitted
+    (:meth:`NightEquations.shape_noise`), taken off at most :data:`GAIN_NOISE_SHARE_MAX`. One scalar along the fitted
     shape: unlike the noise taken off each lag's diagonal, it cannot let the weights of a
     smooth night's nearly collinear lags run away.
 
     >>> a = np.column_stack([np.ones(4), [1.0, -1.0, 2.0, -2.0]])
     >>> y = 0.5 * a[:, 1]
     >>> sol = np.linalg.lstsq(a, y, rcond=None)[0]
-    >>> round(float(_gain_along_shape(a, y, sol, np.array([1]), 2.5)[1]), 3)  # noise: 1/4 of |x|^2
-    0.667
+    >>> round(float(_gain_along_shape(a, y, sol, np.array([1]), 0.5)[1]), 3)  # noise: 1/20 of |x|^2
+    0.526
+    >>> round(float(_gain_along_shape(a, y, sol, np.array([1]), 2.5)[1]), 3)  # 1/4: at most 0.15
+    0.588
     """
     w = sol[lag]
     x = a[:, lag] @ w
@@ -117,8 +128,33 @@ def _gain_along_shape(
     other = np.setdiff1d(np.arange(a.shape[1]), lag)
     r = y - a[:, other] @ sol[other]
     out = sol.copy()
-    out[lag] = w * float(x @ r) / (xx - min(noise * float(w @ w), 0.5 * xx))
+    out[lag] = w * float(x @ r) / (xx - min(noise * float(w @ w), GAIN_NOISE_SHARE_MAX * xx))
     return out
+
+
+def _reliability(lags: np.ndarray, w: np.ndarray, noise_var: float) -> float:
+    """The share of the fitted artefact :math:`x = \\sum_k w_k T_{HF}(t-k)` at the hours
+    ``lags`` (shape (hour, K + 1)) that is not the thermistor's noise, at least one half:
+    :math:`1 - \\tfrac{23}{24}\\hat\\sigma^2 \\lVert\\mathbf{w}\\rVert^2 / \\overline{x^2}`.
+
+    The artefact is removed with the *measured* TS, so the best linear predictor of the true
+    artefact from it is the unbiased gain times this reliability. Where TS varies by kelvins
+    over a day it is within a percent of 1; it shrinks a fit whose weights alternate in sign
+    (the differences of nearly collinear lags), whose output is mostly the thermistor's noise.
+
+    >>> t = np.arange(240.0)
+    >>> day = np.sin(2 * np.pi * t / 24)
+    >>> lags = np.column_stack([day, 1.01 * day])
+    >>> _reliability(lags, np.array([1.0, -1.0]), 0.01)  # x = -0.01 day: mostly noise
+    0.5
+    >>> round(_reliability(lags, np.array([1.0, 0.0]), 0.01), 4)  # 0.5 K2 of signal
+    0.9808
+    """
+    x = lags @ w
+    ms = float(np.mean(x * x)) if x.size else 0.0
+    if noise_var <= 0 or ms <= 0:
+        return 1.0
+    return 1.0 - min(23.0 / 24.0 * noise_var * float(w @ w) / ms, 0.5)
 
 
 def _design(
@@ -224,6 +260,7 @@ def distributed_lag_fit(
         sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
         f = fold[m]
         nights = None if night is None else night.rows(s, keep[s], max_lag_h)
+        hours_lags = lag_cols  # every usable hour's lagged TS HF, where the artefact is removed
         if night is not None and not night.days:  # the nights alone (no estimate to guide)
             if nights is None:
                 continue
@@ -255,6 +292,9 @@ def distributed_lag_fit(
         if nights is not None and noise == 0:  # the gain along the fitted shape
             n_day = ys.size - nights[0].size
             sol = _gain_along_shape(a, ys, sol, blocks[0], night.shape_noise(s, nights[2], n_day))
+            if night.gain_errors_in_variables:  # ... and the best predictor where it is removed
+                lag = blocks[0]
+                sol[lag] *= _reliability(hours_lags[:, : k + 1], sol[lag], night.noise_var(s))
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
         if level_w is not None:

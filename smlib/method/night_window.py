@@ -296,7 +296,9 @@ class NightEquations:
         Correct the gain of every other fit (lags, or day equations beside the nights) for
         the thermistor's noise along the fitted shape only (:meth:`shape_noise`): the
         weights' direction stays that of least squares and their scale is divided by the
-        reliability of the fitted artefact regressor.
+        reliability of the fitted artefact regressor in the fit's equations, then multiplied
+        by its reliability over every hour where the artefact is removed (the best linear
+        predictor from the measured TS).
     """
 
     night: np.ndarray
@@ -347,6 +349,10 @@ class NightEquations:
         _, size = np.unique(self.night[s][hours], return_counts=True)
         return self.weight * var * float(np.sum(np.maximum(size - 2, 0)))
 
+    def noise_var(self, s: int) -> float:
+        """:func:`thermistor_noise_var` of station ``s``'s TS, K^2."""
+        return thermistor_noise_var(self.ts[s], self.night[s])
+
     def shape_noise(self, s: int, hours: np.ndarray, n_day_hours: int) -> float:
         """What the thermistor's noise adds to :math:`\\lVert A_T \\mathbf{w} \\rVert^2` per unit
         :math:`\\lVert \\mathbf{w} \\rVert^2`, for station ``s``'s fit of ``n_day_hours`` day
@@ -367,7 +373,7 @@ class NightEquations:
         """
         if not self.gain_errors_in_variables:
             return 0.0
-        var = thermistor_noise_var(self.ts[s], self.night[s])
+        var = self.noise_var(s)
         _, size = np.unique(self.night[s][hours], return_counts=True)
         night_dof = self.weight * float(np.sum(np.maximum(size - 2, 0)))
         return var * (n_day_hours * 23.0 / 24.0 + night_dof)
