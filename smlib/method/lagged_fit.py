@@ -260,7 +260,7 @@ def distributed_lag_fit(
         sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
         f = fold[m]
         nights = None if night is None else night.rows(s, keep[s], max_lag_h)
-        hours_lags = lag_cols  # every usable hour's lagged TS HF, where the artefact is removed
+        hours_lags = lag_cols  # the usable hours: a sample of those where the artefact is removed
         if night is not None and not night.days:  # the nights alone (no estimate to guide)
             if nights is None:
                 continue
