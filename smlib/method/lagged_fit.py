@@ -108,9 +108,9 @@ def _gain_along_shape(
     errors-in-variables slope of ``y`` less the other terms on the fitted artefact
     :math:`x = A_T \\mathbf{w}`, whose :math:`\\lVert x \\rVert^2` holds ``noise`` times
     :math:`\\lVert\\mathbf{w}\\rVert^2` of the thermistor's noise
-    (:meth:`NightEquations.shape_noise`), taken off at most :data:`GAIN_NOISE_SHARE_MAX`. One scalar along the fitted
-    shape: unlike the noise taken off each lag's diagonal, it cannot let the weights of a
-    smooth night's nearly collinear lags run away.
+    (:meth:`NightEquations.shape_noise`), taken off at most :data:`GAIN_NOISE_SHARE_MAX` of
+    it. One scalar along the fitted shape: unlike the noise taken off each lag's diagonal, it
+    cannot let the weights of a smooth night's nearly collinear lags run away.
 
     >>> a = np.column_stack([np.ones(4), [1.0, -1.0, 2.0, -2.0]])
     >>> y = 0.5 * a[:, 1]
@@ -223,7 +223,11 @@ def distributed_lag_fit(
         the measured SM and the lagged TS each less its straight line within a night. They
         share the lag weights, have no signal terms, and enter the cross-validation by the
         same blocks of days. With ``night.days`` False the fit takes them alone (``signal``
-        must be empty); a station without a usable night is then not fitted.
+        must be empty); a station without a usable night is then not fitted. With
+        ``night.gain_errors_in_variables`` the chosen fit's lag weights are rescaled for the
+        thermistor's noise along their shape (:func:`_gain_along_shape`) and multiplied by
+        the fitted artefact's reliability (:func:`_reliability`); a single slope already
+        corrected on its diagonal (``night.errors_in_variables``) is left as it is.
     cv_tolerance : float
         Parsimony of the window: the shortest ``K`` whose cross-validated error is within
         this fraction of the smallest (0: the smallest error itself). Where windows differ by
