@@ -32,8 +32,8 @@ signal estimates (all, without the network, without ERA5-Land / MERRA-2, the net
 none), scored like the methods, and the network's gain (product minus product without the
 network, median rain-free HF R) with its verdict, and ``paired``: the same gain station by
 station (:func:`smlib.evaluation.signal_ablation.paired_network_gain`: the median and mean of
-the per-station differences, the stations lifted and lowered); the summary says in which worlds the network
-never hurts (``product>=without_network``). Only refits: no training.
+the per-station differences, the stations lifted and lowered); the summary says in which
+worlds the network never hurts (``product>=without_network``). Only refits: no training.
 
 Every method's rain-free HF R is also stated as a share of the ceiling's
 (``hf_r_share_of_ceiling``, :func:`smlib.evaluation.skill.add_ceiling_shares`).

@@ -213,7 +213,8 @@ class CorrectConfig:
         :mod:`smlib.method.night_candidates`) replaces the kept fit, where the network is the
         only estimate or none is left, where it finds a delay, unless the kept fit's
         correlation is lower by more than 0.10
-        (:data:`smlib.method.night_candidates.KERNEL_MARGIN`). ``none``: the free fit everywhere. Measured in benchmarks/README.md.
+        (:data:`smlib.method.night_candidates.KERNEL_MARGIN`). ``none``: the free fit
+        everywhere. Measured in benchmarks/README.md.
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal

@@ -293,12 +293,11 @@ def distributed_lag_fit(
         a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
         noise = _noise(night, s, nights, np.ones(ys.size, bool))
         sol = _ridge_solve(a, ys, blocks, ridge, noise)
-        if nights is not None and noise == 0:  # the gain along the fitted shape
-            n_day = ys.size - nights[0].size
-            sol = _gain_along_shape(a, ys, sol, blocks[0], night.shape_noise(s, nights[2], n_day))
-            if night.gain_errors_in_variables:  # ... and the best predictor where it is removed
-                lag = blocks[0]
-                sol[lag] *= _reliability(hours_lags[:, : k + 1], sol[lag], night.noise_var(s))
+        if nights is not None and noise == 0 and night.gain_errors_in_variables:
+            # the gain along the fitted shape, then the best predictor where it is removed
+            lag, n_day = blocks[0], ys.size - nights[0].size
+            sol = _gain_along_shape(a, ys, sol, lag, night.shape_noise(s, nights[2], n_day))
+            sol[lag] *= _reliability(hours_lags[:, : k + 1], sol[lag], night.noise_var(s))
         weights[s] = 0.0
         weights[s, : k + 1] = sol[1 : k + 2]
         if level_w is not None:

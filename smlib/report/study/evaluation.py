@@ -224,9 +224,10 @@ def describe_signal_ablation(table: pd.DataFrame) -> str:
 def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
     """Per world of the skill benchmark: the recommended product, the same product refitted
     without the network, the network's gain (median rain-free HF R) and its verdict; and,
-    where the benchmark stored it (``paired``, :func:`smlib.evaluation.signal_ablation.paired_network_gain`),
-    the same gain station by station: its mean and the stations the network lifts and lowers
-    by more than :data:`~smlib.evaluation.signal_ablation.STATION_CHANGE` (NaN before).
+    where the benchmark stored it (``paired``,
+    :func:`smlib.evaluation.signal_ablation.paired_network_gain`), the same gain station by
+    station: its mean and the stations the network lifts and lowers by more than
+    :data:`~smlib.evaluation.signal_ablation.STATION_CHANGE` (NA before).
     A difference of two medians can say "hurts" where most stations gain.
 
     Raises ``ValueError`` when the benchmark holds no signal ablation (a result written before
@@ -238,14 +239,15 @@ def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
         if not sa:
             continue
         table = sa["table"]
+        paired = sa.get("paired") or {}  # stored since the run at aaf9145
         rows[world] = {
             "product": table.get("all", {}).get("hf_r"),
             "without the network": table.get("without_network", {}).get("hf_r"),
             "network's gain": sa.get("network_gain_hf_r"),
             "the network": sa.get("network"),
-            "paired mean gain": (sa.get("paired") or {}).get("mean"),
-            "stations lifted": (sa.get("paired") or {}).get("stations_up"),
-            "stations lowered": (sa.get("paired") or {}).get("stations_down"),
+            "paired mean gain": paired.get("mean"),
+            "stations lifted": paired.get("stations_up"),
+            "stations lowered": paired.get("stations_down"),
         }
     if not rows:
         raise ValueError(
