@@ -215,6 +215,12 @@ class CorrectConfig:
         correlation is lower by more than 0.10
         (:data:`smlib.method.night_candidates.KERNEL_MARGIN`). ``none``: the free fit
         everywhere. Measured in benchmarks/README.md.
+    element_kernel_lags_h : int
+        With ``select_nights_kernel``: the lags the element kernel's weights span, and so the
+        station table's width, where longer than ``artefact_lags_h`` (the free fits keep
+        theirs); a kernel cut at 6 h loses the tail of a slow element. 0 (the dataclass
+        default, as run folders written before it): ``artefact_lags_h``. ``recommended``: 12,
+        measured against 6 and 18 on the skill benchmark (benchmarks/README.md).
     night_weight : float
         ``guided`` with ``artefact_lags_h`` > 0: weight (relative to one fitted hour) of the
         *night equations* in the artefact fit where the reanalysis is among the signal
@@ -299,6 +305,7 @@ class CorrectConfig:
     smoothing_days: int = 0
     artefact_lags_h: int = 0
     network_anchor: str = "select"
+    element_kernel_lags_h: int = 0
     night_weight: float = 0.0
     night_weight_network_only: float = 0.0
     night_window_h: tuple[int, int] = (20, 10)
@@ -431,6 +438,7 @@ RECOMMENDED_METHOD: dict[str, dict[str, Any]] = {
         "product": "flagged",
         "mode": "guided",
         "artefact_lags_h": 6,
+        "element_kernel_lags_h": 12,
         "night_weight": 10.0,
         "night_weight_network_only": 600.0,
         "tower_water_balance": True,
@@ -593,11 +601,10 @@ def validate(cfg: RunConfig) -> None:
         raise ValueError("preprocess.lookahead_h must lie in 0 .. window_h - 1")
     if p.max_gap_h < 0 or p.min_ts_range_k < 0 or p.lf_hold_h < 0:
         raise ValueError("preprocess.max_gap_h, min_ts_range_k and lf_hold_h must be >= 0")
-    if not 0 <= cfg.correct.artefact_lags_h <= 24:
-        raise ValueError(
-            f"correct.artefact_lags_h={cfg.correct.artefact_lags_h} must lie in 0 .. 24"
-        )
     c = cfg.correct
+    for key in ("artefact_lags_h", "element_kernel_lags_h"):
+        if not 0 <= getattr(c, key) <= 24:
+            raise ValueError(f"correct.{key}={getattr(c, key)} must lie in 0 .. 24")
     if c.night_weight < 0 or c.night_weight_network_only < 0:
         raise ValueError("correct.night_weight and night_weight_network_only must be >= 0")
     if not 0 <= c.tower_lag_cv_tolerance <= 1:

@@ -213,6 +213,11 @@ def test_artefact_lags_option_is_the_recommended_default_and_is_validated():
     assert get_profile("recommended", ["correct.artefact_lags_h=6"]).correct.artefact_lags_h == 6
     with pytest.raises(ValueError, match="artefact_lags_h=25 must lie in 0 .. 24"):
         get_profile("recommended", ["correct.artefact_lags_h=25"])
+    # the element kernel's memory: 12 h in recommended, the free fits' window elsewhere
+    assert get_profile("recommended").correct.element_kernel_lags_h == 12
+    assert get_profile("paper").correct.element_kernel_lags_h == 0
+    with pytest.raises(ValueError, match="element_kernel_lags_h=30 must lie in 0 .. 24"):
+        get_profile("recommended", ["correct.element_kernel_lags_h=30"])
 
 
 def test_level_interaction_follows_a_gain_that_grows_as_the_soil_dries():

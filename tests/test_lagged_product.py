@@ -54,9 +54,9 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     path = tmp_path / "cube.nc"
     cube.to_netcdf(path)
     out = correct_file(path, run, out=tmp_path / "c.nc", methods=("lstm",))
-    assert list(out["rule_coefficient"]["regressor"].values) == [
-        "ts_hf_lag0h", "ts_hf_lag1h", "ts_hf_lag2h", "ts_hf_lag3h"
-    ]  # fmt: skip
+    # the free fits' windows 0-3 h, the table 0-12 h: recommended's element kernel memory
+    lags = tuple(f"ts_hf_lag{k}h" for k in range(13))
+    assert tuple(out["rule_coefficient"]["regressor"].values) == lags
     assert "distributed-lag" in out["sm_lstm"].attrs["product"]
     # recommended: the network's series guided the fit less the artefact share its nights carry
     assert "its nights carry" in out["sm_lstm"].attrs["product"]
@@ -68,7 +68,7 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     from smlib.method.product import apply_product, read_coefficients
 
     table = read_coefficients(tmp_path / "c.coefficients.json")
-    assert table.terms == ("ts_hf_lag0h", "ts_hf_lag1h", "ts_hf_lag2h", "ts_hf_lag3h")
+    assert table.terms == lags
     np.testing.assert_array_equal(table.coef.astype(np.float32), out["rule_coefficient"].values)
     # the tower's gain follows the wetness (recommended: correct.tower_wetness_gain), the
     # other stations have one gain; every path below applies it

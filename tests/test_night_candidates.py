@@ -18,10 +18,12 @@ from smlib.method.night_window import NightEquations, NightRule, night_index
 HOURS = np.arange("2020-06-01T00", "2020-09-28T00", dtype="datetime64[h]")
 
 
-def _station(delay_h: float, tau_h: float, gain: float = 0.001, ts_noise: float = 0.05, seed=0):
+def _station(
+    delay_h: float, tau_h: float, gain: float = 0.001, ts_noise: float = 0.05, seed=0, memory=6
+):
     """True SM that falls with the day's evaporation (08-19 local) and rises on a straight
     line at night; the probe adds ``gain`` x TS HF seen through ``element_kernel(delay_h,
-    tau_h)`` and a little noise; the thermistor reads TS with ``ts_noise`` K of noise."""
+    tau_h, memory)`` and a little noise; the thermistor reads TS with ``ts_noise`` K of noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(HOURS.size)
     hour, day = t % 24, 2 * np.pi * (t % 24) / 24
@@ -30,10 +32,10 @@ def _station(delay_h: float, tau_h: float, gain: float = 0.001, ts_noise: float 
     et = np.where((hour >= 8) & (hour < 19), np.sin(np.pi * (hour - 8) / 11), 0.0)
     et = 0.01 * et / et[:24].sum()
     truth = 0.30 - np.cumsum(et) + 0.01 * t / 24
-    w = element_kernel(delay_h, tau_h, 6)
-    seen = sum(w[k] * np.roll(ts_true, k) for k in range(7))
+    w = element_kernel(delay_h, tau_h, memory)
+    seen = sum(w[k] * np.roll(ts_true, k) for k in range(memory + 1))
     raw = truth + gain * (seen - 22) + rng.normal(0, 2e-4, t.size)
-    raw[:6] = np.nan
+    raw[:memory] = np.nan
     ts = ts_true + rng.normal(0, ts_noise, t.size)
     return raw[None].astype(np.float32), ts[None].astype(np.float32), truth[None]
 
@@ -163,3 +165,48 @@ def test_select_nights_kernel_where_no_estimate_is_left():
     ok = np.isfinite(out[0, inner])
     r = np.corrcoef(_hf(out[0].astype(float))[inner][ok], _hf(truth[0])[inner][ok])[0, 1]
     assert r > 0.97, r
+
+
+def test_a_slow_element_keeps_its_tail_in_the_kernels_longer_window():
+    """Known answers: first-order elements of 2 and 4 h (nothing cut: their response over
+    30 h) keep 5 and 22 % of it beyond 6 h. Cut there and rescaled, the kernel of the nights
+    alone takes too small a gain (0.88 of it at 2 h); spanning 12 h (``kernel_lags_h``, the
+    station table then 13 lags wide) it finds the 2-h element's shape and gain, and the
+    corrected series follows the truth closer at every station (the nights' smooth TS tells a
+    4-h element from a 1-h delay and a 2-h response only by little: the gain can stay short).
+    """
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0, errors_in_variables=True)
+    inner = slice(72, -72)
+    for tau, seed in ((2.0, 0), (2.0, 1), (4.0, 0), (4.0, 1), (4.0, 2)):
+        raw, ts, truth = _station(0.0, tau, seed=seed, memory=30)
+        err, fits = {}, {}
+        for k in (0, 12):
+            out, fits[k] = distributed_lag_compensation(
+                raw, ts, [], np.ones(raw.shape, bool), 6, network_anchor="select_nights_kernel",
+                night=rule, kernel_lags_h=k,
+            )  # fmt: skip
+            ok = np.isfinite(out[0, inner])
+            left = (_hf(out[0].astype(float)) - _hf(truth[0]))[inner][ok]
+            err[k] = np.sqrt(np.mean(left**2))
+        assert fits[0].weights.shape == (1, 7) and fits[12].weights.shape == (1, 13)
+        assert err[12] < 0.8 * err[0], (tau, seed, err)
+        w = fits[12].weights[0]
+        if tau == 2.0:
+            assert abs(w.sum() - 0.001) < 0.00002, w.sum()  # the gain
+            assert np.abs(w / w.sum() - element_kernel(0.0, 2.0, 12)).max() < 0.01
+            assert abs(fits[0].weights[0].sum() - 0.00088) < 0.00002  # cut at 6 h: short
+
+
+def test_the_free_fits_window_stays_within_max_window_h():
+    """``max_window_h``: the same fit as with ``max_lag_h`` that short, the weights padded
+    with zeros to the table's width."""
+    from smlib.method.lagged_fit import distributed_lag_fit
+
+    raw, ts, _ = _station(2.0, 0.0)
+    hf_raw, hf_ts = _hf(raw[0])[None], _hf(ts[0].astype(float))[None]
+    keep = np.ones(raw.shape, bool)
+    short = distributed_lag_fit(hf_raw, hf_ts, [], keep, 4, night=_nights(raw, ts))
+    wide = distributed_lag_fit(hf_raw, hf_ts, [], keep, 12, night=_nights(raw, ts), max_window_h=4)
+    assert wide.weights.shape == (1, 13) and (wide.weights[0, 5:] == 0).all()
+    np.testing.assert_array_equal(wide.weights[0, :5], short.weights[0])
+    assert wide.window_h[0] == short.window_h[0] <= 4

@@ -141,6 +141,7 @@ def refit_kernel(
     min_hours: int = 240,
     smoothing_days: int = 0,
     artefact_lags_h: int = 0,
+    kernel_lags_h: int = 0,
     network_anchor: str = "none",
     night: NightRule | None = None,
     water_balance: np.ndarray | None = None,
@@ -166,9 +167,9 @@ def refit_kernel(
     subsets : mapping of str to sequence of str
         Ablation -> names of ``signals`` in its fit, in the product's order (the network first:
         the fallback drops the first estimate).
-    min_hours, smoothing_days, artefact_lags_h, network_anchor
-        ``correct.min_rule_hours``, ``correct.smoothing_days``, ``correct.artefact_lags_h``,
-        ``correct.network_anchor`` (applied where the network is the only estimate, as the
+    min_hours, smoothing_days, artefact_lags_h, kernel_lags_h, network_anchor
+        ``correct.min_rule_hours``, ``smoothing_days``, ``artefact_lags_h``,
+        ``element_kernel_lags_h``, ``network_anchor`` (applied where the network is the only estimate, as the
         product does: :func:`smlib.method.network_anchor.select_network_anchor`).
     night : NightRule, optional
         The night equations (:func:`smlib.method.product.night_rule`; with
@@ -214,10 +215,11 @@ def refit_kernel(
                 network_anchor=network_anchor, night=night,
                 network_first=bool(subset) and subset[0] == NETWORK,
                 water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
+                kernel_lags_h=kernel_lags_h,
             )  # fmt: skip
             coef = fit.weights  # applied as the product applies it, wetness gain and all
             prod, flag, _ = apply_with_wetness(
-                raw, ts, coef, rain, artefact_terms(artefact_lags_h), wetness, free
+                raw, ts, coef, rain, artefact_terms(coef.shape[1] - 1), wetness, free
             )
         else:
             coef, _, n_sig = guided_fit(
@@ -321,8 +323,8 @@ def signal_ablation(
         signals = dict(zip(names, purged, strict=True))
     refits = refit_kernel(
         raw, ts, signals, rain, ablation_subsets(list(signals)), cc.min_rule_hours,
-        cc.smoothing_days, cc.artefact_lags_h, cc.network_anchor, night, drying,
-        cc.tower_lag_cv_tolerance, wetness, free,
+        cc.smoothing_days, cc.artefact_lags_h, cc.element_kernel_lags_h, cc.network_anchor,
+        night, drying, cc.tower_lag_cv_tolerance, wetness, free,
     )  # fmt: skip
     product = _st(corrected, "sm_lstm")
     allfit = refits["all"]

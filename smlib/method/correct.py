@@ -309,8 +309,10 @@ def _correct(
                     "with the network and the reanalysis as signal estimates, removed from the "
                     f"measured series at every hour with TS; see {var}_flag"
                 )
-                if cc.artefact_lags_h > 0:
-                    how += f" (distributed-lag artefact, TS HF lags 0-{cc.artefact_lags_h} h)"
+                if cc.artefact_lags_h > 0:  # the element kernel's memory where longer
+                    k, lags = len(table.terms) - 1, f"TS HF lags 0-{cc.artefact_lags_h} h"
+                    kern = f", the element kernel's 0-{k} h" if k > cc.artefact_lags_h else ""
+                    how += f" (distributed-lag artefact, {lags}{kern})"
                 if cc.artefact_lags_h > 0 and (cc.night_weight or cc.night_weight_network_only):
                     how += (
                         f"; night equations (weights {cc.night_weight:g} with the reanalysis, "

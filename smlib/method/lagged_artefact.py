@@ -54,6 +54,7 @@ __all__ = [
     "distributed_lag_compensation",
     "anchor_lagged_on_network",
     "lagged_product",
+    "table_lags_h",
     "ANCHOR_CHOICES",
     "NIGHT_SLOPE_MARGIN",
 ]
@@ -62,6 +63,17 @@ __all__ = [
 ANCHOR_CHOICES = (
     "none", "select", "select_nights", "select_nights_slope", "select_nights_kernel"
 )  # fmt: skip
+
+
+def table_lags_h(max_lag_h: int, kernel_lags_h: int = 0) -> int:
+    """Largest lag of the station table, hours: the free fits' window ``max_lag_h`` or, where
+    the element kernel may be kept (``correct.element_kernel_lags_h``), its longer memory;
+    0 where there is no distributed lag (the tendency artefact).
+
+    >>> table_lags_h(6, 12), table_lags_h(6), table_lags_h(0, 12)
+    (12, 6, 0)
+    """
+    return 0 if max_lag_h <= 0 else max(max_lag_h, kernel_lags_h)
 
 
 def anchor_lagged_on_network(
@@ -78,6 +90,7 @@ def anchor_lagged_on_network(
     cv_tolerance: float = 0.0,
     night_slope: bool = False,
     night_kernel: bool = False,
+    max_window_h: int | None = None,
 ) -> DistributedLagFit:
     """The network anchor (:func:`smlib.method.network_anchor.select_network_anchor`) for the
     distributed-lag artefact.
@@ -110,8 +123,8 @@ def anchor_lagged_on_network(
     fit_hours : numpy.ndarray of bool, shape (station, time)
     fit : DistributedLagFit
         The free fit (its ``n_signals``: 1 where the network entered it).
-    max_lag_h, ridge, min_hours, cv_tolerance
-        As :func:`distributed_lag_fit`.
+    max_lag_h, ridge, min_hours, cv_tolerance, max_window_h
+        As :func:`distributed_lag_fit` (``max_lag_h``: the width of ``fit.weights``).
     nights_alone : NightEquations, optional
         The night equations of a fit without estimates (``days=False``,
         :meth:`NightRule.equations` with 0 estimates).
@@ -134,6 +147,7 @@ def anchor_lagged_on_network(
     part = distributed_lag_fit(
         raw_hf[rows] - network_hf[rows], ts_hf[rows], [], keep, max_lag_h, ridge, min_hours,
         night=None if night is None else night.subset(rows), cv_tolerance=cv_tolerance,
+        max_window_h=max_window_h,
     )  # fmt: skip
 
     def corrected(weights: np.ndarray) -> np.ndarray:
@@ -152,7 +166,7 @@ def anchor_lagged_on_network(
     if nights_alone is not None:
         alone = distributed_lag_fit(
             raw_hf[rows], ts_hf[rows], [], fit_hours[rows], max_lag_h, ridge, min_hours,
-            night=nights_alone.subset(rows), cv_tolerance=cv_tolerance,
+            night=nights_alone.subset(rows), cv_tolerance=cv_tolerance, max_window_h=max_window_h,
         )  # fmt: skip
         r_kept = np.where(take, r_anch, r_free)
         r_alone = composite_correlation(corrected(alone.weights), ts_hf[rows], fit_hours[rows])
@@ -189,6 +203,7 @@ def distributed_lag_compensation(
     water_balance: np.ndarray | None = None,
     cv_tolerance: float = 0.0,
     tower_cv_tolerance: float | None = None,
+    kernel_lags_h: int = 0,
 ) -> tuple[np.ndarray, DistributedLagFit]:
     """The guided compensation with the distributed-lag artefact model.
 
@@ -207,7 +222,7 @@ def distributed_lag_compensation(
     fit_hours : numpy.ndarray of bool, shape (station, time)
         Rain-free hours allowed in the fit.
     max_lag_h : int
-        Largest window tried per station, hours.
+        Largest window of the free fits per station, hours.
     min_hours, lf_window_h, smoothing_days, ridge
         As in :func:`distributed_lag_fit` and the guided compensation.
     level_interaction : bool
@@ -246,6 +261,13 @@ def distributed_lag_compensation(
         tower the true diurnal cycle is small beside the artefact and the evaporation's shape
         is close to that of lagged TS, so a window that CV barely prefers lets the artefact
         absorb part of the true drying (``correct.tower_lag_cv_tolerance``).
+    kernel_lags_h : int
+        With ``select_nights_kernel`` and ``night``: the element kernel's weights span lags
+        ``0 .. max(max_lag_h, kernel_lags_h)``, and so does every station's row of the
+        returned weights (:func:`table_lags_h`); the free fits still choose their window in
+        ``0 .. max_lag_h``. A first-order element of a 3-6 h time constant keeps 14-37 % of
+        its response beyond 6 h, which a kernel cut there rescales into a wrong shape
+        (``correct.element_kernel_lags_h``).
 
     Returns
     -------
@@ -268,6 +290,9 @@ def distributed_lag_compensation(
         level = pd.DataFrame(lf.T).ffill(limit=reach).bfill(limit=reach).to_numpy().T
     if network_anchor not in ANCHOR_CHOICES:
         raise ValueError(f"network_anchor={network_anchor!r}; use one of {ANCHOR_CHOICES}")
+    with_nights = night is not None and level is None
+    kernel = network_anchor == "select_nights_kernel" and with_nights
+    width = table_lags_h(max_lag_h, kernel_lags_h if kernel else 0)
 
     def nights(n_estimates: int, rows=slice(None)) -> NightEquations | None:
         if night is None:
@@ -277,8 +302,8 @@ def distributed_lag_compensation(
         return rule.equations(raw[rows], ts[rows], n_estimates, alone)
 
     fit = distributed_lag_fit(
-        raw_hf, ts_hf, sig_hf, fit_hours, max_lag_h, ridge, min_hours, level=level,
-        night=nights(len(sig_hf)), cv_tolerance=cv_tolerance,
+        raw_hf, ts_hf, sig_hf, fit_hours, width, ridge, min_hours, level=level,
+        night=nights(len(sig_hf)), cv_tolerance=cv_tolerance, max_window_h=max_lag_h,
     )  # fmt: skip
     fit.n_signals = np.where(fit.window_h >= 0, len(sig_hf), -1)
     for subset in (sig_hf[1:], []):
@@ -287,8 +312,8 @@ def distributed_lag_compensation(
             continue
         part = distributed_lag_fit(
             raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
-            max_lag_h, ridge, min_hours, level=None if level is None else level[retry],
-            night=nights(len(subset), retry), cv_tolerance=cv_tolerance,
+            width, ridge, min_hours, level=None if level is None else level[retry],
+            night=nights(len(subset), retry), cv_tolerance=cv_tolerance, max_window_h=max_lag_h,
         )  # fmt: skip
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
@@ -303,8 +328,6 @@ def distributed_lag_compensation(
     # than the network guides the fit (the network alone: in the anchor below)
     network_alone = len(sig_hf) == 1 and network_first
     rows = np.flatnonzero(fit.n_signals == 0 if network_alone else fit.n_signals >= 0)
-    with_nights = night is not None and level is None
-    kernel = network_anchor == "select_nights_kernel" and with_nights
     slope = network_anchor in ("select_nights_slope", "select_nights_kernel") and with_nights
     if slope and rows.size:
         prefer_night_slope(fit, rows, raw_hf, ts_hf, fit_hours, nights(0), ridge, min_hours)
@@ -314,15 +337,16 @@ def distributed_lag_compensation(
     if network_anchor != "none" and network_alone and level is None:
         alone = network_anchor.startswith("select_nights") and night is not None
         fit = anchor_lagged_on_network(
-            raw_hf, ts_hf, sig_hf[0], fit_hours, fit, max_lag_h, ridge, min_hours,
+            raw_hf, ts_hf, sig_hf[0], fit_hours, fit, width, ridge, min_hours,
             night=nights(1), nights_alone=nights(0) if alone else None,
             cv_tolerance=cv_tolerance, night_slope=slope, night_kernel=kernel,
+            max_window_h=max_lag_h,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {
             "max_lag_h": max_lag_h, "min_hours": min_hours, "lf_window_h": lf_window_h,
             "smoothing_days": smoothing_days, "ridge": ridge, "network_anchor": network_anchor,
-            "night": night, "network_first": network_first,
+            "night": night, "network_first": network_first, "kernel_lags_h": kernel_lags_h,
             "cv_tolerance": cv_tolerance if tower_cv_tolerance is None else tower_cv_tolerance,
         }  # fmt: skip
         _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, same)
@@ -344,6 +368,7 @@ def _with_water_balance(fit, raw, ts, signal, fit_hours, water_balance, args: di
         args["smoothing_days"], args["ridge"], network_anchor=args["network_anchor"],
         night=None if args["night"] is None else args["night"].subset(rows),
         network_first=args["network_first"], cv_tolerance=args["cv_tolerance"],
+        kernel_lags_h=args["kernel_lags_h"],
     )  # fmt: skip
     take = part.window_h >= 0
     for name in ("weights", "window_h", "cv_rmse", "n_hours", "n_signals", "anchored"):
@@ -363,12 +388,13 @@ def lagged_product(
     network_first: bool = True,
     water_balance: np.ndarray | None = None,
     tower_cv_tolerance: float = 0.0,
+    kernel_lags_h: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flagged product with the distributed-lag artefact, fitted once on ``signal`` (no
     towers' wetness gain, no network purge: :func:`smlib.method.product.fit_product_table`).
 
     ``network_anchor``, ``night``, ``network_first``, ``water_balance``,
-    ``tower_cv_tolerance``: as :func:`distributed_lag_compensation`
+    ``tower_cv_tolerance``, ``kernel_lags_h``: as :func:`distributed_lag_compensation`
     (for the anchor ``signal`` must hold the network first; with it alone, the anchor may
     apply).
 
@@ -381,8 +407,8 @@ def lagged_product(
     product : numpy.ndarray of float32, shape (station, time)
         m3 m-3.
     flag : numpy.ndarray of int8, shape (station, time)
-    weights : numpy.ndarray, shape (station, max_lag_h + 1)
-        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1.
+    weights : numpy.ndarray, shape (station, K + 1)
+        :math:`w_k` of :math:`T_{HF}(t-k)`, m3 m-3 K-1 (``K``: :func:`table_lags_h`).
     """
     from smlib.method.compensation import apply_guided_kernel
 
@@ -390,7 +416,9 @@ def lagged_product(
         raw, ts, signal, ~rain, max_lag_h, min_hours, smoothing_days=smoothing_days,
         network_anchor=network_anchor, night=night, network_first=network_first,
         water_balance=water_balance, tower_cv_tolerance=tower_cv_tolerance,
+        kernel_lags_h=kernel_lags_h,
     )  # fmt: skip
     # applied as every path applies a station table (smlib.method.product.fit_product_table)
-    product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=artefact_terms(max_lag_h))
+    terms = artefact_terms(fit.weights.shape[1] - 1)
+    product, flag = apply_guided_kernel(raw, ts, fit.weights, rain, terms=terms)
     return product, flag, fit.weights

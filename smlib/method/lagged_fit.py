@@ -189,6 +189,7 @@ def distributed_lag_fit(
     level: np.ndarray | None = None,
     night: NightEquations | None = None,
     cv_tolerance: float = 0.0,
+    max_window_h: int | None = None,
 ) -> DistributedLagFit:
     """Fit :math:`y = c + \\sum_{k\\le K} w_k T_{HF}(t-k) + \\sum_j c_j s_j + \\varepsilon` per
     station, choosing the window ``K`` by cross-validation.
@@ -206,7 +207,7 @@ def distributed_lag_fit(
         signal or the level is missing are left out for every window, so all windows see the
         same hours.
     max_lag_h : int
-        Largest window tried, hours.
+        Largest window tried, hours, and the width of the returned weights (``max_lag_h + 1``).
     ridge : float
         Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
         block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
@@ -232,15 +233,23 @@ def distributed_lag_fit(
         Parsimony of the window: the shortest ``K`` whose cross-validated error is within
         this fraction of the smallest (0: the smallest error itself). Where windows differ by
         less than that, a longer one mostly lets the artefact take up part of the true cycle.
+    max_window_h : int, optional
+        Largest window tried where it is shorter than ``max_lag_h`` (the weights beyond it
+        are 0, and the usable hours and nights are those of this window): a station table
+        wider than the free fits, for the element kernel's longer memory
+        (``correct.element_kernel_lags_h``).
 
     Returns
     -------
     DistributedLagFit
     """
+    width = max_lag_h + 1  # the table's columns; the windows tried are 0 .. max_lag_h below
+    if max_window_h is not None:
+        max_lag_h = min(max_lag_h, max_window_h)
     lags = lagged_copies(ts_hf, max_lag_h)
     n_st, n_t = np.shape(y)
-    weights = np.full((n_st, max_lag_h + 1), np.nan)
-    level_w = None if level is None else np.full((n_st, max_lag_h + 1), np.nan)
+    weights = np.full((n_st, width), np.nan)
+    level_w = None if level is None else np.full((n_st, width), np.nan)
     level_mean = None if level is None else np.full(n_st, np.nan)
     window = np.full(n_st, -1, dtype=int)
     cv = np.full(n_st, np.nan)

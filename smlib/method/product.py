@@ -509,8 +509,10 @@ def fit_product_table(
             raw, ts, signal, free, cc.artefact_lags_h, cc.min_rule_hours,
             smoothing_days=cc.smoothing_days, network_anchor=cc.network_anchor,
             night=night, water_balance=drying, tower_cv_tolerance=cc.tower_lag_cv_tolerance,
+            kernel_lags_h=cc.element_kernel_lags_h,
         )  # fmt: skip
         coef, n_hours, n_signals, anchored = fit.weights, fit.n_hours, fit.n_signals, fit.anchored
+        terms = artefact_terms(coef.shape[1] - 1)  # the element kernel's memory where longer
         from smlib.method.wetness_gain import product_wetness
 
         wetness = product_wetness(raw, ts, free, cc, drying, night)
