@@ -203,11 +203,12 @@ def distributed_lag_fit(
     signal : list of numpy.ndarray, each shape (station, time)
         HF of the signal estimates (m3 m-3), unpenalised regressors; may be empty.
     keep : numpy.ndarray of bool, shape (station, time)
-        Hours allowed in the fit (rain-free); hours where any lag up to ``max_lag_h``, any
+        Hours allowed in the fit (rain-free); hours where any lag of the windows tried, any
         signal or the level is missing are left out for every window, so all windows see the
         same hours.
     max_lag_h : int
-        Largest window tried, hours, and the width of the returned weights (``max_lag_h + 1``).
+        Largest window tried, hours (unless ``max_window_h`` is shorter), and the width of the
+        returned weights (``max_lag_h + 1``).
     ridge : float
         Relative ridge penalty on the lag weights (``ridge`` times the mean diagonal of their
         block of the normal matrix); the lags of a smooth diurnal curve are nearly collinear.
@@ -243,10 +244,9 @@ def distributed_lag_fit(
     -------
     DistributedLagFit
     """
-    width = max_lag_h + 1  # the table's columns; the windows tried are 0 .. max_lag_h below
-    if max_window_h is not None:
-        max_lag_h = min(max_lag_h, max_window_h)
-    lags = lagged_copies(ts_hf, max_lag_h)
+    width = max_lag_h + 1  # the table's columns
+    tried = max_lag_h if max_window_h is None else min(max_lag_h, max_window_h)
+    lags = lagged_copies(ts_hf, tried)
     n_st, n_t = np.shape(y)
     weights = np.full((n_st, width), np.nan)
     level_w = None if level is None else np.full((n_st, width), np.nan)
@@ -261,7 +261,7 @@ def distributed_lag_fit(
     n_per_lag = 1 if level is None else 2
     for s in range(n_st):
         m = ok[s]
-        if m.sum() < max(min_hours, n_per_lag * (max_lag_h + 1) + len(signal) + 2):
+        if m.sum() < max(min_hours, n_per_lag * (tried + 1) + len(signal) + 2):
             continue
         ys = np.asarray(y[s, m], dtype=np.float64)
         lag_cols = np.column_stack([r[s, m] for r in lags]).astype(np.float64)
@@ -272,7 +272,7 @@ def distributed_lag_fit(
             inter_cols = lag_cols * (lv - lv.mean())[:, None]
         sig_cols = np.column_stack([r[s, m] for r in signal]).astype(np.float64) if signal else None
         f = fold[m]
-        nights = None if night is None else night.rows(s, keep[s], max_lag_h)
+        nights = None if night is None else night.rows(s, keep[s], tried)
         hours_lags = lag_cols  # the usable hours: a sample of those where the artefact is removed
         if night is not None and not night.days:  # the nights alone (no estimate to guide)
             if nights is None:
@@ -282,8 +282,8 @@ def distributed_lag_fit(
         if nights is not None:
             f = np.concatenate([f, fold[nights[2]]])
             ys = np.concatenate([ys, nights[0]])
-        errs = np.full(max_lag_h + 1, np.inf)
-        for k in range(max_lag_h + 1):
+        errs = np.full(tried + 1, np.inf)
+        for k in range(tried + 1):
             a, blocks = _design(k, lag_cols, inter_cols, sig_cols, nights)
             err = 0.0
             for train in (f, ~f):
