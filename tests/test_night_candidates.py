@@ -210,3 +210,22 @@ def test_the_free_fits_window_stays_within_max_window_h():
     assert wide.weights.shape == (1, 13) and (wide.weights[0, 5:] == 0).all()
     np.testing.assert_array_equal(wide.weights[0, :5], short.weights[0])
     assert wide.window_h[0] == short.window_h[0] <= 4
+
+
+def test_the_table_widens_only_where_the_kernel_may_be_kept():
+    """``kernel_lags_h`` widens the station table only under ``select_nights_kernel`` with the
+    night equations; another anchor, or no nights, keeps the free fits' window."""
+    raw, ts, _ = _station(1.0, 2.0)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0, errors_in_variables=True)
+    width = {
+        (anchor, nights is not None): distributed_lag_compensation(
+            raw, ts, [], keep, 6, network_anchor=anchor, night=nights, kernel_lags_h=12
+        )[1].weights.shape[1]
+        for anchor in ("select_nights_kernel", "select_nights_slope")
+        for nights in (rule, None)
+    }
+    assert width == {
+        ("select_nights_kernel", True): 13, ("select_nights_kernel", False): 7,
+        ("select_nights_slope", True): 7, ("select_nights_slope", False): 7,
+    }  # fmt: skip
