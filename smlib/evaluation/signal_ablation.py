@@ -169,8 +169,8 @@ def refit_kernel(
         the fallback drops the first estimate).
     min_hours, smoothing_days, artefact_lags_h, kernel_lags_h, network_anchor
         ``correct.min_rule_hours``, ``smoothing_days``, ``artefact_lags_h``,
-        ``element_kernel_lags_h``, ``network_anchor`` (applied where the network is the only estimate, as the
-        product does: :func:`smlib.method.network_anchor.select_network_anchor`).
+        ``element_kernel_lags_h``, ``network_anchor`` (applied where the network is the only
+        estimate, as the product does: :func:`smlib.method.network_anchor.select_network_anchor`).
     night : NightRule, optional
         The night equations (:func:`smlib.method.product.night_rule`; with
         ``artefact_lags_h`` > 0), weighted in each refit by what guides it, as in the product.
