@@ -229,3 +229,39 @@ def test_the_table_widens_only_where_the_kernel_may_be_kept():
         ("select_nights_kernel", True): 13, ("select_nights_kernel", False): 7,
         ("select_nights_slope", True): 7, ("select_nights_slope", False): 7,
     }  # fmt: skip
+
+
+def test_the_free_fits_take_the_kernels_memory_only_in_situ(monkeypatch):
+    """Where no estimate but the network guides the fit (or none is left) the nights carry
+    it, and the free fits choose their window up to the kernel's memory (12 h); where another
+    estimate guides them (a reanalysis, a tower's evaporation) they keep 0-6 h, which a true
+    cycle that follows TS hours late (irrigation at a fixed hour) could otherwise fill."""
+    import smlib.method.lagged_artefact as la
+
+    raw, ts, truth = _station(1.0, 2.0)
+    est = truth.astype(np.float32)
+    keep = np.ones(raw.shape, bool)
+    rule = NightRule(night_index(HOURS, np.array([0.0])), 10.0, 600.0, errors_in_variables=True)
+    seen: list[int] = []
+    real = la.distributed_lag_fit
+
+    def spy(*args, max_window_h=None, **kwargs):
+        seen.append(max_window_h)
+        return real(*args, max_window_h=max_window_h, **kwargs)
+
+    monkeypatch.setattr(la, "distributed_lag_fit", spy)
+    cases = {"network": ([est], True), "none": ([], True), "reanalysis": ([est], False),
+             "network and reanalysis": ([est, est], True)}  # fmt: skip
+    windows = {}
+    for name, (signal, network_first) in cases.items():
+        seen.clear()
+        _, fit = distributed_lag_compensation(
+            raw, ts, signal, keep, 6, network_anchor="select_nights_kernel", night=rule,
+            network_first=network_first, kernel_lags_h=12,
+        )  # fmt: skip
+        windows[name] = set(seen)
+        assert fit.weights.shape == (1, 13)
+        if not network_first:
+            assert (fit.weights[0, 7:] == 0).all()
+    assert windows == {"network": {12}, "none": {12}, "reanalysis": {6},
+                       "network and reanalysis": {6}}  # fmt: skip

@@ -264,8 +264,10 @@ def distributed_lag_compensation(
     kernel_lags_h : int
         With ``select_nights_kernel`` and ``night``: the element kernel's weights span lags
         ``0 .. max(max_lag_h, kernel_lags_h)``, and so does every station's row of the
-        returned weights (:func:`table_lags_h`); the free fits still choose their window in
-        ``0 .. max_lag_h``. A first-order element of a 3-6 h time constant keeps 14-37 % of
+        returned weights (:func:`table_lags_h`). The free fits choose their window in
+        ``0 .. max_lag_h``, or in the kernel's span where no estimate but the network guides
+        them (in situ: the nights carry the fit, so the day's true cycle cannot be taken
+        for a late artefact as where the reanalysis or a tower's evaporation guides). A first-order element of a 3-6 h time constant keeps 14-37 % of
         its response beyond 6 h, which a kernel cut there rescales into a wrong shape
         (``correct.element_kernel_lags_h``).
 
@@ -293,6 +295,10 @@ def distributed_lag_compensation(
     with_nights = night is not None and level is None
     kernel = network_anchor == "select_nights_kernel" and with_nights
     width = table_lags_h(max_lag_h, kernel_lags_h if kernel else 0)
+    # no estimate but the network (in situ): the nights carry the fit, and they need no
+    # estimate of the true SM, so its free lags take the kernel's memory too
+    in_situ = len(sig_hf) == (1 if network_first and sig_hf else 0)
+    window = width if in_situ else max_lag_h
 
     def nights(n_estimates: int, rows=slice(None)) -> NightEquations | None:
         if night is None:
@@ -303,7 +309,7 @@ def distributed_lag_compensation(
 
     fit = distributed_lag_fit(
         raw_hf, ts_hf, sig_hf, fit_hours, width, ridge, min_hours, level=level,
-        night=nights(len(sig_hf)), cv_tolerance=cv_tolerance, max_window_h=max_lag_h,
+        night=nights(len(sig_hf)), cv_tolerance=cv_tolerance, max_window_h=window,
     )  # fmt: skip
     fit.n_signals = np.where(fit.window_h >= 0, len(sig_hf), -1)
     for subset in (sig_hf[1:], []):
@@ -313,7 +319,7 @@ def distributed_lag_compensation(
         part = distributed_lag_fit(
             raw_hf[retry], ts_hf[retry], [a[retry] for a in subset], fit_hours[retry],
             width, ridge, min_hours, level=None if level is None else level[retry],
-            night=nights(len(subset), retry), cv_tolerance=cv_tolerance, max_window_h=max_lag_h,
+            night=nights(len(subset), retry), cv_tolerance=cv_tolerance, max_window_h=window,
         )  # fmt: skip
         fit.weights[retry] = part.weights
         fit.window_h[retry] = part.window_h
@@ -340,7 +346,7 @@ def distributed_lag_compensation(
             raw_hf, ts_hf, sig_hf[0], fit_hours, fit, width, ridge, min_hours,
             night=nights(1), nights_alone=nights(0) if alone else None,
             cv_tolerance=cv_tolerance, night_slope=slope, night_kernel=kernel,
-            max_window_h=max_lag_h,
+            max_window_h=window,
         )  # fmt: skip
     if water_balance is not None and level is None:
         same = {
