@@ -14,7 +14,8 @@ are defined, two methods times two budgets:
     key in which it departs from ``paper``; the list is dumped with every run.
 ``recommended`` (the default of ``smlib train`` and of the book) and ``recommended_full``
     The recommended *method* (:data:`RECOMMENDED_METHOD`: the guided artefact compensation as
-    the corrected product, its artefact a distributed lag of TS up to 6 h, short gaps filled)
+    the corrected product, its artefact a distributed lag of TS up to 6 h, 12 h in situ, short
+    gaps filled)
     with the ``quick`` and the ``paper`` budgets. It
     was chosen on the cross-scenario skill benchmark (``python -m benchmarks --only skill``),
     never on one world. The other options measured there (``preprocess.rain_screen=strict``,
@@ -217,8 +218,10 @@ class CorrectConfig:
         everywhere. Measured in benchmarks/README.md.
     element_kernel_lags_h : int
         With ``select_nights_kernel``: the lags the element kernel's weights span, and so the
-        station table's width, where longer than ``artefact_lags_h`` (the free fits keep
-        theirs); a kernel cut at 6 h loses the tail of a slow element. 0 (the dataclass
+        station table's width, where longer than ``artefact_lags_h``; a kernel cut at 6 h
+        loses the tail of a slow element. The free fits take it too where no estimate but
+        the network guides them (in situ: the nights carry the fit), and keep
+        ``artefact_lags_h`` where a reanalysis or a tower's evaporation does. 0 (the dataclass
         default, as run folders written before it): ``artefact_lags_h``. ``recommended``: 12,
         measured against 6 and 18 on the skill benchmark (benchmarks/README.md).
     night_weight : float

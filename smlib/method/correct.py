@@ -311,7 +311,7 @@ def _correct(
                 )
                 if cc.artefact_lags_h > 0:  # the element kernel's memory where longer
                     k, lags = len(table.terms) - 1, f"TS HF lags 0-{cc.artefact_lags_h} h"
-                    kern = f", the element kernel's 0-{k} h" if k > cc.artefact_lags_h else ""
+                    kern = f", in situ and the kernel 0-{k} h" if k > cc.artefact_lags_h else ""
                     how += f" (distributed-lag artefact, {lags}{kern})"
                 if cc.artefact_lags_h > 0 and (cc.night_weight or cc.night_weight_network_only):
                     how += (
