@@ -49,6 +49,19 @@ def lag_run(tmp_path_factory):
     return cube, run
 
 
+def test_an_in_situ_product_says_the_network_was_its_only_estimate(tmp_path):
+    """Without reanalysis in the cube the product's history names what guided its fit."""
+    cube, _ = make_tiny_cube(n_ismn=5, n_days=50, seed=2, rain_days=(9, 23))
+    bare = cube.drop_vars([v for v in cube.data_vars if v.startswith(("era5_", "merra2_"))])
+    run = train(bare, tmp_path / "insitu", profile="recommended",
+                overrides=(*TINY_TRAIN, "correct.min_rule_hours=120",
+                           "preprocess.feature_set=insitu"))  # fmt: skip
+    out = correct(bare, run, methods=("lstm",))
+    how = out["sm_lstm"].attrs["product"]
+    assert "the network as the only signal estimate" in how and "reanalysis as" not in how
+    assert out["sm_lstm"].attrs["signal_estimates"] == "sm_lstm_net"
+
+
 def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_path):
     cube, run = lag_run
     path = tmp_path / "cube.nc"
@@ -58,6 +71,7 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     lags = tuple(f"ts_hf_lag{k}h" for k in range(13))
     assert tuple(out["rule_coefficient"]["regressor"].values) == lags
     assert "distributed-lag" in out["sm_lstm"].attrs["product"]
+    assert "the network and the reanalysis as signal estimates" in out["sm_lstm"].attrs["product"]
     # recommended: the network's series guided the fit less the artefact share its nights carry
     assert "its nights carry" in out["sm_lstm"].attrs["product"]
     flag = out["sm_lstm_flag"].values

@@ -304,11 +304,11 @@ def _correct(
                     table, signal_estimates=tuple(names),
                     provenance={"run": str(lm.run_dir)} if lm is not None else {},
                 )  # fmt: skip
-                how = (
-                    "guided: the temperature artefact, fitted per station on rain-free hours "
-                    "with the network and the reanalysis as signal estimates, removed from the "
-                    f"measured series at every hour with TS; see {var}_flag"
-                )
+                by = "the network and the reanalysis as signal estimates"
+                by = by if len(names) > 1 else "the network as the only signal estimate"
+                how = "guided: the temperature artefact, fitted per station on rain-free hours"
+                how += f" with {by}, removed from the measured series at every hour with TS;"
+                how += f" see {var}_flag"
                 if cc.artefact_lags_h > 0:  # the element kernel's memory where longer
                     k, lags = len(table.terms) - 1, f"TS HF lags 0-{cc.artefact_lags_h} h"
                     kern = f", in situ and the kernel 0-{k} h" if k > cc.artefact_lags_h else ""
