@@ -15,10 +15,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from smlib.evaluation.skill import cross_scenario_table, describe_cross_scenario
-from smlib.report.study.evaluation import network_gain_by_world
+from smlib.report.study.evaluation import GAIN_COLUMNS, network_gain_by_world, signed_gain
 
 README = Path(__file__).resolve().parent / "README.md"
 RESULT = Path(__file__).resolve().parent / "results" / "bench_skill.json"
@@ -47,25 +46,13 @@ METRICS = (
 )
 
 
-#: The gain columns of the network's table, printed signed to 4 decimals: a gain that rounds to
-#: 0.000 still decides the target "the network never hurts".
-GAIN_COLUMNS = ("network's gain", "paired mean gain")
-
-
-def _signed(g: float) -> str:
-    """A gain signed, to 3 decimals, or 4 where 3 would print zero (``-0.0005``)."""
-    if g == 0:
-        return "0.000"
-    return f"{g:+.3f}" if round(abs(g), 3) > 0 else f"{g:+.4f}"
-
-
 def _gain_table(result: dict) -> str:
-    """:func:`network_gain_by_world` as Markdown, the gains signed (:func:`_signed`)."""
+    """:func:`network_gain_by_world` as Markdown, the gains signed (:func:`signed_gain`)."""
     table = network_gain_by_world(result)
     text = ["the network"]
     for col in table.columns:
         if col in GAIN_COLUMNS:
-            table[col] = [_signed(g) if pd.notna(g) else "NA" for g in table[col]]
+            table[col] = [signed_gain(g) for g in table[col]]
         elif col not in text:
             table[col] = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in table[col]]
     align = ["left"] + ["left" if c in text else "right" for c in table.columns]
@@ -89,7 +76,7 @@ def _reading(result: dict) -> str:
     left = [f"{w} ({round((1 - t) * k)} of {k})" for w, (t, k) in turned.items()
             if t is not None and k and t < 1.0]  # fmt: skip
     counted = [w for w, (t, _) in turned.items() if t is not None]
-    hurts = ", ".join(f"{w} {_signed(g)}" for w, g in hurt.items())
+    hurts = ", ".join(f"{w} {signed_gain(g)}" for w, g in hurt.items())
     return (
         f"Read with the tables (numbers from this run): the network's gain is below zero in "
         f"{len(hurt)} of {n} worlds{f' ({hurts})' if hurts else ''}; it adds up to "

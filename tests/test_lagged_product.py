@@ -59,6 +59,7 @@ def test_an_in_situ_product_says_the_network_was_its_only_estimate(tmp_path):
     out = correct(bare, run, methods=("lstm",))
     how = out["sm_lstm"].attrs["product"]
     assert "the network as the only signal estimate" in how and "reanalysis as" not in how
+    assert "TS HF lags 0-6 h, in situ 0-12 h" in how  # the free fits take the kernel's memory
     assert out["sm_lstm"].attrs["signal_estimates"] == "sm_lstm_net"
 
 
@@ -72,6 +73,7 @@ def test_correct_with_lags_writes_lag_weights_and_an_uncertainty(lag_run, tmp_pa
     assert tuple(out["rule_coefficient"]["regressor"].values) == lags
     assert "distributed-lag" in out["sm_lstm"].attrs["product"]
     assert "the network and the reanalysis as signal estimates" in out["sm_lstm"].attrs["product"]
+    assert "TS HF lags 0-3 h, the kernel 0-12 h" in out["sm_lstm"].attrs["product"]
     # recommended: the network's series guided the fit less the artefact share its nights carry
     assert "its nights carry" in out["sm_lstm"].attrs["product"]
     flag = out["sm_lstm_flag"].values

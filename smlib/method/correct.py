@@ -311,8 +311,8 @@ def _correct(
                 how += f" see {var}_flag"
                 if cc.artefact_lags_h > 0:  # the element kernel's memory where longer
                     k, lags = len(table.terms) - 1, f"TS HF lags 0-{cc.artefact_lags_h} h"
-                    kern = f", in situ and the kernel 0-{k} h" if k > cc.artefact_lags_h else ""
-                    how += f" (distributed-lag artefact, {lags}{kern})"
+                    kern = f", {'in situ' if len(names) == 1 else 'the kernel'} 0-{k} h"  # wider
+                    how += f" (distributed-lag artefact, {lags}{kern * (k > cc.artefact_lags_h)})"
                 if cc.artefact_lags_h > 0 and (cc.night_weight or cc.night_weight_network_only):
                     how += (
                         f"; night equations (weights {cc.night_weight:g} with the reanalysis, "

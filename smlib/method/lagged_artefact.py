@@ -266,9 +266,10 @@ def distributed_lag_compensation(
         ``0 .. max(max_lag_h, kernel_lags_h)``, and so does every station's row of the
         returned weights (:func:`table_lags_h`). The free fits choose their window in
         ``0 .. max_lag_h``, or in the kernel's span where no estimate but the network guides
-        them (in situ: the nights carry the fit, so the day's true cycle cannot be taken
-        for a late artefact as where the reanalysis or a tower's evaporation guides). A first-order element of a 3-6 h time constant keeps 14-37 % of
-        its response beyond 6 h, which a kernel cut there rescales into a wrong shape
+        them (in situ: the nights carry the fit, so the day's true cycle cannot be taken for
+        a late artefact as where the reanalysis or a tower's evaporation guides). A
+        first-order element of a 3-6 h time constant keeps 14-37 % of its response beyond
+        6 h, which a kernel cut there rescales into a wrong shape
         (``correct.element_kernel_lags_h``).
 
     Returns
@@ -295,10 +296,10 @@ def distributed_lag_compensation(
     with_nights = night is not None and level is None
     kernel = network_anchor == "select_nights_kernel" and with_nights
     width = table_lags_h(max_lag_h, kernel_lags_h if kernel else 0)
-    # no estimate but the network (in situ): the nights carry the fit, and they need no
-    # estimate of the true SM, so its free lags take the kernel's memory too
-    in_situ = len(sig_hf) == (1 if network_first and sig_hf else 0)
-    window = width if in_situ else max_lag_h
+    network_alone = len(sig_hf) == 1 and network_first
+    # no estimate but the network (in situ), or none: the nights carry the fit, and they need
+    # no estimate of the true SM, so its free lags take the kernel's memory too
+    window = width if network_alone or not sig_hf else max_lag_h
 
     def nights(n_estimates: int, rows=slice(None)) -> NightEquations | None:
         if night is None:
@@ -332,7 +333,6 @@ def distributed_lag_compensation(
     fit.anchored = np.zeros(len(fit.window_h), dtype=bool)
     # the nights' single slope, by its margin: where no estimate is left, and where one other
     # than the network guides the fit (the network alone: in the anchor below)
-    network_alone = len(sig_hf) == 1 and network_first
     rows = np.flatnonzero(fit.n_signals == 0 if network_alone else fit.n_signals >= 0)
     slope = network_anchor in ("select_nights_slope", "select_nights_kernel") and with_nights
     if slope and rows.size:

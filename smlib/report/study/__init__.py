@@ -23,7 +23,7 @@ control (:mod:`.data`)             :func:`reader_findings`, :func:`qc_table`, :f
                                    :func:`describe_uncertainty`, :func:`plot_calibration`,
                                    :func:`signal_ablation_table`,
                                    :func:`describe_signal_ablation`,
-                                   :func:`network_gain_by_world`
+                                   :func:`network_gain_by_world`, :func:`signed_gain`
 05 lag sensitivity                 :func:`read_sensitivity`, :func:`sensitivity_shares`,
 (:mod:`.sensitivity`)              :func:`plot_sensitivity_by_part`, :func:`describe_sensitivity`
 06 land coupling                   :func:`read_coupling`, :func:`coupling_table`,
@@ -56,6 +56,7 @@ from smlib.report.study.data import (
 )
 from smlib.report.study.diurnal_signal import daily_r, plot_r_sm_ts, r_sm_ts_day_summary
 from smlib.report.study.evaluation import (
+    GAIN_COLUMNS,
     calibration_table,
     describe_signal_ablation,
     describe_uncertainty,
@@ -65,6 +66,7 @@ from smlib.report.study.evaluation import (
     plot_reference_pair,
     reference_composites,
     signal_ablation_table,
+    signed_gain,
 )
 from smlib.report.study.reports import Unavailable, read_summary, read_table, show_or_explain
 from smlib.report.study.sensitivity import (
@@ -112,6 +114,8 @@ __all__ = [
     "signal_ablation_table",
     "describe_signal_ablation",
     "network_gain_by_world",
+    "GAIN_COLUMNS",
+    "signed_gain",
     "read_sensitivity",
     "sensitivity_shares",
     "plot_sensitivity_by_part",

@@ -221,6 +221,24 @@ def describe_signal_ablation(table: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
+#: Columns of :func:`network_gain_by_world` that hold a gain (printed by :func:`signed_gain`).
+GAIN_COLUMNS = ("network's gain", "paired mean gain")
+
+
+def signed_gain(gain: float) -> str:
+    """A gain in HF R, signed, to 3 decimals, or 4 where 3 would print zero: a gain that rounds
+    to 0.000 still decides "the network never hurts"; NA where missing.
+
+    >>> signed_gain(0.0123), signed_gain(-0.0002), signed_gain(0.0), signed_gain(float("nan"))
+    ('+0.012', '-0.0002', '0.000', 'NA')
+    """
+    if pd.isna(gain):
+        return "NA"
+    if gain == 0:
+        return "0.000"
+    return f"{gain:+.3f}" if round(abs(gain), 3) > 0 else f"{gain:+.4f}"
+
+
 def network_gain_by_world(bench: dict[str, Any]) -> pd.DataFrame:
     """Per world of the skill benchmark: the recommended product, the same product refitted
     without the network, the network's gain (median rain-free HF R) and its verdict; and,
